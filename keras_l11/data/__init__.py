@@ -1,0 +1,1 @@
+"""tf.data pipelines: real data sets and the offline ones the project generates."""

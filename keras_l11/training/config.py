@@ -1,0 +1,55 @@
+"""Experiment configs: one dataclass type per job, `smoke`/`small`/`paper` are values.
+
+Following tensorflow/models `official/`, an experiment is data, not code: a
+job declares its config type (a subclass of `TrainConfig`) and three values
+of it. `--override key=value` changes any field from the command line.
+"""
+
+import dataclasses
+import json
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """What every job has.
+
+    Attributes:
+        batch_size: per-replica batch; the global batch is this times the
+            number of replicas in sync.
+        steps: total training steps (batches).
+        steps_per_epoch: steps between checkpoints and validation runs.
+        learning_rate: optimiser learning rate.
+        optimizer: "adam" or "rmsprop" (the NTM paper's, momentum 0.9).
+        clip_norm: global gradient-norm clipping (0 = none).
+    """
+
+    batch_size: int = 32
+    steps: int = 1000
+    steps_per_epoch: int = 100
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    clip_norm: float = 10.0
+
+
+def apply_overrides(config, overrides):
+    """Returns `config` with `["field=value", ...]` applied, values typed like the field."""
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    changes = {}
+    for item in overrides or ():
+        key, sep, raw = item.partition("=")
+        if not sep or key not in fields:
+            raise ValueError(f"--override {item!r}: expected field=value with field one of {sorted(fields)}")
+        current = getattr(config, key)
+        try:
+            if isinstance(current, bool):
+                value = raw.lower() in ("1", "true", "yes")
+            elif isinstance(current, (int, float)):
+                value = type(current)(float(raw)) if isinstance(current, int) else float(raw)
+            elif isinstance(current, (tuple, list)):
+                value = tuple(json.loads(raw))
+            else:
+                value = raw
+        except ValueError as err:
+            raise ValueError(f"--override {item!r}: {key} needs a {type(current).__name__}") from err
+        changes[key] = value
+    return dataclasses.replace(config, **changes)

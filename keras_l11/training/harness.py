@@ -1,0 +1,344 @@
+"""The one training harness every `python -m train.<task>` job uses.
+
+A job reads like this (see `train/ntm.py`):
+
+    flags = harness.parse_flags("Train an NTM.", CONFIGS, add_job_flags)
+    run = harness.start(flags)             # devices, strategy, seed, precision
+    result = run.fit(build_model, loss, metrics, train_data, eval_data)
+    run.export(result.model, "ntm_copy", signatures)
+
+Everything jobs share lives here once: the flags, strategy choice (global
+batch = per-replica batch x replicas), resumable checkpoints, TensorBoard,
+gradient clipping, the non-finite-loss stop, evaluation tables, export to
+`saved_models/<name>/<version>/` and registration in `serving/models.config`.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import random
+import time
+
+import keras
+import numpy as np
+
+from keras_l11.training import callbacks as cb
+from keras_l11.training import export as export_lib
+from keras_l11.training import keras_compat
+from keras_l11.training import strategy as strategy_lib
+from keras_l11.training.config import apply_overrides
+
+CONFIG_NAMES = ("smoke", "small", "paper")
+
+
+def build_parser(description, configs, add_job_flags=None):
+    """The common flags; `add_job_flags(parser)` adds a job's own."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g = parser.add_argument_group("experiment")
+    g.add_argument(
+        "--config",
+        choices=sorted(configs),
+        default="small",
+        help="smoke: seconds, for tests; small: minutes on a laptop CPU; paper: the paper's settings",
+    )
+    g.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change one config field (repeatable), e.g. --override learning_rate=1e-4",
+    )
+    g.add_argument("--steps", type=int, default=None, help="total training steps (overrides the config)")
+    g.add_argument(
+        "--epochs", type=int, default=None, help="total epochs of steps_per_epoch steps (an alternative to --steps)"
+    )
+    g.add_argument("--seed", type=int, default=0, help="seed for weights and data")
+    g = parser.add_argument_group("distribution and speed")
+    g.add_argument(
+        "--strategy",
+        choices=strategy_lib.STRATEGIES,
+        default="auto",
+        help="auto: multi_worker when TF_CONFIG names several workers, mirrored with several GPUs, else default",
+    )
+    g.add_argument(
+        "--cpu_devices",
+        type=int,
+        default=0,
+        help="split the CPU into N logical devices (to run mirrored on a CPU-only machine)",
+    )
+    g.add_argument("--mixed_precision", action="store_true", help="mixed_float16 compute (GPU)")
+    g.add_argument("--jit_compile", action="store_true", help="compile train steps with XLA")
+    g.add_argument("--intra_op_threads", type=int, default=0, help="0: TensorFlow's default")
+    g.add_argument("--inter_op_threads", type=int, default=0, help="0: TensorFlow's default")
+    g = parser.add_argument_group("outputs")
+    g.add_argument(
+        "--model_dir", default=None, help="checkpoints, TensorBoard logs, figures, summary.json (default runs/<job>)"
+    )
+    g.add_argument(
+        "--export_dir", default="saved_models", help="SavedModels go to <export_dir>/<model_name>/<version>/"
+    )
+    g.add_argument("--no_export", action="store_true", help="train and evaluate only")
+    g.add_argument(
+        "--serving_config",
+        default=os.path.join("serving", "models.config"),
+        help="TF Serving model config to register the export in ('' to skip)",
+    )
+    g.add_argument("--max_minutes", type=float, default=None, help="stop training after this much wall time")
+    g.add_argument(
+        "--target",
+        default=None,
+        metavar="METRIC=VALUE",
+        help="record the step and wall time at which a logged metric first falls below VALUE, "
+        "e.g. val_bit_errors_per_sequence=0.1",
+    )
+    g.add_argument("--stop_at_target", action="store_true", help="stop training once --target is reached")
+    g.add_argument(
+        "--verbose",
+        type=int,
+        default=None,
+        choices=(0, 1, 2),
+        help="Keras progress: 1 bar, 2 one line per epoch (default: 1 on a terminal, else 2)",
+    )
+    if add_job_flags:
+        add_job_flags(parser)
+    return parser
+
+
+def parse_flags(description, configs, add_job_flags=None, argv=None):
+    """Parses argv; adds `flags.train_config`, the chosen config with overrides."""
+    parser = build_parser(description, configs, add_job_flags)
+    flags = parser.parse_args(argv)
+    try:
+        config = apply_overrides(configs[flags.config], flags.override)
+    except ValueError as err:
+        parser.error(str(err))
+    if flags.steps is not None:
+        config = dataclasses.replace(config, steps=flags.steps)
+    if flags.epochs is not None:
+        config = dataclasses.replace(config, steps=flags.epochs * config.steps_per_epoch)
+    if flags.stop_at_target and not flags.target:
+        parser.error("--stop_at_target needs --target METRIC=VALUE")
+    if flags.target:
+        name, _, value = flags.target.partition("=")
+        try:
+            flags.target = (name, float(value))
+        except ValueError:
+            parser.error(f"--target {flags.target!r}: expected METRIC=VALUE")
+    flags.train_config = config
+    return flags
+
+
+@dataclasses.dataclass
+class FitResult:
+    model: keras.Model
+    history: dict
+    summary: dict
+
+
+class Run:
+    """One training run: strategy, directories and the steps of a job."""
+
+    def __init__(self, flags, strategy, model_dir, strategy_name="default"):
+        self.flags = flags
+        self.config = flags.train_config
+        self.strategy = strategy
+        self.model_dir = model_dir
+        self.is_chief = strategy_lib.is_chief(strategy)
+        self.global_batch_size = self.config.batch_size * strategy.num_replicas_in_sync
+        self.summary = {
+            "config": flags.config,
+            "train_config": dataclasses.asdict(self.config),
+            "strategy": strategy_name,
+            "replicas": strategy.num_replicas_in_sync,
+            "global_batch_size": self.global_batch_size,
+        }
+
+    @property
+    def backup_dir(self):
+        """Per-worker checkpoint folder (workers must not write the same files)."""
+        index = strategy_lib.worker_index(self.strategy)
+        return os.path.join(self.model_dir, "backup" if index == 0 else f"backup_worker{index}")
+
+    def _optimizer(self):
+        c = self.config
+        clip = {"global_clipnorm": c.clip_norm} if c.clip_norm else {}
+        if c.optimizer == "rmsprop":
+            return keras.optimizers.RMSprop(c.learning_rate, momentum=0.9, **clip)
+        if c.optimizer == "adam":
+            return keras.optimizers.Adam(c.learning_rate, **clip)
+        raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {c.optimizer!r}")
+
+    def fit(self, build_model, loss, metrics, train_data, eval_data=None):
+        """Builds, compiles and trains a model under the run's strategy.
+
+        Args:
+            build_model: `() -> keras.Model`, called inside the strategy scope.
+            loss: a Keras loss.
+            metrics: `() -> list of Keras metrics` (fresh objects per call).
+            train_data: `(global_batch_size, seed, start_step) -> tf.data.Dataset`,
+                endless; `start_step` is where a resumed run picks up.
+            eval_data: optional `(global_batch_size) -> tf.data.Dataset`, finite;
+                evaluated at the end of every epoch (`val_*` metrics).
+
+        Returns:
+            `FitResult` with the trained model, the history and a summary.
+        """
+        c, flags = self.config, self.flags
+        epochs = max(1, -(-c.steps // c.steps_per_epoch))
+        start_epoch = cb.ResumableBackup.saved_epoch(self.backup_dir)
+        with self.strategy.scope():
+            model = build_model()
+            model.compile(
+                optimizer=self._optimizer(), loss=loss, metrics=metrics(), jit_compile=bool(flags.jit_compile)
+            )
+        dataset = train_data(self.global_batch_size, flags.seed, start_epoch * c.steps_per_epoch)
+        if self.summary["strategy"] == "multi_worker":
+            keras_compat.build_from_spec(model, self.strategy, dataset.element_spec)
+        budget = cb.TrainingBudget(
+            c.steps_per_epoch,
+            max_seconds=flags.max_minutes * 60 if flags.max_minutes else None,
+            monitor=flags.target[0] if flags.target else None,
+            below=flags.target[1] if flags.target else None,
+            stop_at_target=flags.stop_at_target,
+        )
+        callbacks = [
+            cb.StopOnNonFiniteLoss(c.steps_per_epoch),
+            cb.ResumableBackup(self.backup_dir, c.steps_per_epoch),
+            budget,
+        ]
+        if self.is_chief:
+            callbacks.append(keras.callbacks.TensorBoard(os.path.join(self.model_dir, "logs"), profile_batch=0))
+        validation = eval_data(self.global_batch_size) if eval_data else None
+        verbose = flags.verbose if flags.verbose is not None else (1 if os.isatty(1) else 2)
+        if start_epoch >= epochs:
+            print(f"Training already complete ({start_epoch * c.steps_per_epoch} steps in {self.backup_dir}).")
+        started = time.perf_counter()
+        history = model.fit(
+            dataset,
+            epochs=epochs,
+            steps_per_epoch=c.steps_per_epoch,
+            validation_data=validation,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,
+        )
+        self.summary.update(
+            {
+                "resumed_from_step": start_epoch * c.steps_per_epoch,
+                "final_step": (history.epoch[-1] + 1 if history.epoch else start_epoch) * c.steps_per_epoch,
+                "train_seconds": round(time.perf_counter() - started, 2),
+                "target": flags.target
+                and {"metric": flags.target[0], "below": flags.target[1], "reached": budget.reached},
+                "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+            }
+        )
+        return FitResult(model, history.history, self.summary)
+
+    def evaluate(self, model, datasets):
+        """Evaluates `model` on named datasets; prints and records a table.
+
+        Args:
+            datasets: name -> `(global_batch_size) -> tf.data.Dataset`.
+
+        Returns:
+            name -> dict of metric values.
+        """
+        results = {}
+        for name, make in datasets.items():
+            results[name] = model.evaluate(make(self.global_batch_size), verbose=0, return_dict=True)
+        if results:
+            columns = sorted(next(iter(results.values())))
+            print(format_table(["set"] + columns, [[n] + [r[k] for k in columns] for n, r in results.items()]))
+        self.summary.setdefault("evaluation", {}).update(
+            {n: {k: float(v) for k, v in r.items()} for n, r in results.items()}
+        )
+        return results
+
+    def local_copy(self, model):
+        """The model rebuilt outside any strategy, with the trained weights
+        (what export and plotting use, so no distributed variable leaks in)."""
+        copy = model.__class__.from_config(model.get_config())
+        copy.set_weights(model.get_weights())
+        return copy
+
+    def export(self, model, model_name, signatures):
+        """Exports on the chief only; returns the version path (None elsewhere).
+
+        Args:
+            model: the trained model (a local copy is exported).
+            model_name: folder under `--export_dir` and the name in the serving config.
+            signatures: name -> `export.Signature`, given the local copy:
+                `(model) -> dict`.
+        """
+        if self.flags.no_export or not self.is_chief:
+            return None
+        local = self.local_copy(model)
+        base = os.path.join(self.flags.export_dir, model_name)
+        path = export_lib.export_saved_model(local, base, signatures(local))
+        if self.flags.serving_config:
+            export_lib.register_model(self.flags.serving_config, model_name, base)
+        print(
+            f"Exported {model_name} to {path}"
+            + (f" (registered in {self.flags.serving_config})" if self.flags.serving_config else "")
+        )
+        self.summary["export"] = path
+        return path
+
+    def write_summary(self):
+        """Writes `summary.json` (metrics, timings, export path) to the model dir."""
+        if not self.is_chief:
+            return None
+        path = os.path.join(self.model_dir, "summary.json")
+        with open(path, "w") as f:
+            json.dump(self.summary, f, indent=2, default=str)
+        return path
+
+
+def start(flags, job_name):
+    """Sets up devices, strategy, seed and precision; returns a `Run`.
+
+    Call it before any other TensorFlow work: logical devices and
+    multi-worker collectives can only be configured first.
+    """
+    strategy_name = strategy_lib.resolve(flags.strategy)
+    inter_op_threads = flags.inter_op_threads
+    if strategy_name != "default" and inter_op_threads:
+        # Each replica's step and the all-reduce between them wait on one another
+        # inside the inter-op pool: a small pool deadlocks (seen with 2 threads).
+        print(
+            f"note: --inter_op_threads {inter_op_threads} ignored under the {strategy_name} strategy "
+            "(replicas need free inter-op threads for their collectives)",
+            flush=True,
+        )
+        inter_op_threads = 0
+    strategy_lib.setup_devices(flags.cpu_devices, flags.intra_op_threads, inter_op_threads)
+    strategy = strategy_lib.make_strategy(strategy_name)
+    if strategy_name == "multi_worker":
+        keras_compat.patch_multi_worker_log_reduction()
+    keras.utils.set_random_seed(flags.seed)
+    random.seed(flags.seed)
+    np.random.seed(flags.seed)
+    if flags.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    model_dir = flags.model_dir or os.path.join("runs", job_name)
+    os.makedirs(model_dir, exist_ok=True)
+    print(
+        f"{job_name}: config {flags.config}, {type(strategy).__name__} with "
+        f"{strategy.num_replicas_in_sync} replica(s), model_dir {model_dir}",
+        flush=True,
+    )
+    return Run(flags, strategy, model_dir, strategy_name)
+
+
+def format_table(header, rows):
+    """A plain-text table; floats with 4 significant digits."""
+
+    def cell(v):
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    text = [[cell(v) for v in row] for row in [header] + rows]
+    widths = [max(len(r[i]) for r in text) for i in range(len(header))]
+    lines = ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in text]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,28 @@
+"""keras_l11: the models of "Beyond image classification" as a Keras 3 library."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="keras_l11",
+    version="0.1.0",
+    description="Keras 3 / TensorFlow models of the lecture 'Beyond image classification': "
+    "train under tf.distribute, export SavedModels, serve with TensorFlow Serving.",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["keras_l11", "keras_l11.*", "train", "train.*", "serving", "serving.*"]),
+    install_requires=[
+        # Known-good set (see DEVELOPERS.md): the plain tensorflow wheel, never tensorflow-cpu beside it.
+        "tensorflow==2.20.*",
+        "keras>=3.10,<4",
+        "tensorflow-probability==0.25.*",
+        "tf-models-official==2.20.*",
+        "tensorflow-datasets>=4.9",
+        "tensorflow-serving-api==2.20.*",
+        "numpy>=1.26",
+        "matplotlib>=3.8",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "ruff>=0.6"],
+    },
+)

@@ -1,0 +1,95 @@
+"""The NTM tasks' pipelines and the per-sequence metrics."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_l11.data.ntm_tasks import (
+    MASK_VALUE,
+    TASKS,
+    AssociativeRecallTask,
+    CopyTask,
+    PrioritySortTask,
+    RepeatCopyTask,
+)
+from keras_l11.metrics import BitErrorsPerSequence, BitsPerSequence, SequenceBinaryCrossentropy
+
+
+def first_batch(ds):
+    x, y = next(iter(ds))
+    return x.numpy(), y.numpy()
+
+
+def test_copy_targets_are_the_input_sequence():
+    x, y = CopyTask().example(seed=4, length=7)
+    assert x.shape == (15, 9) and y.shape == (15, 8)
+    assert x[7, 8] == 1 and x[:7, 8].sum() == 0  # delimiter after the sequence
+    np.testing.assert_array_equal(y[8:], x[:7, :8])
+    assert np.all(y[:8] == MASK_VALUE) and np.all(x[8:] == 0)
+
+
+def test_repeat_copy_repeats_then_ends():
+    task = RepeatCopyTask()
+    x, y = task.example(seed=2, length=3, repeats=4)
+    seq = x[1:4, :8]
+    np.testing.assert_array_equal(y[5:17, :8], np.tile(seq, (4, 1)))
+    assert y[17, 8] == 1 and y[5:17, 8].sum() == 0
+    # the repeat count channel is normalised to mean 0, variance 1 over 1..10
+    assert x[4, 9] == pytest.approx((4 - 5.5) / np.arange(1, 11).std())
+
+
+def test_associative_recall_answers_the_next_item():
+    x, y = AssociativeRecallTask().example(seed=1, items=5)
+    items = x[:20].reshape(5, 4, 8)[:, 1:, :6]
+    query = x[21:24, :6]
+    index = next(i for i in range(4) if np.array_equal(items[i], query))
+    np.testing.assert_array_equal(y[-3:], items[index + 1])
+
+
+def test_priority_sort_outputs_highest_priorities_in_order():
+    x, y = PrioritySortTask().example(seed=3)
+    vectors, priorities = x[:20, :8], x[:20, 8]
+    order = np.argsort(-priorities)[:16]
+    np.testing.assert_array_equal(y[21:], vectors[order])
+    assert np.all(y[:21] == MASK_VALUE)
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_pipelines_are_deterministic_and_resumable(name):
+    task = TASKS[name]()
+    a = [b[0].numpy() for b in task.train_dataset(4, seed=7).take(3)]
+    b = [b[0].numpy() for b in task.train_dataset(4, seed=7).take(3)]
+    resumed = first_batch(task.train_dataset(4, seed=7, start_step=2))[0]
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+    np.testing.assert_array_equal(resumed, a[2])
+    assert a[0].shape[-1] == task.input_width
+    evaluation = [e[0].numpy() for e in task.eval_dataset(4, 2)]
+    assert len(evaluation) == 2
+    np.testing.assert_array_equal(evaluation[0], next(iter(task.eval_dataset(4, 2)))[0].numpy())
+
+
+def test_copy_lengths_cover_the_training_range():
+    lengths = {int(x.shape[1] - 1) // 2 for x, _ in CopyTask().train_dataset(2, seed=0).take(300)}
+    assert lengths == set(range(1, 21))
+
+
+def test_metrics_match_reference_formula():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=(3, 6, 4)).astype("float32")
+    y[:, :2] = MASK_VALUE
+    p = rng.uniform(0.01, 0.99, size=y.shape).astype("float32")
+    scored = y != MASK_VALUE
+    nats = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    want_bits = (nats * scored).reshape(3, -1).sum(1).mean() / math.log(2)
+    want_errors = ((np.round(p) != y) & scored).reshape(3, -1).sum(1).mean()
+
+    bits, errors = BitsPerSequence(), BitErrorsPerSequence()
+    bits.update_state(y, p)
+    errors.update_state(y, p)
+    assert float(bits.result()) == pytest.approx(want_bits, rel=1e-5)
+    assert float(errors.result()) == pytest.approx(want_errors)
+    loss = SequenceBinaryCrossentropy()(tf.constant(y), tf.constant(p))
+    assert float(loss) == pytest.approx(want_bits * math.log(2), rel=1e-5)

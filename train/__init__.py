@@ -1,0 +1,1 @@
+"""Training jobs: `python -m train.<task>`."""
