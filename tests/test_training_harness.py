@@ -227,23 +227,11 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path):
 
 
 def test_job_exits_with_the_message_on_divergence(tmp_path):
-    proc = run_job(
-        [
-            *SMOKE,
-            "--steps",
-            "50",
-            "--override",
-            "learning_rate=1e30",
-            "--override",
-            "clip_norm=0",
-            "--model_dir",
-            str(tmp_path),
-            "--no_export",
-        ],
-        check=False,
-    )
+    # An infinite learning rate poisons the weights after one update.
+    args = [*SMOKE, "--steps", "50", "--override", "learning_rate=inf", "--model_dir", str(tmp_path), "--no_export"]
+    proc = run_job(args, check=False)
     assert proc.returncode != 0
-    assert "error: Non-finite loss" in proc.stderr and "Hint:" in proc.stderr
+    assert "error: Non-finite loss (nan) at step 2." in proc.stderr and "Hint:" in proc.stderr
 
 
 def test_help_documents_every_flag():
