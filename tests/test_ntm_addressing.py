@@ -68,6 +68,14 @@ def test_read_and_write_follow_eqs_2_to_4():
     np.testing.assert_allclose(written[0], want)
 
 
+def test_constant_initial_memory_keeps_its_direction():
+    """Blank rows of the 1e-6 constant memory must not look like zero vectors."""
+    memory = tf.fill((1, 4, 20), 1e-6)
+    keys = tf.ones((1, 1, 20))
+    similarity = ntm_addressing.cosine_similarity(keys, memory).numpy()
+    np.testing.assert_allclose(similarity, 1.0, rtol=0.05)
+
+
 def test_zero_key_and_zero_memory_give_finite_weights_and_gradients():
     memory = tf.zeros((2, 8, 4))
     keys = tf.zeros((2, 1, 4))

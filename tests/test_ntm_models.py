@@ -92,3 +92,24 @@ def test_saved_model_export_round_trip_is_identical(tmp_path):
     in_process = tf.function(lambda sequence: model(sequence), input_signature=spec)(tf.constant(x)).numpy()
     np.testing.assert_array_equal(serving(sequence=tf.constant(x))["probabilities"].numpy(), in_process)
     np.testing.assert_allclose(in_process, model(x).numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("policy, jit", [("mixed_float16", False), ("float32", True)])
+def test_trains_under_mixed_precision_and_xla(policy, jit):
+    """The GPU flags: --mixed_precision keeps addressing and outputs in float32;
+    --jit_compile compiles the whole NTM step with XLA."""
+    from keras_l11.metrics import SequenceBinaryCrossentropy
+
+    previous = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = NeuralTuringMachine(9, 8, **SMALL)
+        model.compile(keras.optimizers.Adam(1e-3, global_clipnorm=10), SequenceBinaryCrossentropy(), jit_compile=jit)
+        x = sequences(batch=4, time=9)
+        y = (x[..., :8] > 0.5).astype("float32")
+        losses = [float(model.train_on_batch(x, y)) for _ in range(3)]
+        assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+        assert model(x).dtype == tf.float32
+        assert model.get_layer("ntm").cell.compute_dtype == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy(previous)

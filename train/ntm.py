@@ -30,6 +30,7 @@ class NTMConfig(TrainConfig):
     # NTM (the paper's Table 2 for the LSTM controller: 100 units, 1 head each, 128 x 20).
     controller_units: int = 100
     controller: str = "lstm"
+    controller_layers: int = 1
     memory_size: int = 128
     memory_width: int = 20
     num_read_heads: int = 1
@@ -105,6 +106,7 @@ def build_model(model, task, config):
         task.output_width,
         controller_units=config.controller_units,
         controller=config.controller,
+        controller_layers=config.controller_layers,
         memory_size=config.memory_size,
         memory_width=config.memory_width,
         num_read_heads=config.num_read_heads,

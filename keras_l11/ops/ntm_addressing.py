@@ -15,9 +15,15 @@ row that would divide 0 by 0.
 from keras import ops
 
 EPSILON = 1e-6
+# Inside the cosine's square roots the epsilon must stay far below the squared
+# norm of a row of the constant 1e-6 initial memory (M x 1e-12 = 2e-11 for M = 20):
+# a larger one (1e-6 gives norms of 1e-3) makes every blank row look like a zero
+# vector, so a head can no longer find "the next blank row" by content, which
+# the copy task needs to generalise to long sequences.
+COSINE_EPSILON = 1e-12
 
 
-def cosine_similarity(keys, memory, epsilon=EPSILON):
+def cosine_similarity(keys, memory, epsilon=COSINE_EPSILON):
     """Eq. (6): K[u, v] = u.v / (|u| |v|), for every head key and memory row.
 
     Args:
@@ -33,7 +39,7 @@ def cosine_similarity(keys, memory, epsilon=EPSILON):
     return dot / (key_norm[:, :, None] * row_norm[:, None, :])
 
 
-def content_weighting(keys, strengths, memory, epsilon=EPSILON):
+def content_weighting(keys, strengths, memory, epsilon=COSINE_EPSILON):
     """Eq. (5): w_c = softmax(beta * K(k, M[i])). `strengths` is `[batch, heads, 1]`."""
     return ops.softmax(strengths * cosine_similarity(keys, memory, epsilon), axis=-1)
 
@@ -56,7 +62,9 @@ def sharpen(weights, gamma, epsilon=EPSILON):
     return ops.softmax(gamma * ops.log(weights + epsilon), axis=-1)
 
 
-def address(memory, previous_weights, keys, strengths, gates, shifts, gammas, epsilon=EPSILON):
+def address(
+    memory, previous_weights, keys, strengths, gates, shifts, gammas, epsilon=EPSILON, cosine_epsilon=COSINE_EPSILON
+):
     """The full addressing pipeline of Figure 2 for a batch of heads.
 
     Args:
@@ -71,7 +79,7 @@ def address(memory, previous_weights, keys, strengths, gates, shifts, gammas, ep
     Returns:
         `[batch, heads, N]` weightings w_t (each row sums to 1).
     """
-    content = content_weighting(keys, strengths, memory, epsilon)
+    content = content_weighting(keys, strengths, memory, cosine_epsilon)
     gated = gates * content + (1.0 - gates) * previous_weights  # eq. (7)
     return sharpen(circular_shift(gated, shifts), gammas, epsilon)
 

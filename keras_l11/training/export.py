@@ -57,7 +57,8 @@ def export_saved_model(model, base_path, signatures):
             `"serving_default"`.
 
     Returns:
-        The path of the version written.
+        The path of the version written: the next free number at the moment
+        it was renamed into place (a concurrent export may have taken one).
     """
     if "serving_default" not in signatures:
         raise ValueError(f"signatures need a 'serving_default', got {sorted(signatures)}")
@@ -72,16 +73,20 @@ def export_saved_model(model, base_path, signatures):
         archive.add_endpoint(name, _positional(signature.fn, names), input_signature=specs)
 
     os.makedirs(base_path, exist_ok=True)
-    version = next_version(base_path)
-    staging = tempfile.mkdtemp(prefix=f".{version}-", dir=base_path)
+    staging = tempfile.mkdtemp(prefix=".export-", dir=base_path)
     try:
         archive.write_out(staging, verbose=False)
-        final = os.path.join(base_path, str(version))
-        os.rename(staging, final)
+        while True:  # another exporter may take a version number first: take the next
+            final = os.path.join(base_path, str(next_version(base_path)))
+            try:
+                os.rename(staging, final)
+                return final
+            except OSError:
+                if not os.path.exists(final):
+                    raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return final
 
 
 def read_serving_config(path):
@@ -111,9 +116,9 @@ def register_model(config_path, name, base_path):
     if entry is None:
         entry = entries.add(name=name, model_platform="tensorflow")
     entry.base_path = stored
-    os.makedirs(os.path.dirname(os.path.abspath(config_path)), exist_ok=True)
-    tmp = f"{config_path}.tmp"
-    with open(tmp, "w") as f:
+    folder = os.path.dirname(os.path.abspath(config_path))
+    os.makedirs(folder, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=folder, prefix=".models.config-", delete=False) as f:
         f.write(text_format.MessageToString(config))
-    os.replace(tmp, config_path)
+    os.replace(f.name, config_path)
     return config

@@ -3,9 +3,11 @@
 A job reads like this (see `train/ntm.py`):
 
     flags = harness.parse_flags("Train an NTM.", CONFIGS, add_job_flags)
-    run = harness.start(flags)             # devices, strategy, seed, precision
+    run = harness.start(flags, "ntm_copy")  # devices, strategy, seed, precision
     result = run.fit(build_model, loss, metrics, train_data, eval_data)
+    run.evaluate(result.model, {"length 120": make_eval_set})
     run.export(result.model, "ntm_copy", signatures)
+    run.write_summary()
 
 Everything jobs share lives here once: the flags, strategy choice (global
 batch = per-replica batch x replicas), resumable checkpoints, TensorBoard,
@@ -28,8 +30,6 @@ from keras_l11.training import export as export_lib
 from keras_l11.training import keras_compat
 from keras_l11.training import strategy as strategy_lib
 from keras_l11.training.config import apply_overrides
-
-CONFIG_NAMES = ("smoke", "small", "paper")
 
 
 def build_parser(description, configs, add_job_flags=None):
@@ -268,8 +268,8 @@ class Run:
         Args:
             model: the trained model (a local copy is exported).
             model_name: folder under `--export_dir` and the name in the serving config.
-            signatures: name -> `export.Signature`, given the local copy:
-                `(model) -> dict`.
+            signatures: `(local_model) -> {signature name: export.Signature}`;
+                it is given the local copy so the endpoints close over it.
         """
         if self.flags.no_export or not self.is_chief:
             return None

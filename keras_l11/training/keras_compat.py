@@ -18,10 +18,8 @@ Two places fail, and both are mended here, narrowly:
 """
 
 import tensorflow as tf
-from keras.src import tree
-from keras.src.backend.tensorflow import trainer as tf_trainer
 
-_original_reduce_per_replica = tf_trainer.reduce_per_replica
+_original_reduce_per_replica = None
 
 
 def build_from_spec(model, strategy, element_spec):
@@ -34,11 +32,16 @@ def build_from_spec(model, strategy, element_spec):
 
 
 def _reduce_per_replica(values, strategy, reduction="auto"):
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
     if reduction in ("auto", "mean") and tf_trainer._collective_all_reduce_multi_worker(strategy):
 
         def reduce(value):
-            rank = value.shape.rank if hasattr(value, "shape") else None
-            if rank == 0 or (rank is None and not isinstance(value, tf.distribute.DistributedValues)):
+            local = value
+            if isinstance(value, tf.distribute.DistributedValues):
+                local = strategy.experimental_local_results(value)[0]
+            if getattr(getattr(local, "shape", None), "rank", None) == 0:
                 return strategy.reduce("MEAN", value, axis=None)
             return _original_reduce_per_replica(value, strategy, reduction)
 
@@ -47,5 +50,11 @@ def _reduce_per_replica(values, strategy, reduction="auto"):
 
 
 def patch_multi_worker_log_reduction():
-    """Installs the scalar-safe reduction (idempotent)."""
+    """Installs the scalar-safe reduction (idempotent). Private Keras modules
+    are imported here, not at import time, so other runs never depend on them."""
+    global _original_reduce_per_replica
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    if _original_reduce_per_replica is None:
+        _original_reduce_per_replica = tf_trainer.reduce_per_replica
     tf_trainer.reduce_per_replica = _reduce_per_replica

@@ -1,0 +1,365 @@
+"""TF Serving conformance: every endpoint and error of SERVING.md over real
+HTTP and gRPC on 127.0.0.1, against our server and, when it is on PATH, a real
+`tensorflow_model_server` given the same models and config."""
+
+import base64
+import json
+import socket
+import urllib.request
+
+import grpc
+import numpy as np
+import pytest
+import tensorflow as tf
+from serving_helpers import http, real_tf_serving, start_server
+from tensorflow_serving.apis import (
+    classification_pb2,
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+    regression_pb2,
+)
+
+from serving.client import Client, ServingClientError
+from serving.toy_models import export_half_plus_two
+
+BODY_LIMIT = 1 << 20
+
+CONFIG = """model_config_list {
+  config {
+    name: "hp2"
+    base_path: "%(base)s"
+    model_platform: "tensorflow"
+    model_version_policy { all {} }
+    version_labels { key: "stable" value: 1 }
+    version_labels { key: "canary" value: 2 }
+  }
+  config { name: "hp2_latest" base_path: "%(base)s" model_platform: "tensorflow" }
+}
+"""
+
+
+@pytest.fixture(scope="module", params=["local", "tensorflow_model_server"])
+def server(request, tmp_path_factory):
+    binary = None
+    if request.param == "tensorflow_model_server":
+        binary = real_tf_serving()
+        if not binary:
+            pytest.skip("tensorflow_model_server is not on PATH")
+    tmp = tmp_path_factory.mktemp("conformance")
+    base = tmp / "hp2"
+    export_half_plus_two(str(base), 1, b=2.0)
+    export_half_plus_two(str(base), 2, b=3.0)
+    (tmp / "models.config").write_text(CONFIG % {"base": base})
+    (tmp / "monitoring.config").write_text(
+        'prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }\n'
+    )
+    args = [
+        f"--model_config_file={tmp / 'models.config'}",
+        "--allow_version_labels_for_unavailable_models=true",
+        f"--monitoring_config_file={tmp / 'monitoring.config'}",
+    ]
+    if binary is None:
+        args.append(f"--rest_api_max_body_bytes={BODY_LIMIT}")
+    running = start_server(args, tmp, binary=binary)
+    running.kind = request.param
+    yield running
+    assert running.stop() == 0, running.log()[-2000:]
+
+
+def predict(server, path, body):
+    return http("POST", f"{server.url}/v1/models/{path}:predict", body)
+
+
+# --- REST: status and metadata ------------------------------------------------------------------
+
+
+def test_rest_status_all_versions_one_version_and_label(server):
+    status, body = http("GET", f"{server.url}/v1/models/hp2")
+    assert status == 200
+    assert sorted(v["version"] for v in body["model_version_status"]) == ["1", "2"]
+    for entry in body["model_version_status"]:
+        assert entry["state"] == "AVAILABLE" and entry["status"]["error_code"] == "OK"
+    assert http("GET", f"{server.url}/v1/models/hp2/versions/1")[1]["model_version_status"][0]["version"] == "1"
+    assert http("GET", f"{server.url}/v1/models/hp2/labels/canary")[1]["model_version_status"][0]["version"] == "2"
+    latest = http("GET", f"{server.url}/v1/models/hp2_latest")[1]["model_version_status"]
+    assert [v["version"] for v in latest if v["state"] == "AVAILABLE"] == ["2"]  # default policy: latest 1
+
+
+def test_rest_metadata_has_every_signature(server):
+    status, body = http("GET", f"{server.url}/v1/models/hp2/versions/1/metadata")
+    assert status == 200
+    assert body["model_spec"]["name"] == "hp2" and body["model_spec"]["version"] == "1"
+    defs = body["metadata"]["signature_def"]["signature_def"]
+    assert {"serving_default", "two_inputs", "bytes", "classify_x_to_y", "regress_x_to_y"} <= set(defs)
+    assert defs["serving_default"]["inputs"]["x"]["dtype"] == "DT_FLOAT"
+    assert defs["classify_x_to_y"]["method_name"] == "tensorflow/serving/classify"
+
+
+# --- REST: predict, classify, regress --------------------------------------------------------------
+
+
+def test_rest_predict_row_and_columnar_formats(server):
+    assert predict(server, "hp2/versions/1", {"instances": [1.0, 2.0, 5.0]}) == (200, {"predictions": [2.5, 3.0, 4.5]})
+    assert predict(server, "hp2/versions/1", {"inputs": [1.0, 2.0]}) == (200, {"outputs": [2.5, 3.0]})
+    status, body = predict(
+        server,
+        "hp2/versions/1",
+        {"signature_name": "two_inputs", "instances": [{"x": 1.0, "z": [1, 2]}, {"x": 2.0, "z": [3, 4]}]},
+    )
+    assert status == 200 and body == {"predictions": [{"y": 5.5, "z_sum": 3.0}, {"y": 10.0, "z_sum": 7.0}]}
+    status, body = predict(
+        server, "hp2/versions/1", {"signature_name": "two_inputs", "inputs": {"x": [1.0], "z": [[1, 2]]}}
+    )
+    assert status == 200 and body == {"outputs": {"y": [5.5], "z_sum": [3.0]}}
+
+
+def test_rest_versions_and_labels_route_to_their_version(server):
+    assert predict(server, "hp2", {"instances": [1.0]})[1] == {"predictions": [3.5]}  # latest
+    assert predict(server, "hp2/versions/1", {"instances": [1.0]})[1] == {"predictions": [2.5]}
+    assert predict(server, "hp2/labels/stable", {"instances": [1.0]})[1] == {"predictions": [2.5]}
+    assert predict(server, "hp2/labels/canary", {"instances": [1.0]})[1] == {"predictions": [3.5]}
+
+
+def test_rest_binary_inputs_and_bytes_outputs(server):
+    payload = bytes(range(256))
+    status, body = predict(
+        server, "hp2", {"signature_name": "bytes", "instances": [{"b64": base64.b64encode(payload).decode()}]}
+    )
+    assert status == 200
+    (row,) = body["predictions"]
+    assert base64.b64decode(row["echo_bytes"]["b64"]) == payload and row["size"] == 256
+
+
+def test_rest_classify_and_regress(server):
+    status, body = http(
+        "POST",
+        f"{server.url}/v1/models/hp2/versions/1:classify",
+        {"signature_name": "classify_x_to_y", "examples": [{"x": 1.0}, {"x": 3.0}]},
+    )
+    assert status == 200 and body == {"results": [[["y", 2.5]], [["y", 3.5]]]}
+    status, body = http(
+        "POST",
+        f"{server.url}/v1/models/hp2/versions/1:regress",
+        {"signature_name": "regress_x_to_y", "examples": [{"x": 1.0}, {"x": 3.0}]},
+    )
+    assert status == 200 and body == {"results": [2.5, 3.5]}
+    status, body = http("POST", f"{server.url}/v1/models/hp2:classify", {"examples": [{"x": 1.0}]})
+    assert status == 400 and "classif" in body["error"].lower()  # serving_default is a predict signature
+
+
+def test_prometheus_metrics(server):
+    predict(server, "hp2", {"instances": [1.0]})
+    with urllib.request.urlopen(f"{server.url}/monitoring/prometheus/metrics") as r:
+        text = r.read().decode()
+    assert "# TYPE" in text and "hp2" in text
+
+
+# --- REST: errors, each followed by a request that succeeds --------------------------------------
+
+BAD_REQUESTS = [
+    ("malformed JSON", "POST", "hp2:predict", b'{"instances": [1.0', 400, "JSON Parse error"),
+    ("wrong dtype", "POST", "hp2:predict", {"instances": ["a", "b"]}, 400, ""),
+    ("wrong shape", "POST", "hp2:predict", {"instances": [[1.0, 2.0]]}, 400, ""),
+    (
+        "inconsistent batch (an instance lacks an input)",
+        "POST",
+        "hp2:predict",
+        {"signature_name": "two_inputs", "instances": [{"x": 1.0, "z": [1, 2]}, {"x": 2.0}]},
+        400,
+        "",
+    ),
+    (
+        "inconsistent batch (ragged rows)",
+        "POST",
+        "hp2:predict",
+        {"signature_name": "two_inputs", "instances": [{"x": 1.0, "z": [1, 2]}, {"x": 2.0, "z": [3, 4, 5]}]},
+        400,
+        "",
+    ),
+    ("unknown model", "POST", "nope:predict", {"instances": [1.0]}, 404, "Servable"),
+    ("unknown version", "POST", "hp2/versions/7:predict", {"instances": [1.0]}, 404, "Servable"),
+    (
+        "unknown label",
+        "POST",
+        "hp2/labels/nolabel:predict",
+        {"instances": [1.0]},
+        400,
+        "Unrecognized servable version label",
+    ),
+    ("unknown signature", "POST", "hp2:predict", {"signature_name": "nope", "instances": [1.0]}, 400, "nope"),
+    ("missing input", "POST", "hp2:predict", {"signature_name": "two_inputs", "inputs": {"x": [1.0]}}, 400, ""),
+    ("neither instances nor inputs", "POST", "hp2:predict", {"signature_name": "serving_default"}, 400, ""),
+    ("path traversal", "POST", "..%2F..%2Fetc%2Fpasswd:predict", {"instances": [1.0]}, 404, ""),
+    ("traversal in label", "POST", "hp2/labels/..%2F1:predict", {"instances": [1.0]}, 404, ""),
+]
+
+
+@pytest.mark.parametrize("case", BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS])
+def test_rest_bad_request_gets_clear_error_and_server_keeps_serving(server, case):
+    _, method, path, body, want_status, want_text = case
+    raw = body if isinstance(body, bytes) else None
+    status, answer = http(method, f"{server.url}/v1/models/{path}", None if raw else body, raw=raw)
+    assert status == want_status, answer
+    if "raw" not in answer:
+        assert isinstance(answer.get("error"), str) and answer["error"]
+        assert want_text in answer["error"]
+    assert predict(server, "hp2/versions/1", {"instances": [1.0]}) == (200, {"predictions": [2.5]})
+
+
+def test_rest_oversized_body_is_refused(server):
+    if server.kind != "local":
+        pytest.skip("--rest_api_max_body_bytes is our flag")
+    body = json.dumps({"instances": [1.0] * (BODY_LIMIT // 4)}).encode()
+    status, answer = http("POST", f"{server.url}/v1/models/hp2:predict", raw=body)
+    assert status == 413 and "exceeds the limit" in answer["error"]
+    assert predict(server, "hp2/versions/1", {"instances": [1.0]}) == (200, {"predictions": [2.5]})
+
+
+def test_rest_garbage_on_the_socket_does_not_hurt(server):
+    with socket.create_connection(("127.0.0.1", server.rest_port), timeout=5) as s:
+        s.sendall(b"\x00\x01GARBAGE / HTTP/9.9\r\n\r\n")
+        s.recv(1024)
+    assert predict(server, "hp2/versions/1", {"instances": [1.0]}) == (200, {"predictions": [2.5]})
+
+
+# --- gRPC ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stubs(server):
+    channel = grpc.insecure_channel(server.grpc)
+    yield (prediction_service_pb2_grpc.PredictionServiceStub(channel), model_service_pb2_grpc.ModelServiceStub(channel))
+    channel.close()
+
+
+def predict_request(name, version=None, label=None, signature="", **inputs):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = name
+    if version is not None:
+        request.model_spec.version.value = version
+    if label:
+        request.model_spec.version_label = label
+    request.model_spec.signature_name = signature
+    for key, value in inputs.items():
+        request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+    return request
+
+
+def test_grpc_predict_echoes_model_spec_and_filters_outputs(stubs):
+    predictions, _ = stubs
+    response = predictions.Predict(predict_request("hp2", version=1, x=np.array([1.0, 2.0], np.float32)))
+    np.testing.assert_array_equal(tf.make_ndarray(response.outputs["y"]), [2.5, 3.0])
+    assert (response.model_spec.name, response.model_spec.version.value) == ("hp2", 1)
+    assert response.model_spec.signature_name == "serving_default"
+    request = predict_request(
+        "hp2",
+        label="canary",
+        signature="two_inputs",
+        x=np.array([1.0], np.float32),
+        z=np.array([[1.0, 2.0]], np.float32),
+    )
+    request.output_filter.append("z_sum")
+    response = predictions.Predict(request)
+    assert list(response.outputs) == ["z_sum"] and response.model_spec.version.value == 2
+
+
+def test_grpc_classify_regress_and_metadata(stubs):
+    predictions, _ = stubs
+    example = tf.train.Example()
+    example.features.feature["x"].float_list.value.append(3.0)
+    request = classification_pb2.ClassificationRequest()
+    request.model_spec.name, request.model_spec.signature_name = "hp2", "classify_x_to_y"
+    request.model_spec.version.value = 1
+    request.input.example_list.examples.append(example)
+    classes = predictions.Classify(request).result.classifications[0].classes
+    assert [(c.label, c.score) for c in classes] == [("y", 3.5)]
+    request = regression_pb2.RegressionRequest()
+    request.model_spec.name, request.model_spec.signature_name = "hp2", "regress_x_to_y"
+    request.input.example_list.examples.append(example)
+    assert predictions.Regress(request).result.regressions[0].value == 4.5  # latest: b = 3
+    request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+    request.model_spec.name = "hp2"
+    response = predictions.GetModelMetadata(request)
+    defs = get_model_metadata_pb2.SignatureDefMap()
+    response.metadata["signature_def"].Unpack(defs)
+    assert "regress_x_to_y" in defs.signature_def and response.model_spec.version.value == 2
+
+
+def test_grpc_model_status(stubs):
+    _, models = stubs
+    request = get_model_status_pb2.GetModelStatusRequest()
+    request.model_spec.name = "hp2"
+    versions = {s.version: s.state for s in models.GetModelStatus(request).model_version_status}
+    assert versions == {
+        1: get_model_status_pb2.ModelVersionStatus.AVAILABLE,
+        2: get_model_status_pb2.ModelVersionStatus.AVAILABLE,
+    }
+
+
+@pytest.mark.parametrize(
+    "request_, code, text",
+    [
+        (lambda: predict_request("nope", x=np.array([1.0], np.float32)), grpc.StatusCode.NOT_FOUND, "Servable"),
+        (
+            lambda: predict_request("hp2", version=9, x=np.array([1.0], np.float32)),
+            grpc.StatusCode.NOT_FOUND,
+            "Servable",
+        ),
+        (lambda: predict_request("hp2", x=np.array(["a"])), grpc.StatusCode.INVALID_ARGUMENT, ""),
+        (lambda: predict_request("hp2", x=np.array([[1.0]], np.float32)), grpc.StatusCode.INVALID_ARGUMENT, ""),
+        (
+            lambda: predict_request("hp2", signature="nope", x=np.array([1.0], np.float32)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "nope",
+        ),
+        (
+            lambda: predict_request("hp2", signature="two_inputs", x=np.array([1.0], np.float32)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "",
+        ),
+        (
+            lambda: predict_request("hp2", label="nolabel", x=np.array([1.0], np.float32)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "Unrecognized servable version label",
+        ),
+    ],
+    ids=[
+        "unknown model",
+        "unknown version",
+        "wrong dtype",
+        "wrong shape",
+        "unknown signature",
+        "missing input",
+        "unknown label",
+    ],
+)
+def test_grpc_errors_have_tf_serving_codes(stubs, request_, code, text):
+    predictions, _ = stubs
+    with pytest.raises(grpc.RpcError) as err:
+        predictions.Predict(request_())
+    assert err.value.code() == code and text in err.value.details()
+    response = predictions.Predict(predict_request("hp2", version=1, x=np.array([1.0], np.float32)))
+    np.testing.assert_array_equal(tf.make_ndarray(response.outputs["y"]), [2.5])
+
+
+# --- the client, both protocols ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", ["rest", "grpc"])
+def test_client_round_trips(server, protocol):
+    address = server.rest if protocol == "rest" else server.grpc
+    with Client(address, protocol) as client:
+        out = client.predict("hp2", {"x": np.array([1.0, 4.0], np.float32)}, version=1)
+        assert out["y"].dtype == np.float32
+        np.testing.assert_array_equal(out["y"], [2.5, 4.0])
+        out = client.predict("hp2", {"image_bytes": np.array([b"\x00\xff"], object)}, signature_name="bytes")
+        assert out["echo_bytes"][0] == b"\x00\xff" and out["size"][0] == 2
+        assert client.classify("hp2", [{"x": 1.0}], "classify_x_to_y", version=1) == [[("y", 2.5)]]
+        assert client.regress("hp2", [{"x": 1.0}], "regress_x_to_y", label="stable") == [2.5]
+        assert [s["version"] for s in client.status("hp2")] == [2, 1]
+        assert client.metadata("hp2")["serving_default"]["inputs"]["x"][0] == "DT_FLOAT"
+        with pytest.raises(ServingClientError, match="Servable"):
+            client.predict("nope", {"x": np.array([1.0], np.float32)})

@@ -1,0 +1,136 @@
+"""Serving pieces without a server: config files, the text-proto reader, the
+JSON codec and the batcher's merging."""
+
+import os
+import threading
+
+import numpy as np
+import pytest
+import yaml
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+from serving import codec
+from serving.batching import Batcher, BatchingParameters
+from serving.errors import ServingError
+from serving.server import _monitoring_path, read_model_config
+from serving.textproto import MONITORING_SCHEMA, TextProtoError, parse
+
+from conftest import ROOT
+
+
+def test_shipped_configs_parse():
+    config = model_server_config_pb2.ModelServerConfig()
+    text_format.Parse(open(os.path.join(ROOT, "serving", "models.config")).read(), config)
+    params = BatchingParameters.from_text(open(os.path.join(ROOT, "serving", "batching.config")).read())
+    assert (params.max_batch_size, params.batch_timeout_micros, params.num_batch_threads) == (64, 2000, 2)
+    assert _monitoring_path(os.path.join(ROOT, "serving", "monitoring.config")) == "/monitoring/prometheus/metrics"
+    documents = list(yaml.safe_load_all(open(os.path.join(ROOT, "serving", "kubernetes.yaml"))))
+    assert [d["kind"] for d in documents] == ["Deployment", "Service"]
+    args = documents[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--model_config_file=/workspace/serving/models.config" in args
+
+
+def test_text_proto_reader_is_strict():
+    assert parse('prometheus_config { enable: true, path: "/m" }  # comment', MONITORING_SCHEMA) == {
+        "prometheus_config": {"enable": True, "path": "/m"}
+    }
+    for bad in (
+        "prometheus_config { enable: maybe }",
+        "prometheus_config { colour: 1 }",
+        "prometheus_config {",
+        "nope: 1",
+    ):
+        with pytest.raises(TextProtoError):
+            parse(bad, MONITORING_SCHEMA)
+    with pytest.raises(ValueError):
+        BatchingParameters.from_text("max_batch_size { value: 0 }")
+
+
+def test_unparseable_model_config_gives_tf_servings_message(tmp_path):
+    path = tmp_path / "models.config"
+    path.write_text("model_config_list { config { name: ")
+    with pytest.raises(ServingError, match="Error parsing text-format tensorflow.serving.ModelServerConfig"):
+        read_model_config(str(path))
+
+
+class Spec:
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+
+def test_codec_row_and_columnar_inputs_and_outputs():
+    specs = {"x": Spec("float32"), "s": Spec("string")}
+    _, arrays, rows = codec.parse_predict_body(
+        {"instances": [{"x": [1, 2], "s": {"b64": "AAE="}}, {"x": [3, 4], "s": "hi"}]}, specs
+    )
+    assert rows and arrays["x"].dtype == np.float32 and arrays["s"].tolist() == [b"\x00\x01", b"hi"]
+    _, arrays, rows = codec.parse_predict_body({"inputs": {"x": [[1.5]]}}, specs)
+    assert not rows and arrays["x"].shape == (1, 1)
+    outputs = {"y": np.array([1.5, np.nan], np.float32), "out_bytes": np.array([b"\xff", b"a"], object)}
+    assert codec.predict_response(outputs, row_format=False)["outputs"]["out_bytes"] == [
+        {"b64": "/w=="},
+        {"b64": "YQ=="},
+    ]
+    row = codec.predict_response(outputs, row_format=True)["predictions"][0]
+    assert row == {"y": 1.5, "out_bytes": {"b64": "/w=="}}
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"instances": [1], "inputs": [1]}, "exactly one"),
+        ({}, "exactly one"),
+        ({"instances": [{"x": [1]}, {"x": [1, 2]}]}, "unequal"),
+        ({"instances": [{"x": 1}, {"s": "a"}]}, "has keys"),
+        ({"inputs": {"x": ["a"]}}, "not of expected type"),
+        ({"inputs": {"x": [{"b64": "!!"}]}}, "not of expected type"),
+        ({"inputs": {"s": [{"b64": "!!"}]}}, "base64"),
+    ],
+)
+def test_codec_rejects_malformed_bodies(body, message):
+    with pytest.raises(ServingError, match=message):
+        codec.parse_predict_body(body, {"x": Spec("float32"), "s": Spec("string")})
+
+
+def test_float32_values_survive_json_exactly():
+    values = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
+    import json
+
+    back = np.array(json.loads(json.dumps(codec.array_to_json(values, "y"))), np.float32)
+    np.testing.assert_array_equal(back, values)
+
+
+class FakeSignature:
+    name = "serving_default"
+    batchable = True
+
+
+class FakeServable:
+    def __init__(self):
+        self.calls = []
+        self.gate = threading.Event()
+
+    def call(self, signature, inputs):
+        self.gate.wait(5)
+        self.calls.append(len(inputs["x"]))
+        return {"y": inputs["x"] * 2}
+
+
+def test_batcher_merges_up_to_max_batch_size_and_splits_results():
+    batcher = Batcher(BatchingParameters(max_batch_size=4, batch_timeout_micros=200_000, num_batch_threads=1))
+    servable, results = FakeServable(), {}
+
+    def request(i):
+        results[i] = batcher.run(servable, FakeSignature(), {"x": np.array([i, i + 100])})["y"]
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    servable.gate.set()
+    for t in threads:
+        t.join(10)
+    batcher.close()
+    assert sorted(servable.calls) == [4, 4]  # 8 rows in batches of at most 4 rows
+    for i in range(4):
+        np.testing.assert_array_equal(results[i], [2 * i, 2 * (i + 100)])
