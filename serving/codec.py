@@ -81,7 +81,7 @@ def array_to_json(array, name):
 
 
 def parse_predict_body(body, input_specs):
-    """Returns `(signature_name or None, {input name: array}, row_format)`."""
+    """Returns `({input name: array}, row_format)`; the caller reads `signature_name`."""
     if not isinstance(body, dict):
         raise invalid("Malformed request: the body must be a JSON object")
     has_rows, has_cols = "instances" in body, "inputs" in body
@@ -89,9 +89,6 @@ def parse_predict_body(body, input_specs):
         raise invalid(
             "Malformed request: exactly one of 'instances' (row format) or 'inputs' (columnar format) is required"
         )
-    signature = body.get("signature_name")
-    if signature is not None and not isinstance(signature, str):
-        raise invalid("'signature_name' must be a string")
     names = list(input_specs)
     if has_rows:
         rows = body["instances"]
@@ -127,14 +124,14 @@ def parse_predict_body(body, input_specs):
     arrays = {}
     for key, value in columns.items():
         if key not in input_specs:
-            arrays[key] = None  # reported by the signature check with the full picture
+            arrays[key] = np.asarray([])  # an unknown input: the signature check names it
             continue
         arrays[key] = json_to_array(value, input_specs[key].dtype, key)
     if has_rows:
-        sizes = {k: a.shape[0] if a is not None and a.ndim else None for k, a in arrays.items()}
+        sizes = {k: a.shape[0] if a.ndim else None for k, a in arrays.items() if k in input_specs}
         if len({s for s in sizes.values() if s is not None}) > 1:
             raise invalid(f"Input tensors in row format have an inconsistent batch size: {sizes}")
-    return signature, arrays, has_rows
+    return arrays, has_rows
 
 
 def predict_response(outputs, row_format):

@@ -4,7 +4,7 @@ not), count. Each front end only translates its wire format."""
 import time
 
 from serving.batching import Batcher
-from serving.errors import ServingError, invalid
+from serving.errors import ServingError
 from serving.manager import AVAILABLE, ModelManager
 from serving.monitoring import Metrics
 
@@ -25,18 +25,13 @@ class Inference:
             servable = self.manager.resolve(name, version, label)
             signature = servable.signature(signature_name)
             inputs = decode_inputs(signature)
-            batch = self.batcher is not None and set(inputs) == set(signature.inputs)
-            if batch and self.batcher.can_batch(signature, inputs):
-                unknown = sorted(set(output_filter) - set(signature.outputs))
-                if unknown:
-                    raise invalid(f"output tensor alias not found in signature: {unknown[0]}")
-                for key, array in inputs.items():
-                    signature.inputs[key].check(key, array)
+            servable.check_request(signature, inputs, output_filter)
+            if self.batcher is not None and self.batcher.can_batch(signature, inputs):
                 outputs = self.batcher.run(servable, signature, inputs)
-                if output_filter:
-                    outputs = {k: v for k, v in outputs.items() if k in output_filter}
             else:
-                outputs = servable.predict(signature, inputs, output_filter)
+                outputs = servable.call(signature, inputs)
+            if output_filter:
+                outputs = {k: v for k, v in outputs.items() if k in output_filter}
             return servable, signature, outputs
 
     def classify(self, name, version, label, signature_name, examples, entrypoint="REST"):

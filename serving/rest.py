@@ -153,14 +153,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         row_format = []
 
         def decode(signature):
-            _, inputs, rows = codec.parse_predict_body(request, signature.inputs)
+            inputs, rows = codec.parse_predict_body(request, signature.inputs)
             row_format.append(rows)
-            unknown = sorted(k for k, v in inputs.items() if v is None)
-            if unknown:
-                raise invalid(
-                    f"input size does not match signature: unknown input(s) {unknown}; the "
-                    f"signature takes {sorted(signature.inputs)}"
-                )
             return inputs
 
         _, _, outputs = self.server.inference.predict(name, version, label, signature_name, decode)

@@ -79,8 +79,8 @@ class Servable:
             )
         return self.signatures[name]
 
-    def predict(self, signature, inputs, output_filter=()):
-        """Runs `signature` on `{name: array}`; returns `{name: array}`."""
+    def check_request(self, signature, inputs, output_filter=()):
+        """Input names, output filter and shapes against the signature."""
         missing = sorted(set(signature.inputs) - set(inputs))
         extra = sorted(set(inputs) - set(signature.inputs))
         if missing or extra:
@@ -96,10 +96,12 @@ class Servable:
             )
         for name, array in inputs.items():
             signature.inputs[name].check(name, array)
+
+    def predict(self, signature, inputs, output_filter=()):
+        """Checks and runs `signature` on `{name: array}`; returns `{name: array}`."""
+        self.check_request(signature, inputs, output_filter)
         outputs = self.call(signature, inputs)
-        if output_filter:
-            outputs = {k: v for k, v in outputs.items() if k in output_filter}
-        return outputs
+        return {k: v for k, v in outputs.items() if k in output_filter} if output_filter else outputs
 
     def call(self, signature, inputs):
         """The signature's function on already-checked arrays."""

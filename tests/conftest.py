@@ -3,6 +3,7 @@ must configure devices before TensorFlow starts run in subprocesses."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -30,32 +31,30 @@ def read_summary(model_dir):
         return json.load(f)
 
 
+def free_ports(n):
+    """n free TCP ports on 127.0.0.1."""
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def train_smoke_in_process(out, model, *extra):
+    """`train.ntm` with the smoke config in this process; exports and registers under `out`."""
+    from train import ntm
+
+    args = ["--config", "smoke", "--task", "copy", "--model", model, "--verbose", "0"]
+    args += ["--intra_op_threads", "0", "--inter_op_threads", "0"]  # TF is already running in-process
+    args += ["--model_dir", str(out / f"{model}_run"), "--export_dir", str(out / "saved_models")]
+    args += ["--serving_config", str(out / "serving" / "models.config"), *extra]
+    return ntm.main(args)
+
+
 @pytest.fixture(scope="session")
 def smoke_ntm_copy(tmp_path_factory):
     """One in-process smoke training run of the NTM on the copy task."""
-    from train import ntm
-
     out = tmp_path_factory.mktemp("smoke_ntm_copy")
-    summary = ntm.main(
-        [
-            "--config",
-            "smoke",
-            "--task",
-            "copy",
-            "--model",
-            "ntm",
-            "--intra_op_threads",
-            "0",
-            "--inter_op_threads",
-            "0",  # TF is already running in-process
-            "--model_dir",
-            str(out / "run"),
-            "--export_dir",
-            str(out / "saved_models"),
-            "--serving_config",
-            str(out / "serving" / "models.config"),
-            "--verbose",
-            "0",
-        ]
-    )
-    return {"summary": summary, "dir": out}
+    return {"summary": train_smoke_in_process(out, "ntm"), "dir": out}

@@ -21,7 +21,7 @@ from tensorflow_serving.config import model_server_config_pb2
 from serving.client import Client, ServingClientError
 from serving.toy_models import export_half_plus_two
 
-from conftest import ROOT
+from conftest import ROOT, train_smoke_in_process
 
 
 def wait_for(condition, timeout=30, message="condition"):
@@ -269,31 +269,8 @@ def test_sigterm_lets_the_in_flight_request_finish(tmp_path):
 @pytest.fixture(scope="module")
 def project_exports(smoke_ntm_copy):
     """The project's exports, registered in one serving config: the NTM and its LSTM baseline."""
-    from train import ntm
-
     out = smoke_ntm_copy["dir"]
-    ntm.main(
-        [
-            "--config",
-            "smoke",
-            "--model",
-            "lstm",
-            "--steps",
-            "50",
-            "--intra_op_threads",
-            "0",
-            "--inter_op_threads",
-            "0",
-            "--model_dir",
-            str(out / "lstm_run"),
-            "--export_dir",
-            str(out / "saved_models"),
-            "--serving_config",
-            str(out / "serving" / "models.config"),
-            "--verbose",
-            "0",
-        ]
-    )
+    train_smoke_in_process(out, "lstm", "--steps", "50")
     return out
 
 

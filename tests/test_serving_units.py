@@ -61,11 +61,11 @@ class Spec:
 
 def test_codec_row_and_columnar_inputs_and_outputs():
     specs = {"x": Spec("float32"), "s": Spec("string")}
-    _, arrays, rows = codec.parse_predict_body(
+    arrays, rows = codec.parse_predict_body(
         {"instances": [{"x": [1, 2], "s": {"b64": "AAE="}}, {"x": [3, 4], "s": "hi"}]}, specs
     )
     assert rows and arrays["x"].dtype == np.float32 and arrays["s"].tolist() == [b"\x00\x01", b"hi"]
-    _, arrays, rows = codec.parse_predict_body({"inputs": {"x": [[1.5]]}}, specs)
+    arrays, rows = codec.parse_predict_body({"inputs": {"x": [[1.5]]}}, specs)
     assert not rows and arrays["x"].shape == (1, 1)
     outputs = {"y": np.array([1.5, np.nan], np.float32), "out_bytes": np.array([b"\xff", b"a"], object)}
     assert codec.predict_response(outputs, row_format=False)["outputs"]["out_bytes"] == [

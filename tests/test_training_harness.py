@@ -5,7 +5,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from keras_l11.training.callbacks import NonFiniteLossError
 from keras_l11.training.config import TrainConfig, apply_overrides
 from keras_l11.training.export import register_model
 
-from conftest import ROOT, read_summary, run_job
+from conftest import ROOT, free_ports, read_summary, run_job
 
 SMOKE = ["train.ntm", "--config", "smoke", "--verbose", "2"]
 
@@ -118,16 +117,6 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert summary["strategy"] == "mirrored" and summary["replicas"] == 2
     assert summary["global_batch_size"] == 2 * summary["train_config"]["batch_size"]
     assert os.path.exists(tmp_path / "sm" / "ntm_copy" / "1" / "saved_model.pb")
-
-
-def free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def test_multi_worker_mirrored_with_two_local_workers(tmp_path):
