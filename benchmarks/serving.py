@@ -152,6 +152,7 @@ def load(make_caller, clients, seconds):
     """Requests per second and errors with `clients` concurrent callers."""
     callers = [make_caller(i) for i in range(clients)]
     counts, errors, stop = [0] * clients, [0] * clients, threading.Event()
+    kinds = {}
     barrier = threading.Barrier(clients + 1)
 
     def worker(i):
@@ -160,8 +161,11 @@ def load(make_caller, clients, seconds):
             try:
                 callers[i]()
                 counts[i] += 1
-            except Exception:  # noqa: BLE001 - counted
+            except Exception as err:  # noqa: BLE001 - counted, and the kinds reported
                 errors[i] += 1
+                kinds[f"{type(err).__name__}: {str(err)[:120]}"] = (
+                    kinds.get(f"{type(err).__name__}: {str(err)[:120]}", 0) + 1
+                )
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
     for t in threads:
@@ -173,6 +177,8 @@ def load(make_caller, clients, seconds):
     for t in threads:
         t.join(120)
     elapsed = time.perf_counter() - start
+    for kind, n in kinds.items():
+        print(f"  {n} x {kind}", file=sys.stderr)
     return sum(counts) / elapsed, sum(errors), sum(counts)
 
 
