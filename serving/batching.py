@@ -61,8 +61,6 @@ class Batcher:
         self._queues = collections.OrderedDict()  # key -> (servable, signature, deque of tasks)
         self._queued_rows = 0
         self._closed = False
-        self.batches_run = 0
-        self.requests_batched = 0
         self._threads = [
             threading.Thread(target=self._work, name=f"batch-{i}", daemon=True) for i in range(params.num_batch_threads)
         ]
@@ -152,8 +150,6 @@ class Batcher:
                 for task in batch:
                     task.error = err
             finally:
-                self.batches_run += 1
-                self.requests_batched += len(batch)
                 self.on_batch(len(batch), sum(t.rows for t in batch))
                 for task in batch:
                     task.done.set()
