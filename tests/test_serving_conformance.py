@@ -4,7 +4,10 @@ HTTP and gRPC on 127.0.0.1, against our server and, when it is on PATH, a real
 
 import base64
 import json
+import os
 import socket
+import subprocess
+import sys
 import urllib.request
 
 import grpc
@@ -24,6 +27,8 @@ from tensorflow_serving.apis import (
 
 from serving.client import Client, ServingClientError
 from serving.toy_models import export_half_plus_two
+
+from conftest import ROOT
 
 BODY_LIMIT = 1 << 20
 
@@ -363,3 +368,47 @@ def test_client_round_trips(server, protocol):
         assert client.metadata("hp2")["serving_default"]["inputs"]["x"][0] == "DT_FLOAT"
         with pytest.raises(ServingClientError, match="Servable"):
             client.predict("nope", {"x": np.array([1.0], np.float32)})
+
+
+def test_client_command_line(server, tmp_path):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    shown = subprocess.run(
+        [sys.executable, "-m", "serving.client", "--server", server.rest, "--model", "hp2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert shown.returncode == 0 and '"state": "AVAILABLE"' in shown.stdout and "serving_default" in shown.stdout
+    np.save(tmp_path / "x.npy", np.array([1.0, 3.0], np.float32))
+    for address, protocol in ((server.rest, "rest"), (server.grpc, "grpc")):
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "serving.client",
+                "--server",
+                address,
+                "--protocol",
+                protocol,
+                "--model",
+                "hp2",
+                "--version",
+                "1",
+                "--input",
+                f"x=@{tmp_path / 'x.npy'}",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert out.returncode == 0 and "y float32 [2]" in out.stdout and "[2.5 3.5]" in out.stdout, out.stderr
+    bad = subprocess.run(
+        [sys.executable, "-m", "serving.client", "--server", server.rest, "--model", "nope", "--input", "x=[1.0]"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert bad.returncode == 1 and "Servable not found" in bad.stderr
