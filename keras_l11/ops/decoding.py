@@ -1,0 +1,96 @@
+"""Decoding inside the graph: sampling with temperature, Graves' bias and top-k,
+and beam search (tf-models-official's `sequence_beam_search`).
+
+A model is decoded through one function, `step_fn(tokens, state) -> (logits,
+state)`: `tokens` are the previous tokens `[batch]` (int32), `logits` the
+next-token logits `[batch, vocab]`, and `state` any nest of `[batch, ...]`
+tensors (an RNN's states). Loops are `tf.while_loop`s, not Python loops per
+token, so they export inside a SavedModel signature.
+"""
+
+import tensorflow as tf
+
+
+def adjust_logits(logits, temperature=1.0, bias=0.0, top_k=0):
+    """The logits sampling draws from: `logits * (1 + bias) / temperature`.
+
+    Graves' (2013) sampling bias sharpens the distribution as it grows (the
+    lecture: samples get easier to read but less diverse); temperature < 1 does
+    the same. `top_k > 0` keeps the k most likely tokens only.
+    """
+    logits = tf.convert_to_tensor(logits)
+    temperature = tf.cast(temperature, logits.dtype)
+    bias = tf.cast(bias, logits.dtype)
+    scale = (1.0 + bias) / tf.maximum(temperature, 1e-6)
+    adjusted = logits * scale
+    top_k = tf.convert_to_tensor(top_k, tf.int32)
+    vocab = tf.shape(logits)[-1]
+    k = tf.where(top_k > 0, tf.minimum(top_k, vocab), vocab)
+    kth = tf.math.top_k(adjusted, k=k).values[..., -1:]
+    return tf.where(adjusted < kth, tf.constant(-1e9, adjusted.dtype), adjusted)
+
+
+def sample(step_fn, initial_state, start_tokens, length, temperature=1.0, bias=0.0, top_k=0, seed=0):
+    """Samples `length` tokens after `start_tokens`.
+
+    Temperature <= 0 or an infinite bias decode greedily (argmax). The same
+    `seed` gives the same sample.
+
+    Returns:
+        `(tokens [batch, length] int32, log_probs [batch])`, the log-probability
+        (nats) of the sampled tokens under the model's own, unadjusted distribution.
+    """
+    start_tokens = tf.cast(start_tokens, tf.int32)
+    length = tf.convert_to_tensor(length, tf.int32)
+    temperature = tf.cast(temperature, tf.float32)
+    bias = tf.cast(bias, tf.float32)
+    greedy = tf.logical_or(temperature <= 0.0, tf.math.is_inf(bias))
+    seed = tf.cast(seed, tf.int64)
+    batch = tf.shape(start_tokens)[0]
+
+    def body(i, tokens, state, out, log_probs):
+        logits, state = step_fn(tokens, state)
+        logits = tf.cast(logits, tf.float32)
+        adjusted = adjust_logits(logits, tf.where(greedy, 1.0, temperature), tf.where(greedy, 0.0, bias), top_k)
+        drawn = tf.random.stateless_categorical(adjusted, 1, seed=tf.stack([seed, tf.cast(i, tf.int64)]))[:, 0]
+        chosen = tf.where(greedy, tf.argmax(logits, axis=-1), drawn)
+        chosen = tf.cast(chosen, tf.int32)
+        log_probs += tf.gather(tf.nn.log_softmax(logits), chosen, axis=-1, batch_dims=1)
+        return i + 1, chosen, state, out.write(i, chosen), log_probs
+
+    out = tf.TensorArray(tf.int32, size=length)
+    _, _, _, out, log_probs = tf.while_loop(
+        lambda i, *_: i < length,
+        body,
+        (tf.constant(0), start_tokens, initial_state, out, tf.zeros([batch], tf.float32)),
+    )
+    return tf.transpose(out.stack()), log_probs
+
+
+def beam_search(step_fn, initial_state, start_tokens, vocab_size, beam_size, max_length, end_token, alpha=0.0):
+    """The `beam_size` best continuations of `start_tokens` and their log-probabilities.
+
+    Uses tf-models-official's `sequence_beam_search` (alpha: GNMT length
+    penalty; 0 ranks by plain log-probability). Beams stop at `end_token`.
+
+    Returns:
+        `(tokens [batch, beam, max_length] int32, log_probs [batch, beam])`,
+        best first; tokens after an `end_token` are padding.
+    """
+    from official.nlp.modeling.ops import beam_search as tfm_beam_search
+
+    def symbols_to_logits(ids, index, cache):
+        logits, state = step_fn(tf.cast(ids[:, -1], tf.int32), cache["state"])
+        return tf.cast(logits, tf.float32), {"state": state}
+
+    ids, scores = tfm_beam_search.sequence_beam_search(
+        symbols_to_logits_fn=symbols_to_logits,
+        initial_ids=tf.cast(start_tokens, tf.int32),
+        initial_cache={"state": initial_state},
+        vocab_size=vocab_size,
+        beam_size=beam_size,
+        alpha=alpha,
+        max_decode_length=max_length,
+        eos_id=end_token,
+    )
+    return ids[:, :, 1:], scores
