@@ -21,6 +21,7 @@ setup(
         "tensorflow-serving-api==2.20.*",
         "numpy>=1.26",
         "matplotlib>=3.8",
+        "gensim>=4.3",  # ships the Wikipedia XML excerpt the char-level LM trains on offline
     ],
     extras_require={
         "test": ["pytest>=8", "ruff>=0.6", "pyyaml>=6"],

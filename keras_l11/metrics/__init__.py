@@ -1,5 +1,6 @@
 """Metrics in the papers' own units."""
 
+from keras_l11.metrics.language import BitsPerCharacter, Perplexity
 from keras_l11.metrics.sequence_bits import (
     BitErrorsPerSequence,
     BitsPerSequence,
@@ -11,6 +12,8 @@ from keras_l11.metrics.sequence_bits import (
 
 __all__ = [
     "BitErrorsPerSequence",
+    "BitsPerCharacter",
+    "Perplexity",
     "BitsPerSequence",
     "SequenceBinaryCrossentropy",
     "bit_errors_per_sequence",
