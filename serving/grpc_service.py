@@ -17,6 +17,7 @@ from tensorflow_serving.apis import (
 from serving import codec
 from serving.errors import ServingError, invalid
 from serving.protos import metadata_proto, status_proto
+from serving.servable import CLASSIFY, REGRESS
 
 
 def _rpc(method):
@@ -81,27 +82,30 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             response.outputs[key].CopyFrom(codec.array_to_tensor_proto(value))
         return response
 
+    def _examples(self, method, model_spec, examples, result, response_spec):
+        """Runs a classify or regress signature on serialized examples into `result`."""
+        api, fill = _EXAMPLE_METHODS[method]
+        name, version, label, signature_name = _spec(model_spec)
+        servable, signature, rows = getattr(self.inference, api)(
+            name, version, label, signature_name, examples, entrypoint="GRPC"
+        )
+        fill(result, rows)
+        _echo(response_spec, name, servable.version, signature.name)
+
     @_rpc
     def Classify(self, request, context):
-        name, version, label, signature_name = _spec(request.model_spec)
-        servable, signature, results = self.inference.classify(
-            name, version, label, signature_name, _serialized_examples(request.input), entrypoint="GRPC"
-        )
         response = classification_pb2.ClassificationResponse()
-        _echo(response.model_spec, name, servable.version, signature.name)
-        _fill_classifications(response.result, results)
+        self._examples(
+            CLASSIFY, request.model_spec, _serialized_examples(request.input), response.result, response.model_spec
+        )
         return response
 
     @_rpc
     def Regress(self, request, context):
-        name, version, label, signature_name = _spec(request.model_spec)
-        servable, signature, results = self.inference.regress(
-            name, version, label, signature_name, _serialized_examples(request.input), entrypoint="GRPC"
-        )
         response = regression_pb2.RegressionResponse()
-        _echo(response.model_spec, name, servable.version, signature.name)
-        for value in results:
-            response.result.regressions.add(value=value)
+        self._examples(
+            REGRESS, request.model_spec, _serialized_examples(request.input), response.result, response.model_spec
+        )
         return response
 
     @_rpc
@@ -109,22 +113,11 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         examples = _serialized_examples(request.input)
         response = inference_pb2.MultiInferenceResponse()
         for task in request.tasks:
-            name, version, label, signature_name = _spec(task.model_spec)
-            result = response.results.add()
-            if task.method_name == "tensorflow/serving/classify":
-                servable, signature, rows = self.inference.classify(
-                    name, version, label, signature_name, examples, entrypoint="GRPC"
-                )
-                _fill_classifications(result.classification_result, rows)
-            elif task.method_name == "tensorflow/serving/regress":
-                servable, signature, values = self.inference.regress(
-                    name, version, label, signature_name, examples, entrypoint="GRPC"
-                )
-                for value in values:
-                    result.regression_result.regressions.add(value=value)
-            else:
+            if task.method_name not in _EXAMPLE_METHODS:
                 raise invalid(f"Unsupported signature method_name: {task.method_name}")
-            _echo(result.model_spec, name, servable.version, signature.name)
+            result = response.results.add()
+            target = result.classification_result if task.method_name == CLASSIFY else result.regression_result
+            self._examples(task.method_name, task.model_spec, examples, target, result.model_spec)
         return response
 
     @_rpc
@@ -142,6 +135,15 @@ def _fill_classifications(result, rows):
         classifications = result.classifications.add()
         for label, score in row:
             classifications.classes.add(label=label, score=score)
+
+
+def _fill_regressions(result, values):
+    for value in values:
+        result.regressions.add(value=value)
+
+
+# signature method -> (Inference method, how its results fill the response)
+_EXAMPLE_METHODS = {CLASSIFY: ("classify", _fill_classifications), REGRESS: ("regress", _fill_regressions)}
 
 
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):

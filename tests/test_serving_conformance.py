@@ -19,6 +19,7 @@ from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
+    inference_pb2,
     model_service_pb2_grpc,
     predict_pb2,
     prediction_service_pb2_grpc,
@@ -291,6 +292,32 @@ def test_grpc_classify_regress_and_metadata(stubs):
     defs = get_model_metadata_pb2.SignatureDefMap()
     response.metadata["signature_def"].Unpack(defs)
     assert "regress_x_to_y" in defs.signature_def and response.model_spec.version.value == 2
+
+
+def test_grpc_multi_inference_runs_classify_and_regress_on_one_input(stubs):
+    predictions, _ = stubs
+    request = inference_pb2.MultiInferenceRequest()
+    for method, signature in (
+        ("tensorflow/serving/classify", "classify_x_to_y"),
+        ("tensorflow/serving/regress", "regress_x_to_y"),
+    ):
+        task = request.tasks.add(method_name=method)
+        task.model_spec.name, task.model_spec.signature_name = "hp2", signature
+        task.model_spec.version.value = 1
+    for x in (1.0, 5.0):
+        example = request.input.example_list.examples.add()
+        example.features.feature["x"].float_list.value.append(x)
+    classified, regressed = predictions.MultiInference(request).results
+    assert [[(c.label, c.score) for c in row.classes] for row in classified.classification_result.classifications] == [
+        [("y", 2.5)],
+        [("y", 4.5)],
+    ]
+    assert [r.value for r in regressed.regression_result.regressions] == [2.5, 4.5]
+    assert regressed.model_spec.signature_name == "regress_x_to_y" and regressed.model_spec.version.value == 1
+    request.tasks.add(method_name="tensorflow/serving/predict").model_spec.name = "hp2"
+    with pytest.raises(grpc.RpcError) as err:
+        predictions.MultiInference(request)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "method_name" in err.value.details()
 
 
 def test_grpc_model_status(stubs):

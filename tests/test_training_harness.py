@@ -1,7 +1,6 @@
 """The harness: strategies, resumable training, the non-finite stop, export
 registration, and the job's command line."""
 
-import argparse
 import json
 import os
 import signal
@@ -262,4 +261,3 @@ def test_overrides_are_typed_and_checked():
         apply_overrides(TrainConfig(), ["stepz=3"])
     with pytest.raises(ValueError, match="needs a int"):
         apply_overrides(TrainConfig(), ["steps=many"])
-    assert isinstance(harness.build_parser("x", {"smoke": None}), argparse.ArgumentParser)
