@@ -22,6 +22,8 @@ setup(
         "numpy>=1.26",
         "matplotlib>=3.8",
         "gensim>=4.3",  # ships the Wikipedia XML excerpt the char-level LM trains on offline
+        "pysword>=0.2.8",  # reads the Debian Bible modules (translation pairs)
+        "sacrebleu>=2.4",
     ],
     extras_require={
         "test": ["pytest>=8", "ruff>=0.6", "pyyaml>=6"],

@@ -42,15 +42,22 @@ def free_ports(n):
     return ports
 
 
-def train_smoke_in_process(out, model, *extra):
-    """`train.ntm` with the smoke config in this process; exports and registers under `out`."""
-    from train import ntm
+def smoke_job(job, out, run_name, *extra):
+    """`train.<job>` with the smoke config in this process; its run folder is
+    `out/<run_name>`, it exports to `out/saved_models` and registers in
+    `out/serving/models.config`. Returns the job's summary."""
+    import importlib
 
-    args = ["--config", "smoke", "--task", "copy", "--model", model, "--verbose", "0"]
+    args = ["--config", "smoke", "--verbose", "0"]
     args += ["--intra_op_threads", "0", "--inter_op_threads", "0"]  # TF is already running in-process
-    args += ["--model_dir", str(out / f"{model}_run"), "--export_dir", str(out / "saved_models")]
+    args += ["--model_dir", str(out / run_name), "--export_dir", str(out / "saved_models")]
     args += ["--serving_config", str(out / "serving" / "models.config"), *extra]
-    return ntm.main(args)
+    return importlib.import_module(f"train.{job}").main(args)
+
+
+def train_smoke_in_process(out, model, *extra):
+    """`train.ntm` on the copy task with the smoke config, in this process."""
+    return smoke_job("ntm", out, f"{model}_run", "--task", "copy", "--model", model, *extra)
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +65,12 @@ def smoke_ntm_copy(tmp_path_factory):
     """One in-process smoke training run of the NTM on the copy task."""
     out = tmp_path_factory.mktemp("smoke_ntm_copy")
     return {"summary": train_smoke_in_process(out, "ntm"), "dir": out}
+
+
+@pytest.fixture(scope="session")
+def sequence_exports(tmp_path_factory):
+    """Smoke runs of the character and word language models and of the
+    translation model, exported side by side under one serving config."""
+    out = tmp_path_factory.mktemp("sequence_models")
+    summaries = {job: smoke_job(job, out, job) for job in ("char_rnn", "word_rnn", "translate")}
+    return {"dir": out, "summaries": summaries, "config": out / "serving" / "models.config"}

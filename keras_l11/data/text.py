@@ -55,25 +55,54 @@ def split_bytes(data, test_fraction=None, train_bytes=None):
     return data[:train_bytes], data[train_bytes:]
 
 
-def windows(data, length, batch_size, shuffle_seed=None, repeat=False):
-    """`(inputs, targets)` batches of `length` bytes, targets shifted by one.
+def as_ids(data):
+    """Bytes (one id per byte) or an integer array of token ids -> int32 array."""
+    if isinstance(data, (bytes, bytearray)):
+        return np.frombuffer(data, dtype=np.uint8).astype(np.int32)
+    return np.asarray(data, dtype=np.int32)
 
-    Consecutive windows tile the text without overlap; with `shuffle_seed` their
-    order is shuffled (reproducibly). Token ids are int32 byte values.
+
+def windows(data, length, batch_size, shuffle_seed=None, repeat=False):
+    """`(inputs, targets)` batches of `length` tokens, targets shifted by one.
+
+    `data` is bytes or an array of token ids. Consecutive windows tile the text
+    without overlap; with `shuffle_seed` their order is shuffled (reproducibly).
+    Token ids are int32.
     """
-    array = np.frombuffer(data, dtype=np.uint8)
+    array = as_ids(data)
     count = (len(array) - 1) // length
     if count < 1:
-        raise ValueError(f"text of {len(array)} bytes is shorter than one window of {length}")
+        raise ValueError(f"text of {len(array)} tokens is shorter than one window of {length}")
     chunks = array[: count * length + 1]
-    inputs = chunks[:-1].reshape(count, length).astype(np.int32)
-    targets = chunks[1:].reshape(count, length).astype(np.int32)
+    inputs = chunks[:-1].reshape(count, length)
+    targets = chunks[1:].reshape(count, length)
     ds = tf.data.Dataset.from_tensor_slices((inputs, targets))
     if shuffle_seed is not None:
         ds = ds.shuffle(count, seed=shuffle_seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
     return ds.batch(batch_size, drop_remainder=repeat).prefetch(tf.data.AUTOTUNE)
+
+
+def streams(data, num_streams, length):
+    """The text as `num_streams` contiguous streams cut into consecutive windows,
+    for evaluation that carries the recurrent state from window to window
+    (every token but the first is predicted from all the text before it).
+
+    Returns:
+        `(inputs, targets)`, int32 arrays `[windows, num_streams, length]`; the
+        tail that does not fill a window in every stream is dropped.
+    """
+    array = as_ids(data)
+    per_stream = (len(array) - 1) // num_streams
+    count = per_stream // length
+    if count < 1:
+        raise ValueError(f"{len(array)} tokens cannot fill {num_streams} streams of one {length}-token window")
+    span = count * length
+    inputs = np.stack([array[s * per_stream : s * per_stream + span] for s in range(num_streams)])
+    targets = np.stack([array[s * per_stream + 1 : s * per_stream + span + 1] for s in range(num_streams)])
+    to_windows = lambda a: a.reshape(num_streams, count, length).transpose(1, 0, 2)  # noqa: E731
+    return to_windows(inputs), to_windows(targets)
 
 
 def encode(text):

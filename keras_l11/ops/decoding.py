@@ -11,16 +11,23 @@ token, so they export inside a SavedModel signature.
 import tensorflow as tf
 
 
+def _per_row(value, logits):
+    """A scalar, or one value per row `[batch]` made `[batch, 1]` to broadcast."""
+    value = tf.cast(value, logits.dtype)
+    return value[:, None] if value.shape.rank == 1 else value
+
+
 def adjust_logits(logits, temperature=1.0, bias=0.0, top_k=0):
     """The logits sampling draws from: `logits * (1 + bias) / temperature`.
 
     Graves' (2013) sampling bias sharpens the distribution as it grows (the
     lecture: samples get easier to read but less diverse); temperature < 1 does
-    the same. `top_k > 0` keeps the k most likely tokens only.
+    the same. Temperature and bias are scalars or one value per row.
+    `top_k > 0` keeps the k most likely tokens only.
     """
     logits = tf.convert_to_tensor(logits)
-    temperature = tf.cast(temperature, logits.dtype)
-    bias = tf.cast(bias, logits.dtype)
+    temperature = _per_row(temperature, logits)
+    bias = _per_row(bias, logits)
     scale = (1.0 + bias) / tf.maximum(temperature, 1e-6)
     adjusted = logits * scale
     top_k = tf.convert_to_tensor(top_k, tf.int32)
@@ -30,15 +37,33 @@ def adjust_logits(logits, temperature=1.0, bias=0.0, top_k=0):
     return tf.where(adjusted < kth, tf.constant(-1e9, adjusted.dtype), adjusted)
 
 
-def sample(step_fn, initial_state, start_tokens, length, temperature=1.0, bias=0.0, top_k=0, seed=0):
+def _uniform_noise(seed, step, shape):
+    """Uniform (0, 1) noise `[batch, vocab]` for draw number `step`.
+
+    A scalar seed seeds the whole batch; one seed per row seeds each row on its
+    own, so a row's sample does not depend on what else is in the batch.
+    """
+    step = tf.cast(step, tf.int64)
+    tiny = 1e-20
+    if seed.shape.rank == 0:
+        return tf.random.stateless_uniform(shape, seed=tf.stack([seed, step]), minval=tiny)
+    return tf.vectorized_map(
+        lambda s: tf.random.stateless_uniform(shape[1:], seed=tf.stack([s, step]), minval=tiny), seed
+    )
+
+
+def sample(step_fn, initial_state, start_tokens, length, temperature=1.0, bias=0.0, top_k=0, seed=0, row_lengths=None):
     """Samples `length` tokens after `start_tokens`.
 
+    `temperature`, `bias` and `seed` are scalars or one value per row.
     Temperature <= 0 or an infinite bias decode greedily (argmax). The same
-    `seed` gives the same sample.
+    `seed` gives the same sample. Draws use the Gumbel-max trick on the
+    adjusted logits.
 
     Returns:
         `(tokens [batch, length] int32, log_probs [batch])`, the log-probability
-        (nats) of the sampled tokens under the model's own, unadjusted distribution.
+        (nats) of the sampled tokens under the model's own, unadjusted
+        distribution, over the first `row_lengths` tokens of each row if given.
     """
     start_tokens = tf.cast(start_tokens, tf.int32)
     length = tf.convert_to_tensor(length, tf.int32)
@@ -47,15 +72,19 @@ def sample(step_fn, initial_state, start_tokens, length, temperature=1.0, bias=0
     greedy = tf.logical_or(temperature <= 0.0, tf.math.is_inf(bias))
     seed = tf.cast(seed, tf.int64)
     batch = tf.shape(start_tokens)[0]
+    row_lengths = tf.fill([batch], length) if row_lengths is None else tf.cast(row_lengths, tf.int32)
 
     def body(i, tokens, state, out, log_probs):
         logits, state = step_fn(tokens, state)
         logits = tf.cast(logits, tf.float32)
         adjusted = adjust_logits(logits, tf.where(greedy, 1.0, temperature), tf.where(greedy, 0.0, bias), top_k)
-        drawn = tf.random.stateless_categorical(adjusted, 1, seed=tf.stack([seed, tf.cast(i, tf.int64)]))[:, 0]
-        chosen = tf.where(greedy, tf.argmax(logits, axis=-1), drawn)
+        noise = _uniform_noise(seed, i, tf.shape(logits))
+        drawn = tf.argmax(adjusted - tf.math.log(-tf.math.log(noise)), axis=-1)
+        greedy_rows = greedy if greedy.shape.rank == 0 else greedy[:, None]
+        chosen = tf.where(greedy_rows, tf.argmax(logits, axis=-1)[:, None], drawn[:, None])[:, 0]
         chosen = tf.cast(chosen, tf.int32)
-        log_probs += tf.gather(tf.nn.log_softmax(logits), chosen, axis=-1, batch_dims=1)
+        token_log_probs = tf.gather(tf.nn.log_softmax(logits), chosen, axis=-1, batch_dims=1)
+        log_probs += tf.where(i < row_lengths, token_log_probs, 0.0)
         return i + 1, chosen, state, out.write(i, chosen), log_probs
 
     out = tf.TensorArray(tf.int32, size=length)
@@ -64,7 +93,8 @@ def sample(step_fn, initial_state, start_tokens, length, temperature=1.0, bias=0
         body,
         (tf.constant(0), start_tokens, initial_state, out, tf.zeros([batch], tf.float32)),
     )
-    return tf.transpose(out.stack()), log_probs
+    tokens = tf.reshape(tf.transpose(out.stack()), [batch, length])
+    return tokens, log_probs
 
 
 def beam_search(step_fn, initial_state, start_tokens, vocab_size, beam_size, max_length, end_token, alpha=0.0):
@@ -74,7 +104,7 @@ def beam_search(step_fn, initial_state, start_tokens, vocab_size, beam_size, max
     penalty; 0 ranks by plain log-probability). Beams stop at `end_token`.
 
     Returns:
-        `(tokens [batch, beam, max_length] int32, log_probs [batch, beam])`,
+        `(tokens [batch, beam, <= max_length] int32, log_probs [batch, beam])`,
         best first; tokens after an `end_token` are padding.
     """
     from official.nlp.modeling.ops import beam_search as tfm_beam_search

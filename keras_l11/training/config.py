@@ -19,7 +19,8 @@ class TrainConfig:
         steps: total training steps (batches).
         steps_per_epoch: steps between checkpoints and validation runs.
         learning_rate: optimiser learning rate.
-        optimizer: "adam" or "rmsprop" (the NTM paper's, momentum 0.9).
+        optimizer: "adam", "rmsprop" (the NTM paper's, momentum 0.9) or "sgd"
+            (momentum 0.9, Graves' 2013 language models).
         clip_norm: global gradient-norm clipping (0 = none).
     """
 

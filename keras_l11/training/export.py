@@ -47,7 +47,7 @@ def next_version(base_path):
     return max(versions, default=0) + 1
 
 
-def export_saved_model(model, base_path, signatures):
+def export_saved_model(model, base_path, signatures, assets=()):
     """Writes `model` as `<base_path>/<next version>/` with named signatures.
 
     Args:
@@ -55,6 +55,8 @@ def export_saved_model(model, base_path, signatures):
         base_path: the model's folder, e.g. `saved_models/ntm_copy`.
         signatures: signature name -> `Signature`; must contain
             `"serving_default"`.
+        assets: other Keras layers the signatures use (tokenisers with their
+            lookup tables), tracked so their resources are saved.
 
     Returns:
         The path of the version written: the next free number at the moment
@@ -64,6 +66,8 @@ def export_saved_model(model, base_path, signatures):
         raise ValueError(f"signatures need a 'serving_default', got {sorted(signatures)}")
     archive = keras.export.ExportArchive()
     archive.track(model)
+    for asset in assets:
+        archive.track(asset)
     for name, signature in signatures.items():
         names = list(signature.inputs)
         specs = [

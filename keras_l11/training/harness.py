@@ -167,9 +167,11 @@ class Run:
             return keras.optimizers.RMSprop(c.learning_rate, momentum=0.9, **clip)
         if c.optimizer == "adam":
             return keras.optimizers.Adam(c.learning_rate, **clip)
-        raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {c.optimizer!r}")
+        if c.optimizer == "sgd":
+            return keras.optimizers.SGD(c.learning_rate, momentum=0.9, **clip)
+        raise ValueError(f"optimizer must be 'adam', 'rmsprop' or 'sgd', got {c.optimizer!r}")
 
-    def fit(self, build_model, loss, metrics, train_data, eval_data=None):
+    def fit(self, build_model, loss, metrics, train_data, eval_data=None, weighted_metrics=None):
         """Builds, compiles and trains a model under the run's strategy.
 
         Args:
@@ -180,6 +182,9 @@ class Run:
                 endless; `start_step` is where a resumed run picks up.
             eval_data: optional `(global_batch_size) -> tf.data.Dataset`, finite;
                 evaluated at the end of every epoch (`val_*` metrics).
+            weighted_metrics: optional `() -> list of Keras metrics` that get
+                the data's sample weights (Keras gives none to `metrics`), e.g.
+                a padding mask.
 
         Returns:
             `FitResult` with the trained model, the history and a summary.
@@ -190,7 +195,11 @@ class Run:
         with self.strategy.scope():
             model = build_model()
             model.compile(
-                optimizer=self._optimizer(), loss=loss, metrics=metrics(), jit_compile=bool(flags.jit_compile)
+                optimizer=self._optimizer(),
+                loss=loss,
+                metrics=metrics(),
+                weighted_metrics=weighted_metrics() if weighted_metrics else None,
+                jit_compile=bool(flags.jit_compile),
             )
         dataset = train_data(self.global_batch_size, flags.seed, start_epoch * c.steps_per_epoch)
         if self.summary["strategy"] == "multi_worker":
@@ -262,7 +271,7 @@ class Run:
         copy.set_weights(model.get_weights())
         return copy
 
-    def export(self, model, model_name, signatures):
+    def export(self, model, model_name, signatures, assets=()):
         """Exports on the chief only; returns the version path (None elsewhere).
 
         Args:
@@ -270,12 +279,13 @@ class Run:
             model_name: folder under `--export_dir` and the name in the serving config.
             signatures: `(local_model) -> {signature name: export.Signature}`;
                 it is given the local copy so the endpoints close over it.
+            assets: other layers the signatures use (tokenisers).
         """
         if self.flags.no_export or not self.is_chief:
             return None
         local = self.local_copy(model)
         base = os.path.join(self.flags.export_dir, model_name)
-        path = export_lib.export_saved_model(local, base, signatures(local))
+        path = export_lib.export_saved_model(local, base, signatures(local), assets)
         if self.flags.serving_config:
             export_lib.register_model(self.flags.serving_config, model_name, base)
         print(

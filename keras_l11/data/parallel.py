@@ -1,0 +1,68 @@
+"""Sentence pairs for translation.
+
+- Offline: Spanish-English Bible verses (Reina-Valera 1909 and the King James
+  Version, Debian's `sword-text-sparv` and `sword-text-kjv`, read with
+  `pysword`), aligned verse by verse: 31,084 public-domain pairs. The pairs are
+  cached as a TSV file in the data cache the first time they are read.
+- The paper (Sutskever et al. 2014): WMT'14 English-French through TFDS, when
+  the user has prepared it (`tfds build wmt14_translate/fr-en`); nothing is
+  downloaded at training time.
+"""
+
+import csv
+import os
+import random
+
+from keras_l11.data import install
+
+
+def _clean(verse):
+    return " ".join(verse.split())
+
+
+def bible_pairs(source="spa", target="eng"):
+    """`[(source verse, target verse), ...]` in canonical order, empty verses dropped."""
+    cache = os.path.join(install.data_dir(), "bible", f"{source}-{target}.tsv")
+    if os.path.exists(cache):
+        with open(cache, encoding="utf-8", newline="") as f:
+            return [tuple(row) for row in csv.reader(f, delimiter="\t")]
+    install.require(install.sword_installed(), "the Bible modules (Debian sword-text-sparv and sword-text-kjv)")
+    from pysword.modules import SwordModules
+
+    modules = SwordModules(install.SWORD_DIR)
+    modules.parse_modules()
+    texts = [
+        modules.get_bible_from_module(install.SWORD_MODULES[lang]).get_iter(clean=True) for lang in (source, target)
+    ]
+    pairs = [(_clean(s), _clean(t)) for s, t in zip(*texts)]
+    pairs = [p for p in pairs if p[0] and p[1]]
+    os.makedirs(os.path.dirname(cache), exist_ok=True)
+    staged = cache + ".part"
+    with open(staged, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, delimiter="\t", lineterminator="\n").writerows(pairs)
+    os.replace(staged, cache)
+    return pairs
+
+
+def wmt14_pairs(split, source="en", target="fr", data_dir=None):
+    """WMT'14 pairs from a prepared TFDS directory (never downloads)."""
+    import tensorflow_datasets as tfds
+
+    try:
+        ds = tfds.load(f"wmt14_translate/{target}-{source}", split=split, data_dir=data_dir, download=False)
+    except Exception as err:  # TFDS raises several kinds for "not prepared"
+        raise FileNotFoundError(
+            f"WMT'14 {source}-{target} is not prepared in TFDS ({err}); "
+            f"run `tfds build wmt14_translate/{target}-{source}`"
+        ) from err
+    return [(ex[source].decode("utf-8"), ex[target].decode("utf-8")) for ex in tfds.as_numpy(ds)]
+
+
+def split_pairs(pairs, test_size, seed=0):
+    """`(train, test)`: `test_size` pairs drawn at random (reproducibly) are held out."""
+    if not 0 < test_size < len(pairs):
+        raise ValueError(f"cannot hold out {test_size} of {len(pairs)} pairs")
+    order = list(range(len(pairs)))
+    random.Random(seed).shuffle(order)
+    held = set(order[:test_size])
+    return [p for i, p in enumerate(pairs) if i not in held], [pairs[i] for i in sorted(held)]

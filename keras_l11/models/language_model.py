@@ -1,0 +1,224 @@
+"""Recurrent language models: Graves' (2013) deep character LSTM and
+Mikolov's (2010) word-level RNN LM are the same model with other settings.
+
+    tokens -> embedding -> recurrent layer 1 -> ... -> layer N -> softmax
+
+- `cell="lstm"`: `keras.layers.LSTM` (cuDNN kernels on a GPU);
+  `cell="peephole"`: `PeepholeLSTMCell`, the cell Graves uses;
+  `cell="simple"`: Mikolov's Elman network (sigmoid hidden units).
+- `skip_connections=True` (Graves, Fig. 1): the input feeds every hidden layer
+  and every hidden layer feeds the output layer.
+- The embedding is the input weight matrix applied to a one-hot vector (what
+  Graves' byte inputs are), stored as a lookup table.
+
+Besides the training graph (`model(tokens) -> logits`), the model runs with
+explicit states for scoring, priming and generation: `run` over a sequence,
+`step` for one token; `score`, `prime` and `generate` build the exported
+`score` and `sample` signatures on top of them.
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+from keras_l11.layers.peephole_lstm import PeepholeLSTMCell
+from keras_l11.ops import decoding
+
+CELLS = ("lstm", "peephole", "simple")
+
+
+def recurrent_layer(cell, units, name):
+    """A sequence layer returning its outputs and final states."""
+    kwargs = {"return_sequences": True, "return_state": True, "name": name}
+    if cell == "lstm":
+        return layers.LSTM(units, **kwargs)
+    if cell == "peephole":
+        return layers.RNN(PeepholeLSTMCell(units), **kwargs)
+    if cell == "simple":
+        return layers.SimpleRNN(units, activation="sigmoid", **kwargs)
+    raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+
+
+@keras.saving.register_keras_serializable(package="keras_l11")
+class RecurrentLanguageModel(keras.Model):
+    """Next-token logits `[batch, time, vocab]` from token ids `[batch, time]`.
+
+    Args:
+        vocab_size: number of token ids.
+        units: cells per recurrent layer.
+        num_layers: stacked recurrent layers.
+        cell: "lstm", "peephole" or "simple".
+        embedding_dim: input embedding size (default: `units`).
+        skip_connections: Graves' input-to-all and all-to-output connections.
+        dropout: dropout on the inputs and outputs of the recurrent layers
+            (between layers, so cuDNN kernels still apply).
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        units=256,
+        num_layers=2,
+        cell="lstm",
+        embedding_dim=None,
+        skip_connections=True,
+        dropout=0.0,
+        **kwargs,
+    ):
+        embedding = layers.Embedding(vocab_size, embedding_dim or units, name="embedding")
+        recurrent = [recurrent_layer(cell, units, f"{cell}_{i}") for i in range(num_layers)]
+        drop = layers.Dropout(dropout, name="dropout")
+        readout = layers.Dense(vocab_size, dtype="float32", name="logits")
+
+        tokens = keras.Input((None,), dtype="int32", name="tokens")
+        x = embedding(tokens)
+        outputs, h = [], None
+        for i, rnn in enumerate(recurrent):
+            inputs = x if h is None or not skip_connections else layers.Concatenate()([x, h])
+            h = rnn(drop(inputs) if i else inputs)[0]
+            outputs.append(h)
+        features = layers.Concatenate()(outputs) if skip_connections and num_layers > 1 else h
+        super().__init__(tokens, readout(drop(features)), **kwargs)
+
+        self.vocab_size = vocab_size
+        self.units = units
+        self.num_layers = num_layers
+        self.cell_type = cell
+        self.embedding_dim = embedding_dim
+        self.skip_connections = skip_connections
+        self.dropout_rate = dropout
+        self.embedding = embedding
+        self.recurrent = recurrent
+        self.readout = readout
+
+    # -- explicit-state execution (inference only: no dropout) --------------
+
+    def initial_state(self, batch_size):
+        """Zero states: one list per layer (`[h, c]` for LSTMs, `[h]` for "simple")."""
+        per_layer = 1 if self.cell_type == "simple" else 2
+        zeros = tf.zeros([batch_size, self.units], self.compute_dtype)
+        return [[zeros] * per_layer for _ in range(self.num_layers)]
+
+    def _readout(self, outputs):
+        features = tf.concat(outputs, -1) if self.skip_connections and self.num_layers > 1 else outputs[-1]
+        return self.readout(features)
+
+    def run(self, tokens, states=None, mask=None):
+        """`(logits [batch, time, vocab], final states)` from `states` (zeros if
+        None). Where `mask` is False the states are carried unchanged, so
+        right-padded rows end with the state after their last real token."""
+        x = self.embedding(tokens)
+        if states is None:
+            states = self.initial_state(tf.shape(tokens)[0])
+        outputs, new_states, h = [], [], None
+        for i, rnn in enumerate(self.recurrent):
+            inputs = x if h is None or not self.skip_connections else tf.concat([x, h], -1)
+            result = rnn(inputs, initial_state=states[i], mask=mask)
+            h = result[0]
+            outputs.append(h)
+            new_states.append(list(result[1:]))
+        return self._readout(outputs), new_states
+
+    def step(self, tokens, states):
+        """One token per row `[batch]` -> `(logits [batch, vocab], states)`."""
+        x = self.embedding(tokens)
+        outputs, new_states, h = [], [], None
+        for i, rnn in enumerate(self.recurrent):
+            inputs = x if h is None or not self.skip_connections else tf.concat([x, h], -1)
+            h, state = rnn.cell(inputs, states[i])
+            outputs.append(h)
+            new_states.append(list(state) if isinstance(state, (list, tuple)) else [state])
+        return self._readout(outputs), new_states
+
+    def score(self, ids, lengths):
+        """Log-probability in bits of each row of right-padded `ids [batch,
+        time]` (`lengths` real tokens, the first being the start token, which
+        is given, not predicted)."""
+        mask = tf.sequence_mask(lengths, tf.shape(ids)[1])
+        logits, _ = self.run(ids[:, :-1], mask=mask[:, :-1])
+        log_probs = -tf.nn.sparse_softmax_cross_entropy_with_logits(labels=ids[:, 1:], logits=logits)
+        return tf.reduce_sum(tf.where(mask[:, 1:], log_probs, 0.0), -1) / math.log(2.0)
+
+    def prime(self, ids, lengths):
+        """States after all but the last real token of each row, and that last
+        token (where generation continues from)."""
+        width = tf.maximum(tf.shape(ids)[1] - 1, 1)
+        context = tf.pad(ids, [[0, 0], [0, 1]])[:, :width]
+        _, states = self.run(context, mask=tf.sequence_mask(lengths - 1, width))
+        last = tf.gather(ids, lengths - 1, axis=1, batch_dims=1)
+        return states, last
+
+    def generate(self, ids, lengths, length, temperature=1.0, bias=0.0, top_k=0, seed=0, row_lengths=None):
+        """Samples `length` tokens after each primed row (see `decoding.sample`)."""
+        states, last = self.prime(ids, lengths)
+        return decoding.sample(self.step, states, last, length, temperature, bias, top_k, seed, row_lengths)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "vocab_size": self.vocab_size,
+            "units": self.units,
+            "num_layers": self.num_layers,
+            "cell": self.cell_type,
+            "embedding_dim": self.embedding_dim,
+            "skip_connections": self.skip_connections,
+            "dropout": self.dropout_rate,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def with_start(tokenizer, text):
+    """Right-padded ids `[batch, time]` of `start_id + encode(text)` and lengths."""
+    ids = tokenizer.encode(text)
+    start = tf.fill([ids.nrows(), 1], tf.constant(tokenizer.start_id, tf.int32))
+    ids = tf.concat([tf.RaggedTensor.from_tensor(start), ids], axis=1)
+    return ids.to_tensor(default_value=tokenizer.pad_id), tf.cast(ids.row_lengths(), tf.int32)
+
+
+def language_model_signatures(model, tokenizer):
+    """The exported endpoints of a language model, on plain strings.
+
+    - `sample`: `prime`, `length`, `temperature`, `bias`, `seed` (one value per
+      row) -> `text` (the continuation) and `log_prob_bits` (its log2
+      probability under the unbiased model). All rows share the longest length
+      and are cut to their own.
+    - `score` (also `serving_default`): `text` -> `log_prob_bits`, `tokens`
+      (how many were scored) and `bits_per_token`.
+    """
+    from keras_l11.training.export import Signature
+
+    def sample(prime, length, temperature, bias, seed):
+        ids, lengths = with_start(tokenizer, prime)
+        tokens, log_probs = model.generate(
+            ids, lengths, tf.reduce_max(length), temperature=temperature, bias=bias, seed=seed, row_lengths=length
+        )
+        tokens = tf.RaggedTensor.from_tensor(tokens, lengths=length)
+        return {"text": tokenizer.decode(tokens), "log_prob_bits": log_probs / math.log(2.0)}
+
+    def score(text):
+        ids, lengths = with_start(tokenizer, text)
+        bits = model.score(ids, lengths)
+        count = tf.cast(lengths - 1, tf.float32)
+        return {"log_prob_bits": bits, "tokens": lengths - 1, "bits_per_token": tf.math.divide_no_nan(-bits, count)}
+
+    rows = lambda dtype: tf.TensorSpec([None], dtype)  # noqa: E731
+    score_signature = Signature(fn=score, inputs={"text": rows(tf.string)})
+    return {
+        "serving_default": score_signature,
+        "score": score_signature,
+        "sample": Signature(
+            fn=sample,
+            inputs={
+                "prime": rows(tf.string),
+                "length": rows(tf.int32),
+                "temperature": rows(tf.float32),
+                "bias": rows(tf.float32),
+                "seed": rows(tf.int64),
+            },
+        ),
+    }

@@ -1,0 +1,64 @@
+"""Offline text (DATA.md): the Bible verse pairs, Moby-Dick, the PTB reader and vocabularies."""
+
+import subprocess
+import sys
+
+import pytest
+
+from keras_l11.data import install, parallel, words
+from keras_l11.layers.tokenizers import EOS
+
+
+def test_install_check_reports_everything_present():
+    proc = subprocess.run(
+        [sys.executable, "-m", "keras_l11.data.install", "--check"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "missing" not in proc.stdout
+
+
+def test_bible_verse_pairs_are_aligned():
+    pairs = parallel.bible_pairs()
+    assert len(pairs) == 31_084  # DATA.md
+    assert pairs[0] == (
+        "EN el principio crió Dios los cielos y la tierra.",
+        "In the beginning God created the heaven and the earth.",
+    )
+    assert pairs[-1][1].startswith("The grace of our Lord Jesus Christ be with you all.")
+    train, test = parallel.split_pairs(pairs, 500, seed=0)
+    assert len(test) == 500 and len(train) == len(pairs) - 500
+    assert sorted(train + test) == sorted(pairs)  # a partition
+    assert parallel.split_pairs(pairs, 500, seed=0)[1] == test
+
+
+def test_moby_dick_paragraphs_and_vocabulary():
+    paragraphs = words.moby_dick_paragraphs()
+    assert paragraphs[0].startswith("CHAPTER 1. Loomings.")
+    assert 2000 < len(paragraphs) < 5000 and all("\n" not in p for p in paragraphs[:50])
+    train, test = words.split_paragraphs(paragraphs, 0.1)
+    tok = words.word_tokenizer(train, max_size=5000, min_count=2)
+    assert set(tok.vocabulary[:3]) == {"the", ",", "."}  # most frequent first
+    assert tok.vocab_size == 5000 + 2  # the 5,000 most frequent, <pad> and <unk>
+    ids = words.token_ids(tok, test)
+    assert (ids == tok.unk_id).mean() < 0.1 and (ids == tok.start_id).sum() == test.count("\n")
+
+
+def test_ptb_reader_keeps_its_tokens_and_unk(tmp_path):
+    lines = {"train": " the cat sat on the mat \n a <unk> sat N times \n", "valid": " the mat \n", "test": " a cat \n"}
+    for split, text in lines.items():
+        (tmp_path / f"ptb.{split}.txt").write_text(text)
+    texts = words.read_ptb(str(tmp_path))
+    tok = words.word_tokenizer(texts["train"], 100, 1, lowercase=False, split_punctuation=False)
+    assert "<unk>" not in tok.vocabulary and "N" in tok.vocabulary and EOS in tok.vocabulary
+    ids = words.token_ids(tok, texts["train"]).tolist()
+    assert ids.count(tok.start_id) == 2 and ids[6] == tok.start_id and ids[8] == tok.unk_id
+    (tmp_path / "ptb.test.txt").unlink()
+    with pytest.raises(FileNotFoundError, match="ptb.test.txt"):
+        words.read_ptb(str(tmp_path))
+
+
+def test_a_missing_data_set_names_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_L11_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="python -m keras_l11.data.install"):
+        words.moby_dick_paragraphs()
+    assert install.moby_dick_path().startswith(str(tmp_path))
