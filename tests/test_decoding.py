@@ -100,3 +100,24 @@ def test_sampling_traces_with_tensor_arguments_as_a_signature_would():
     assert tokens.numpy().tolist() == [[A, END, END], [A, END, END]]
     tokens, _ = signature(tf.constant(5), tf.constant(1.0), tf.constant(0.0), tf.constant(1, tf.int64))
     assert tokens.shape == (2, 5)
+
+
+@pytest.mark.parametrize("seed", [tf.constant(7, tf.int64), tf.range(6000, dtype=tf.int64)])
+def test_draws_follow_the_adjusted_distribution(seed):
+    """6,000 rows drawn at once (one seed for all, or one per row) match the
+    probabilities, after temperature, within five standard errors."""
+    probs = np.array([0.5, 0.3, 0.15, 0.05])
+    logits = tf.math.log(tf.constant([probs], tf.float32))
+    temperature = 0.5
+    tokens, _ = sample(
+        lambda t, s: (tf.repeat(logits, tf.shape(t)[0], axis=0), s),
+        [],
+        tf.zeros([6000], tf.int32),
+        1,
+        temperature=temperature,
+        seed=seed,
+    )
+    expected = probs ** (1 / temperature) / (probs ** (1 / temperature)).sum()
+    frequencies = np.bincount(tokens.numpy()[:, 0], minlength=4) / 6000
+    tolerance = 5 * np.sqrt(expected * (1 - expected) / 6000)
+    assert np.all(np.abs(frequencies - expected) <= tolerance), (frequencies, expected)

@@ -158,3 +158,14 @@ def test_translator_beam_log_probs_are_the_model_scores():
         b = [int(t) for t in beam1[row, 0]]
         n = g.index(3) + 1 if 3 in g else len(g)
         assert b[:n] == g[:n]
+
+
+def test_translator_keras_round_trip(tmp_path):
+    import keras
+
+    model = Seq2SeqTranslator(12, 9, units=8, num_layers=2, dropout=0.1)
+    inputs = {"source": tf.constant([[5, 4, 0]]), "target_in": tf.constant([[2, 6]])}
+    model.save(str(tmp_path / "t.keras"))
+    again = keras.saving.load_model(str(tmp_path / "t.keras"))
+    assert again.get_config() == model.get_config()
+    np.testing.assert_allclose(again(inputs).numpy(), model(inputs).numpy(), atol=1e-6)

@@ -62,3 +62,19 @@ def test_a_missing_data_set_names_the_install_command(monkeypatch, tmp_path):
     with pytest.raises(FileNotFoundError, match="python -m keras_l11.data.install"):
         words.moby_dick_paragraphs()
     assert install.moby_dick_path().startswith(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "job, message",
+    [("char_rnn", "needs --data_path"), ("word_rnn", "needs --data_path"), ("translate", "not prepared in TFDS")],
+)
+def test_paper_configs_without_their_data_say_what_is_missing(job, message, tmp_path):
+    import importlib
+
+    args = ["--config", "paper", "--model_dir", str(tmp_path / "run"), "--no_export", "--verbose", "0"]
+    args += ["--intra_op_threads", "0", "--inter_op_threads", "0", "--serving_config", ""]
+    if job == "translate":
+        args += ["--tfds_dir", str(tmp_path / "tfds")]
+    with pytest.raises(SystemExit) as exc:
+        importlib.import_module(f"train.{job}").main(args)
+    assert str(exc.value.code).startswith("error: ") and message in str(exc.value.code)

@@ -2,5 +2,6 @@
 
 from keras_l11.layers.ntm_cell import NTMCell
 from keras_l11.layers.peephole_lstm import PeepholeLSTMCell
+from keras_l11.layers.tokenizers import ByteTokenizer, WordTokenizer
 
-__all__ = ["NTMCell", "PeepholeLSTMCell"]
+__all__ = ["ByteTokenizer", "NTMCell", "PeepholeLSTMCell", "WordTokenizer"]

@@ -45,6 +45,10 @@ def recurrent_layer(cell, units, name):
 class RecurrentLanguageModel(keras.Model):
     """Next-token logits `[batch, time, vocab]` from token ids `[batch, time]`.
 
+    Graves 2013, "Generating Sequences With Recurrent Neural Networks"
+    (https://arxiv.org/abs/1308.0850), section 3; Mikolov et al. 2010,
+    "Recurrent neural network based language model" (Interspeech 2010).
+
     Args:
         vocab_size: number of token ids.
         units: cells per recurrent layer.
@@ -54,6 +58,15 @@ class RecurrentLanguageModel(keras.Model):
         skip_connections: Graves' input-to-all and all-to-output connections.
         dropout: dropout on the inputs and outputs of the recurrent layers
             (between layers, so cuDNN kernels still apply).
+
+    Example:
+
+    ```python
+    model = RecurrentLanguageModel(256, units=700, num_layers=7, cell="peephole")  # Graves' enwik8 model
+    logits = model(byte_ids)                                   # [batch, time, 256]
+    ids, lengths = with_start(ByteTokenizer(), ["<page>"])     # start token + prime
+    tokens, log_probs = model.generate(ids, lengths, 200, temperature=1.0, bias=0.5, seed=1)
+    ```
     """
 
     def __init__(

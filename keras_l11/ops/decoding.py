@@ -37,19 +37,34 @@ def adjust_logits(logits, temperature=1.0, bias=0.0, top_k=0):
     return tf.where(adjusted < kth, tf.constant(-1e9, adjusted.dtype), adjusted)
 
 
-def _uniform_noise(seed, step, shape):
-    """Uniform (0, 1) noise `[batch, vocab]` for draw number `step`.
+def _hash32(x):
+    """An integer hash of uint32 tensors (Wellons' "lowbias32"): every output
+    bit depends on every input bit, so consecutive counters give unrelated values."""
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+    x = x * tf.constant(0x7FEB352D, tf.uint32)
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(15, tf.uint32)))
+    x = x * tf.constant(0x846CA68B, tf.uint32)
+    return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
 
-    A scalar seed seeds the whole batch; one seed per row seeds each row on its
-    own, so a row's sample does not depend on what else is in the batch.
-    """
-    step = tf.cast(step, tf.int64)
-    tiny = 1e-20
+
+def _uniform_noise(seed, step, shape):
+    """Uniform (0, 1) noise `[batch, vocab]` for draw number `step`: a
+    counter-based hash of (seed, step, token), computed for the whole batch at
+    once. One seed per row makes a row's noise independent of the rest of the
+    batch; a scalar seed seeds the whole batch (rows then differ by index)."""
+
+    def u32(x):
+        return tf.cast(tf.bitwise.bitwise_and(tf.cast(x, tf.int64), 0xFFFFFFFF), tf.uint32)
+
+    seed = tf.cast(seed, tf.int64)
     if seed.shape.rank == 0:
-        return tf.random.stateless_uniform(shape, seed=tf.stack([seed, step]), minval=tiny)
-    return tf.vectorized_map(
-        lambda s: tf.random.stateless_uniform(shape[1:], seed=tf.stack([s, step]), minval=tiny), seed
-    )
+        keys = _hash32(u32(seed)) + _hash32(u32(tf.range(shape[0]) + 1))
+    else:
+        keys = _hash32(u32(seed))
+    keys = _hash32(keys ^ _hash32(u32(tf.bitwise.right_shift(seed, 32))) + _hash32(u32(step) + 0x9E3779B9))
+    tokens = _hash32(u32(tf.range(shape[1])) * tf.constant(0x9E3779B9, tf.uint32) + 1)
+    bits = _hash32(keys[:, None] ^ tokens[None, :])
+    return (tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32) + 0.5) / 16777216.0
 
 
 def sample(step_fn, initial_state, start_tokens, length, temperature=1.0, bias=0.0, top_k=0, seed=0, row_lengths=None):

@@ -1,0 +1,235 @@
+"""Sequence models: held-out quality of the `small` configs beside the papers',
+training throughput of our char LSTM against the keras-io char-LSTM example,
+and in-graph sampling against a Python loop calling the model per character.
+
+    python -m benchmarks.sequence             # trains the three small configs (about 25 min)
+    python -m benchmarks.sequence --reuse     # reads runs/benchmark/*/summary.json if present
+    python -m benchmarks.sequence --skip_quality
+
+The keras-io baseline is the model and data pipeline of "Character-level text
+generation with LSTM" (keras.io/examples/generative/lstm_character_level_text_generation):
+one-hot windows of 40 characters (step 3) of the text's own alphabet, LSTM(128),
+a softmax over the alphabet that predicts the one character after each window,
+RMSprop, batch 128. Ours is the same size (one LSTM layer of 128 cells, batch 128,
+windows of 40) but predicts every character of each window.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from keras_l11.training.harness import format_table
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
+
+# The papers' figures (different data and far larger models: context, not targets).
+PAPERS = {
+    "char_rnn": "1.67 BPC static, enwik8, 7x700 LSTM (Graves 2013)",
+    "word_rnn": "124.7 test perplexity, PTB, RNN LM (Mikolov et al. 2011; KN5: 141.2)",
+    "translate": "34.81 BLEU, WMT'14 En-Fr, 5 reversed 4x1000 LSTMs, beam 12 (Sutskever 2014)",
+}
+
+
+# -- quality -----------------------------------------------------------------
+
+
+def run_small(job, runs_dir, reuse):
+    model_dir = os.path.join(runs_dir, job)
+    summary = os.path.join(model_dir, "summary.json")
+    if not (reuse and os.path.exists(summary)):
+        export_dir = os.path.join(runs_dir, "saved_models")
+        command = [sys.executable, "-m", f"train.{job}", "--config", "small", "--verbose", "2"]
+        command += ["--model_dir", model_dir, "--export_dir", export_dir, "--serving_config", ""]
+        print("$", " ".join(command), flush=True)
+        subprocess.run(command, cwd=ROOT, check=True)
+    with open(summary) as f:
+        return json.load(f)
+
+
+def quality(runs_dir, reuse):
+    rows = []
+    char = run_small("char_rnn", runs_dir, reuse)
+    ev = char["evaluation"]
+    rows.append(
+        [
+            "char_rnn",
+            "gensim Wikipedia XML, last 5%",
+            f"{ev['bits_per_character']:.3f} BPC (unigram {ev['unigram_bits_per_character']:.2f})",
+            char["train_seconds"],
+            PAPERS["char_rnn"],
+        ]
+    )
+    word = run_small("word_rnn", runs_dir, reuse)
+    ev = word["evaluation"]
+    rows.append(
+        [
+            "word_rnn",
+            "Moby-Dick, last 10% of paragraphs",
+            f"{ev['perplexity']:.1f} perplexity (unigram {ev['unigram_perplexity']:.0f})",
+            word["train_seconds"],
+            PAPERS["word_rnn"],
+        ]
+    )
+    tr = run_small("translate", runs_dir, reuse)
+    ev = tr["evaluation"]
+    rows.append(
+        [
+            "translate",
+            "Bible es->en, 500 held-out verses",
+            f"{ev['bleu_beam']:.2f} BLEU beam {tr['train_config']['beam_size']} (greedy {ev['bleu_greedy']:.2f})",
+            tr["train_seconds"],
+            PAPERS["translate"],
+        ]
+    )
+    return format_table(["model (small)", "held-out data", "ours", "train s", "paper"], rows)
+
+
+# -- training throughput -----------------------------------------------------
+
+
+def keras_io_data(text, maxlen=40, step=3):
+    """The keras-io example's arrays: one-hot windows and the next character."""
+    chars = sorted(set(text))
+    index = {c: i for i, c in enumerate(chars)}
+    starts = range(0, len(text) - maxlen, step)
+    x = np.zeros((len(starts), maxlen, len(chars)), dtype="bool")
+    y = np.zeros((len(starts), len(chars)), dtype="bool")
+    for i, s in enumerate(starts):
+        for t, c in enumerate(text[s : s + maxlen]):
+            x[i, t, index[c]] = 1
+        y[i, index[text[s + maxlen]]] = 1
+    return x, y
+
+
+def steps_per_second(model, data, steps):
+    """Steps/s of `model.fit` over `steps` batches, after one warm-up epoch."""
+    model.fit(data, steps_per_epoch=5, epochs=1, verbose=0)
+    started = time.perf_counter()
+    model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+    return steps / (time.perf_counter() - started)
+
+
+def throughput(steps, batch=128, maxlen=40):
+    import keras
+    import tensorflow as tf
+
+    from keras_l11.data import text as text_data
+    from keras_l11.models import RecurrentLanguageModel
+
+    raw = text_data.read_bytes(text_data.wikipedia_sample_path())[:600_000]
+    # keras-io reads text and lowercases it; both models see the same characters.
+    text = raw.decode("utf-8", "replace").lower()
+    x, y = keras_io_data(text, maxlen)
+    baseline = keras.Sequential(
+        [keras.Input((maxlen, x.shape[-1])), keras.layers.LSTM(128), keras.layers.Dense(x.shape[-1], "softmax")]
+    )
+    baseline.compile(keras.optimizers.RMSprop(0.01), "categorical_crossentropy")
+    baseline_data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(4096, seed=0).repeat().batch(batch)
+    baseline_rate = steps_per_second(baseline, baseline_data, steps)
+
+    ours = RecurrentLanguageModel(256, units=128, num_layers=1)
+    ours.compile(keras.optimizers.Adam(2e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ours_data = text_data.windows(text.encode("utf-8"), maxlen, batch, shuffle_seed=0, repeat=True)
+    ours_rate = steps_per_second(ours, ours_data, steps)
+
+    rows = [
+        ["keras-io example", batch * maxlen * baseline_rate, batch * baseline_rate, 1.0],
+        ["keras_l11 (ours)", batch * maxlen * ours_rate, batch * maxlen * ours_rate, ours_rate / baseline_rate],
+    ]
+    return format_table(
+        ["LSTM(128), batch 128, windows of 40", "input chars/s", "predicted chars/s", "input ratio"], rows
+    )
+
+
+# -- sampling speed ----------------------------------------------------------
+
+
+def sampling(length, units=128, num_layers=2):
+    """Characters/s of the exported `sample` signature and of Python loops, on
+    the small config's model size (speed does not depend on the weights)."""
+    import tensorflow as tf
+
+    from keras_l11.layers.tokenizers import ByteTokenizer
+    from keras_l11.models import RecurrentLanguageModel
+    from keras_l11.models.language_model import language_model_signatures
+    from keras_l11.training.export import export_saved_model
+    from serving.samples import sample_inputs
+
+    model = RecurrentLanguageModel(256, units=units, num_layers=num_layers)
+    model(tf.zeros([1, 1], tf.int32))
+    tokenizer = ByteTokenizer()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_saved_model(model, tmp, language_model_signatures(model, tokenizer), [tokenizer])
+        signature = tf.saved_model.load(path).signatures["sample"]
+        inputs = {k: tf.constant(v) for k, v in sample_inputs("<page>", length, 1.0, [0.0], 1).items()}
+        signature(**inputs)  # warm-up
+        started = time.perf_counter()
+        signature(**inputs)
+        graph_rate = length / (time.perf_counter() - started)
+
+    window = python_loop_rate(lambda ids, states: (model(ids)[:, -1], states), length, model, window=40)
+    stepped = python_loop_rate(tf.function(model.step), length, model)
+    rows = [
+        ["exported `sample` signature (one tf.while_loop)", graph_rate, 1.0],
+        ["Python loop: model(last 40 chars) per char (keras-io)", window, graph_rate / window],
+        ["Python loop: tf.function step with state per char", stepped, graph_rate / stepped],
+    ]
+    return format_table([f"sampling {length} characters, batch 1", "chars/s", "signature speed-up"], rows)
+
+
+def python_loop_rate(call, length, model, window=0):
+    """Characters/s of sampling in a Python loop that calls the model once per
+    character: on the last `window` characters (keras-io's way) or, with
+    `window=0`, on the last character with the state carried."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(1)
+    history, states = [10], model.initial_state(1)
+
+    def once():
+        nonlocal states
+        ids = tf.constant([history[-window:]]) if window else tf.constant([history[-1]])
+        logits, states = call(ids, states)
+        p = tf.nn.softmax(tf.reshape(logits, [-1])).numpy().astype(np.float64)
+        history.append(int(rng.choice(len(p), p=p / p.sum())))
+
+    for _ in range(3):
+        once()  # warm-up
+    started = time.perf_counter()
+    for _ in range(length):
+        once()
+    return length / (time.perf_counter() - started)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs_dir", default=os.path.join(ROOT, "runs", "benchmark"))
+    parser.add_argument("--reuse", action="store_true", help="reuse finished small runs in --runs_dir")
+    parser.add_argument("--skip_quality", action="store_true", help="only the speed measurements")
+    parser.add_argument("--throughput_steps", type=int, default=60)
+    parser.add_argument("--sample_length", type=int, default=500)
+    args = parser.parse_args(argv)
+
+    sections = []
+    if not args.skip_quality:
+        title = "Held-out quality of the small configs (the papers: other data, far larger models)"
+        sections.append((title, quality(args.runs_dir, args.reuse)))
+    title = "Training throughput, same data, same model size (target: ratio >= 1.0)"
+    sections.append((title, throughput(args.throughput_steps)))
+    sections.append(("Sampling speed (target: >= 20x a Python loop)", sampling(args.sample_length)))
+    report = "\n\n".join(f"{title}\n{table}" for title, table in sections)
+    print(report)
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "sequence.txt"), "w") as f:
+        f.write(report + "\n")
+
+
+if __name__ == "__main__":
+    main()
