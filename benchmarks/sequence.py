@@ -11,7 +11,11 @@ generation with LSTM" (keras.io/examples/generative/lstm_character_level_text_ge
 one-hot windows of 40 characters (step 3) of the text's own alphabet, LSTM(128),
 a softmax over the alphabet that predicts the one character after each window,
 RMSprop, batch 128. Ours is the same size (one LSTM layer of 128 cells, batch 128,
-windows of 40) but predicts every character of each window.
+windows of 40) but predicts every character of each window. The table gives three
+rates: LSTM input characters/s (raw recurrent work; ours also computes 40 softmaxes
+per window where keras-io computes one), trained characters/s (targets the model
+learns from: the training throughput the target is about) and text characters/s (how
+fast an epoch goes through the corpus: keras-io's windows overlap, advancing by 3).
 """
 
 import argparse
@@ -108,15 +112,21 @@ def keras_io_data(text, maxlen=40, step=3):
     return x, y
 
 
-def steps_per_second(model, data, steps):
-    """Steps/s of `model.fit` over `steps` batches, after one warm-up epoch."""
-    model.fit(data, steps_per_epoch=5, epochs=1, verbose=0)
-    started = time.perf_counter()
-    model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
-    return steps / (time.perf_counter() - started)
+def best_steps_per_second(models, steps, rounds):
+    """Best-of-`rounds` steps/s of `model.fit` for each `(model, data)`, the
+    models taking turns so that a busy moment of the machine hits both."""
+    for model, data in models:
+        model.fit(data, steps_per_epoch=5, epochs=1, verbose=0)  # trace and warm up
+    best = [0.0] * len(models)
+    for _ in range(rounds):
+        for i, (model, data) in enumerate(models):
+            started = time.perf_counter()
+            model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+            best[i] = max(best[i], steps / (time.perf_counter() - started))
+    return best
 
 
-def throughput(steps, batch=128, maxlen=40):
+def throughput(steps, rounds=3, batch=128, maxlen=40, step=3):
     import keras
     import tensorflow as tf
 
@@ -126,26 +136,34 @@ def throughput(steps, batch=128, maxlen=40):
     raw = text_data.read_bytes(text_data.wikipedia_sample_path())[:600_000]
     # keras-io reads text and lowercases it; both models see the same characters.
     text = raw.decode("utf-8", "replace").lower()
-    x, y = keras_io_data(text, maxlen)
+    x, y = keras_io_data(text, maxlen, step)
     baseline = keras.Sequential(
         [keras.Input((maxlen, x.shape[-1])), keras.layers.LSTM(128), keras.layers.Dense(x.shape[-1], "softmax")]
     )
     baseline.compile(keras.optimizers.RMSprop(0.01), "categorical_crossentropy")
     baseline_data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(4096, seed=0).repeat().batch(batch)
-    baseline_rate = steps_per_second(baseline, baseline_data, steps)
 
     ours = RecurrentLanguageModel(256, units=128, num_layers=1)
     ours.compile(keras.optimizers.Adam(2e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     ours_data = text_data.windows(text.encode("utf-8"), maxlen, batch, shuffle_seed=0, repeat=True)
-    ours_rate = steps_per_second(ours, ours_data, steps)
+    theirs, ours_rate = best_steps_per_second([(baseline, baseline_data), (ours, ours_data)], steps, rounds)
 
-    rows = [
-        ["keras-io example", batch * maxlen * baseline_rate, batch * baseline_rate, 1.0],
-        ["keras_l11 (ours)", batch * maxlen * ours_rate, batch * maxlen * ours_rate, ours_rate / baseline_rate],
-    ]
-    return format_table(
-        ["LSTM(128), batch 128, windows of 40", "input chars/s", "predicted chars/s", "input ratio"], rows
+    # Per step: both run the LSTM over batch x 40 characters. keras-io trains on one target per window
+    # and its windows advance by 3 characters; ours trains on every character and tiles the text.
+    def row(name, rate, targets, advance):
+        return [
+            name,
+            f"{batch * maxlen * rate:,.0f}",
+            f"{batch * targets * rate:,.0f}",
+            f"{batch * advance * rate:,.0f}",
+        ]
+
+    rows = [row("keras-io example", theirs, 1, step), row("keras_l11 (ours)", ours_rate, maxlen, maxlen)]
+    rows.append(
+        ["ours / keras-io", ours_rate / theirs, ours_rate * maxlen / theirs, ours_rate * maxlen / (theirs * step)]
     )
+    header = ["LSTM(128), batch 128, windows of 40", "LSTM input chars/s", "trained chars/s", "text chars/s"]
+    return format_table(header, rows)
 
 
 # -- sampling speed ----------------------------------------------------------
@@ -177,9 +195,9 @@ def sampling(length, units=128, num_layers=2):
     window = python_loop_rate(lambda ids, states: (model(ids)[:, -1], states), length, model, window=40)
     stepped = python_loop_rate(tf.function(model.step), length, model)
     rows = [
-        ["exported `sample` signature (one tf.while_loop)", graph_rate, 1.0],
-        ["Python loop: model(last 40 chars) per char (keras-io)", window, graph_rate / window],
-        ["Python loop: tf.function step with state per char", stepped, graph_rate / stepped],
+        ["exported `sample` signature (one tf.while_loop)", f"{graph_rate:,.0f}", 1.0],
+        ["Python loop: model(last 40 chars) per char (keras-io)", f"{window:,.1f}", graph_rate / window],
+        ["Python loop: tf.function step with state per char", f"{stepped:,.0f}", graph_rate / stepped],
     ]
     return format_table([f"sampling {length} characters, batch 1", "chars/s", "signature speed-up"], rows)
 
@@ -213,7 +231,7 @@ def main(argv=None):
     parser.add_argument("--runs_dir", default=os.path.join(ROOT, "runs", "benchmark"))
     parser.add_argument("--reuse", action="store_true", help="reuse finished small runs in --runs_dir")
     parser.add_argument("--skip_quality", action="store_true", help="only the speed measurements")
-    parser.add_argument("--throughput_steps", type=int, default=60)
+    parser.add_argument("--throughput_steps", type=int, default=60, help="steps per timed round (best of 3)")
     parser.add_argument("--sample_length", type=int, default=500)
     args = parser.parse_args(argv)
 

@@ -201,7 +201,7 @@ def main(argv=None):
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=lambda: [],
             weighted_metrics=lambda: [Perplexity()],  # over real tokens, not padding
-            train_data=lambda batch, seed, start: dataset(train_arrays, batch, seed=seed + start, repeat=True),
+            train_data=lambda batch, seed, start: dataset(train_arrays, batch, seed=seed, repeat=True).skip(start),
             eval_data=lambda batch: dataset(test_arrays, batch),
         )
     except NonFiniteLossError as err:

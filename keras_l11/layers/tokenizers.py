@@ -13,6 +13,8 @@ length); the word tokeniser drops padding and stops at `stop_id` if given.
 import keras
 import tensorflow as tf
 
+from keras_l11.data import text as byte_text
+
 PAD = "<pad>"
 UNK = "<unk>"
 EOS = "<eos>"
@@ -52,9 +54,7 @@ class ByteTokenizer(keras.layers.Layer):
         return pieces.with_flat_values(tf.cast(tf.io.decode_raw(pieces.flat_values, tf.uint8)[:, 0], tf.int32))
 
     def decode(self, ids, stop_id=None):
-        table = tf.constant([bytes([i]) for i in range(256)])
-        text = tf.strings.reduce_join(tf.gather(table, tf.cast(ids, tf.int32)), axis=-1)
-        return tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")
+        return tf.strings.unicode_transcode(byte_text.decode(ids), "UTF-8", "UTF-8", errors="replace")
 
     def get_config(self):
         return {**super().get_config(), "start_byte": self.start_byte}

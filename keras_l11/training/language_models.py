@@ -102,9 +102,10 @@ def train_language_model(run, tokenizer, train_ids, test_ids, model_name, unit):
         build_model=lambda: build_model(config, tokenizer.vocab_size),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=lambda: [metric()],
+        # A resumed run skips the batches it has trained on: the same stream as an uninterrupted run.
         train_data=lambda batch, seed, start: text.windows(
-            train_ids, config.sequence_length, batch, shuffle_seed=seed + start, repeat=True
-        ),
+            train_ids, config.sequence_length, batch, shuffle_seed=seed, repeat=True
+        ).skip(start),
         eval_data=lambda batch: text.windows(test_ids, config.sequence_length, batch),
     )
     model = run.local_copy(result.model)
