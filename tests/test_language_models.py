@@ -1,5 +1,6 @@
 """RecurrentLanguageModel, Seq2SeqTranslator and the in-graph tokenisers."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,7 +14,7 @@ IDS = tf.constant([[10, 65, 66, 67, 68], [10, 70, 71, 0, 0]])
 
 @pytest.fixture(scope="module", params=["lstm", "peephole", "simple"])
 def model(request):
-    tf.random.set_seed(0)
+    keras.utils.set_random_seed(0)
     m = RecurrentLanguageModel(256, units=24, num_layers=2, cell=request.param)
     m(IDS)
     return m
@@ -48,8 +49,6 @@ def test_score_is_the_sum_of_log2_probabilities(model):
 
 
 def test_keras_round_trip(model, tmp_path):
-    import keras
-
     path = str(tmp_path / "lm.keras")
     model.save(path)
     again = keras.saving.load_model(path)
@@ -136,11 +135,11 @@ def test_start_token_and_reversed_source():
 
 
 def test_translator_beam_log_probs_are_the_model_scores():
-    tf.random.set_seed(1)
+    keras.utils.set_random_seed(1)
     model = Seq2SeqTranslator(12, 9, units=16, num_layers=2)
     source = tf.constant([[5, 4, 3], [7, 2, 0]])
     tokens, log_probs = model.beam_search(source, start_id=2, end_id=3, beam_size=3, max_length=6)
-    assert tokens.shape == (2, 3, 6)
+    assert tokens.shape[:2] == (2, 3) and tokens.shape[2] <= 6  # the search stops once every beam has ended
     assert np.all(np.diff(log_probs.numpy(), axis=1) <= 1e-6)  # best first
     for row in range(2):
         seq = [int(t) for t in tokens[row, 0]]
@@ -161,8 +160,6 @@ def test_translator_beam_log_probs_are_the_model_scores():
 
 
 def test_translator_keras_round_trip(tmp_path):
-    import keras
-
     model = Seq2SeqTranslator(12, 9, units=8, num_layers=2, dropout=0.1)
     inputs = {"source": tf.constant([[5, 4, 0]]), "target_in": tf.constant([[2, 6]])}
     model.save(str(tmp_path / "t.keras"))
