@@ -1,0 +1,169 @@
+"""A mixture density output layer for pen offsets (Graves 2013, section 4.1).
+
+Each point of online handwriting is `(dx, dy, end_of_stroke)`. The network
+predicts a mixture of M bivariate Gaussians with correlations for the offset
+and a Bernoulli for the end of the stroke:
+
+    pi = softmax(pi_hat)          mu = mu_hat
+    sigma = exp(sigma_hat)        rho = tanh(rho_hat)
+    e = sigmoid(e_hat)            (Graves writes e = 1 / (1 + exp(e_hat)): the same family)
+
+`MixtureDensityHead` is a Keras 3 layer that outputs the 6M + 1 raw parameters;
+`mixture_distribution(params, bias)` turns them into a TensorFlow Probability
+distribution over `[..., 3]` (sample, log_prob, mean), built from
+`tfp.distributions` directly because `tfp.layers` is tf_keras and does not mix
+with Keras 3.
+
+Numerical safety, the usual failure of MDN implementations:
+- mixture weights stay logits (log-space, `Categorical(logits=...)`), never
+  probabilities that underflow;
+- `sigma_hat` is clipped to [-SIGMA_HAT_LIMIT, SIGMA_HAT_LIMIT] before the exp;
+- `rho` is `(1 - RHO_MARGIN) * tanh(rho_hat)`, so `1 - rho^2` never reaches 0;
+- the end-of-stroke Bernoulli takes logits.
+
+Sampling bias (section 5.4): `sigma = exp(sigma_hat - b)` and
+`pi = softmax(pi_hat * (1 + b))`; as b grows the samples tend to the most
+likely component's mean.
+"""
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+
+SIGMA_HAT_LIMIT = 10.0
+RHO_MARGIN = 1e-4
+
+
+def split_params(params, num_components):
+    """Raw parameters `[..., 6M + 1]` -> dict of `pi_hat [..., M]`, `mu [..., M, 2]`,
+    `sigma_hat [..., M, 2]`, `rho_hat [..., M]`, `e_hat [...]`."""
+    m = num_components
+    pi_hat, mu, sigma_hat, rho_hat, e_hat = tf.split(params, [m, 2 * m, 2 * m, m, 1], axis=-1)
+    shape = tf.concat([tf.shape(params)[:-1], [m, 2]], 0)
+    return {
+        "pi_hat": pi_hat,
+        "mu": tf.reshape(mu, shape),
+        "sigma_hat": tf.reshape(sigma_hat, shape),
+        "rho_hat": rho_hat,
+        "e_hat": e_hat[..., 0],
+    }
+
+
+def mixture_parameters(params, num_components, bias=0.0):
+    """The bounded, biased parameters: `logits [..., M]`, `mu [..., M, 2]`,
+    `sigma [..., M, 2]`, `rho [..., M]`, `eos_logits [...]`."""
+    p = split_params(tf.cast(params, tf.float32), num_components)
+    bias = tf.cast(bias, tf.float32)
+    sigma_hat = tf.clip_by_value(p["sigma_hat"], -SIGMA_HAT_LIMIT, SIGMA_HAT_LIMIT)
+    return {
+        "logits": p["pi_hat"] * (1.0 + bias),
+        "mu": p["mu"],
+        "sigma": tf.exp(sigma_hat - bias),
+        "rho": (1.0 - RHO_MARGIN) * tf.tanh(p["rho_hat"]),
+        "eos_logits": p["e_hat"],
+    }
+
+
+def mixture_distribution(params, num_components, bias=0.0):
+    """A distribution over points `[..., 3]` = `(dx, dy, end_of_stroke)`.
+
+    Offsets: `MixtureSameFamily(Categorical, MultivariateNormalTriL)`, with the
+    Cholesky factor of `[[s1^2, rho s1 s2], [rho s1 s2, s2^2]]`; end of stroke:
+    an independent Bernoulli (float). `log_prob` is in nats; `bias` as in
+    Graves section 5.4 (0: the model's own distribution).
+    """
+    q = mixture_parameters(params, num_components, bias)
+    s1, s2 = q["sigma"][..., 0], q["sigma"][..., 1]
+    rho = q["rho"]
+    zeros = tf.zeros_like(s1)
+    scale_tril = tf.stack([tf.stack([s1, zeros], -1), tf.stack([rho * s2, s2 * tf.sqrt(1.0 - tf.square(rho))], -1)], -2)
+    offsets = tfd.MixtureSameFamily(
+        mixture_distribution=tfd.Categorical(logits=q["logits"]),
+        components_distribution=tfd.MultivariateNormalTriL(loc=q["mu"], scale_tril=scale_tril),
+    )
+    end = tfd.Independent(tfd.Bernoulli(logits=q["eos_logits"][..., None], dtype=tf.float32), 1)
+    return tfd.Blockwise([offsets, end])
+
+
+def mixture_nll_direct(params, points, num_components):
+    """The same negative log-likelihood (nats per point) in plain TensorFlow
+    ops, Graves' eqs. 23-26 written out: the reference the benchmark compares
+    the TFP head's cost against."""
+    q = mixture_parameters(params, num_components)
+    x = tf.cast(points, tf.float32)
+    d = (x[..., None, :2] - q["mu"]) / q["sigma"]  # [..., M, 2]
+    rho = q["rho"]
+    one_minus = 1.0 - tf.square(rho)
+    z = tf.square(d[..., 0]) + tf.square(d[..., 1]) - 2.0 * rho * d[..., 0] * d[..., 1]
+    log_normal = (
+        -z / (2.0 * one_minus)
+        - tf.math.log(2.0 * 3.141592653589793)
+        - tf.math.log(q["sigma"][..., 0])
+        - tf.math.log(q["sigma"][..., 1])
+        - 0.5 * tf.math.log(one_minus)
+    )
+    log_mixture = tf.reduce_logsumexp(tf.nn.log_softmax(q["logits"]) + log_normal, axis=-1)
+    log_eos = -tf.nn.sigmoid_cross_entropy_with_logits(labels=x[..., 2], logits=q["eos_logits"])
+    return -(log_mixture + log_eos)
+
+
+@keras.saving.register_keras_serializable(package="keras_l11")
+class MixtureDensityHead(keras.layers.Layer):
+    """Features `[..., F]` -> raw mixture parameters `[..., 6M + 1]` (float32).
+
+    Args:
+        num_components: M, the bivariate Gaussians in the mixture (Graves: 20).
+
+    Example:
+
+    ```python
+    head = MixtureDensityHead(20)
+    params = head(lstm_outputs)                      # [batch, time, 121]
+    dist = head.distribution(params, bias=0.5)        # TFP distribution over [batch, time, 3]
+    nll = -dist.log_prob(points)                      # nats per point
+    ```
+    """
+
+    def __init__(self, num_components=20, **kwargs):
+        kwargs.setdefault("dtype", "float32")  # the density is computed in float32 even under mixed precision
+        super().__init__(**kwargs)
+        self.num_components = num_components
+        self.dense = keras.layers.Dense(6 * num_components + 1, dtype=self.dtype_policy, name="params")
+
+    @property
+    def params_size(self):
+        return 6 * self.num_components + 1
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+        self.built = True
+
+    def call(self, features):
+        return self.dense(features)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.params_size)
+
+    def distribution(self, params, bias=0.0):
+        return mixture_distribution(params, self.num_components, bias)
+
+    def get_config(self):
+        return {**super().get_config(), "num_components": self.num_components}
+
+
+@keras.saving.register_keras_serializable(package="keras_l11")
+class MixtureDensityLoss(keras.losses.Loss):
+    """Negative log-likelihood (nats per point) of `(dx, dy, end_of_stroke)`
+    targets under the head's mixture; use with sample weights to skip padding."""
+
+    def __init__(self, num_components=20, name="mixture_density_nll", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_components = num_components
+
+    def call(self, y_true, y_pred):
+        return -mixture_distribution(y_pred, self.num_components).log_prob(tf.cast(y_true, tf.float32))
+
+    def get_config(self):
+        return {**super().get_config(), "num_components": self.num_components}
