@@ -24,6 +24,7 @@ setup(
         "gensim>=4.3",  # ships the Wikipedia XML excerpt the char-level LM trains on offline
         "pysword>=0.2.8",  # reads the Debian Bible modules (translation pairs)
         "sacrebleu>=2.4",
+        "hershey-fonts>=2.1",  # cursive vector fonts: synthetic online handwriting with transcripts
     ],
     extras_require={
         "test": ["pytest>=8", "ruff>=0.6", "pyyaml>=6"],
