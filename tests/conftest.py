@@ -74,3 +74,11 @@ def sequence_exports(tmp_path_factory):
     out = tmp_path_factory.mktemp("sequence_models")
     summaries = {job: smoke_job(job, out, job) for job in ("char_rnn", "word_rnn", "translate")}
     return {"dir": out, "summaries": summaries, "config": out / "serving" / "models.config"}
+
+
+@pytest.fixture(scope="session")
+def handwriting_export(tmp_path_factory):
+    """A smoke run of the handwriting prediction network, exported and registered."""
+    out = tmp_path_factory.mktemp("handwriting")
+    summary = smoke_job("handwriting", out, "prediction", "--network", "prediction")
+    return {"dir": out, "summary": summary, "config": out / "serving" / "models.config"}

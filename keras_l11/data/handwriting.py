@@ -22,6 +22,7 @@ import numpy as np
 from HersheyFonts import HersheyFonts
 
 FONTS = ("scripts", "cursive", "scriptc")
+START_POINT = (0.0, 0.0, 1.0)  # "pen lifted at the origin": what the first point is predicted from
 ALPHABET = " abcdefghijklmnopqrstuvwxyz"
 WORDS = (
     "the of and to in is was he that it for on are as with his they at be this from have or by one had not but "
@@ -199,3 +200,36 @@ def synthetic_dataset(count, num_writers=8, seed=0, writer_seed=0):
         text = random_text(rng)
         samples.append((synthesize(text, styles[w], rng), text, w))
     return samples
+
+
+# -- tf.data -----------------------------------------------------------------
+
+
+def padded_arrays(sequences, max_length):
+    """Right-padded `(inputs, targets, weights)` arrays for teacher forcing: the
+    input at t is the point before target t (the start point first); sequences
+    longer than `max_length` points are cut."""
+    start = np.asarray(START_POINT, np.float32)
+    n = len(sequences)
+    inputs = np.zeros((n, max_length, 3), np.float32)
+    targets = np.zeros((n, max_length, 3), np.float32)
+    weights = np.zeros((n, max_length), np.float32)
+    for i, seq in enumerate(sequences):
+        seq = np.asarray(seq, np.float32)[:max_length]
+        targets[i, : len(seq)] = seq
+        inputs[i, 0] = start
+        inputs[i, 1 : len(seq)] = seq[:-1]
+        weights[i, : len(seq)] = 1.0
+    return inputs, targets, weights
+
+
+def padded_dataset(sequences, max_length, batch_size, shuffle_seed=None, repeat=False):
+    """Batches of `padded_arrays`."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(padded_arrays(sequences, max_length))
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(sequences), seed=shuffle_seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    return ds.batch(batch_size, drop_remainder=repeat).prefetch(tf.data.AUTOTUNE)

@@ -53,14 +53,17 @@ def split_params(params, num_components):
 
 def mixture_parameters(params, num_components, bias=0.0):
     """The bounded, biased parameters: `logits [..., M]`, `mu [..., M, 2]`,
-    `sigma [..., M, 2]`, `rho [..., M]`, `eos_logits [...]`."""
+    `sigma [..., M, 2]`, `rho [..., M]`, `eos_logits [...]`. `bias` is a
+    scalar or one value per row (the first axis of `params`)."""
     p = split_params(tf.cast(params, tf.float32), num_components)
     bias = tf.cast(bias, tf.float32)
+    if bias.shape.rank:  # one bias per row of a [batch, ...] parameter tensor
+        bias = tf.reshape(bias, tf.concat([tf.shape(bias), tf.ones([tf.rank(params) - 1], tf.int32)], 0))
     sigma_hat = tf.clip_by_value(p["sigma_hat"], -SIGMA_HAT_LIMIT, SIGMA_HAT_LIMIT)
     return {
         "logits": p["pi_hat"] * (1.0 + bias),
         "mu": p["mu"],
-        "sigma": tf.exp(sigma_hat - bias),
+        "sigma": tf.exp(sigma_hat - bias[..., None]),
         "rho": (1.0 - RHO_MARGIN) * tf.tanh(p["rho_hat"]),
         "eos_logits": p["e_hat"],
     }

@@ -11,9 +11,8 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from keras_l11.data.handwriting import START_POINT
 from keras_l11.layers.mixture_density import MixtureDensityHead, mixture_distribution
-
-START_POINT = (0.0, 0.0, 1.0)  # "pen lifted at the origin": what the first point is predicted from
 
 
 @keras.saving.register_keras_serializable(package="keras_l11")
