@@ -37,6 +37,8 @@ def test_sample_and_log_prob_over_rest_and_grpc(server, handwriting_export):
     assert [p["lengths"] for p in body["predictions"]] == [40, 25]
     again = http("POST", url, {"signature_name": "sample", "instances": rows})[1]
     assert again == body  # a seed reproduces its strokes
+    alone = http("POST", url, {"signature_name": "sample", "instances": rows[1:]})[1]["predictions"][0]
+    np.testing.assert_allclose(alone["strokes"][:25], strokes[1, :25], atol=1e-4)  # a row's own seed decides
 
     line = hw.synthetic_dataset(1, num_writers=2, seed=9)[0][0][:60]
     local = tf.saved_model.load(

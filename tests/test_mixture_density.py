@@ -129,3 +129,20 @@ def test_loss_with_padding_weights():
     loss = MixtureDensityLoss(M, reduction="sum")(points, params, sample_weight=weights).numpy()
     direct = (mixture_nll_direct(params, points, M).numpy() * weights).sum()
     assert loss == pytest.approx(direct, rel=1e-5)
+
+
+@pytest.mark.parametrize("bias", [0.0, 1.5])
+def test_counter_based_sampler_draws_from_the_same_distribution_as_tfp(bias):
+    from keras_l11.layers.mixture_density import sample_point
+
+    params, _ = random_case(6, shape=(1,))
+    n = 20000
+    rows = np.repeat(params, n, axis=0)
+    ours = sample_point(rows, M, bias, seed=tf.range(n, dtype=tf.int64), step=3).numpy()
+    reference = mixture_distribution(params[0], M, bias).sample(n, seed=7).numpy()
+    np.testing.assert_allclose(ours.mean(0), reference.mean(0), atol=0.05 * reference[:, :2].std() + 0.01)
+    np.testing.assert_allclose(np.cov(ours[:, :2].T), np.cov(reference[:, :2].T), rtol=0.1, atol=0.02)
+    assert set(np.unique(ours[:, 2])) <= {0.0, 1.0}
+    # A row's draw depends on its own seed only.
+    alone = sample_point(params, M, bias, seed=tf.constant([5], tf.int64), step=3).numpy()
+    np.testing.assert_allclose(alone[0], ours[5], atol=1e-5)  # equal up to float rounding

@@ -135,7 +135,7 @@ def signatures(model, normaliser):
     scale = tf.constant(list(normaliser.scale) + [1.0], tf.float32)
 
     def sample(bias, seed, length):
-        points = model.sample(tf.shape(bias)[0], tf.reduce_max(length), bias=bias, seed=seed[0])
+        points = model.sample(tf.shape(bias)[0], tf.reduce_max(length), bias=bias, seed=seed)
         keep = tf.sequence_mask(length, tf.shape(points)[1])
         return {"strokes": points * scale, "lengths": tf.reduce_sum(tf.cast(keep, tf.int32), -1)}
 

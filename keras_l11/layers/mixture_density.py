@@ -26,9 +26,13 @@ Sampling bias (section 5.4): `sigma = exp(sigma_hat - b)` and
 likely component's mean.
 """
 
+import math
+
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
+
+from keras_l11.ops.decoding import uniform_noise
 
 tfd = tfp.distributions
 
@@ -110,6 +114,31 @@ def mixture_nll_direct(params, points, num_components):
     log_mixture = tf.reduce_logsumexp(tf.nn.log_softmax(q["logits"]) + log_normal, axis=-1)
     log_eos = -tf.nn.sigmoid_cross_entropy_with_logits(labels=x[..., 2], logits=q["eos_logits"])
     return -(log_mixture + log_eos)
+
+
+def sample_point(params, num_components, bias=0.0, seed=0, step=0):
+    """One draw `[batch, 3]` from the (biased) mixture of `params [batch, 6M + 1]`,
+    the same distribution as `mixture_distribution(...).sample()`, but with the
+    counter-based noise of `decoding.uniform_noise`: one seed per row makes
+    each row's draw independent of the rest of the batch (draw `step` of a
+    sequence uses counters 4 * step ... 4 * step + 3)."""
+    q = mixture_parameters(params, num_components, bias)
+    shape = tf.shape(q["logits"])
+    step = 4 * tf.cast(step, tf.int32)
+    # Component: Gumbel-max over the mixture logits.
+    gumbel = -tf.math.log(-tf.math.log(uniform_noise(seed, step, shape)))
+    k = tf.argmax(tf.nn.log_softmax(q["logits"]) + gumbel, axis=-1, output_type=tf.int32)
+    pick = lambda t: tf.gather(t, k, axis=1, batch_dims=1)  # noqa: E731
+    mu, sigma, rho = pick(q["mu"]), pick(q["sigma"]), pick(q["rho"])
+    # Offset: Box-Muller normals through the component's Cholesky factor.
+    u = uniform_noise(seed, step + 1, tf.stack([shape[0], 2]))
+    radius = tf.sqrt(-2.0 * tf.math.log(u[:, 0]))
+    z1, z2 = radius * tf.cos(2.0 * math.pi * u[:, 1]), radius * tf.sin(2.0 * math.pi * u[:, 1])
+    x1 = mu[:, 0] + sigma[:, 0] * z1
+    x2 = mu[:, 1] + sigma[:, 1] * (rho * z1 + tf.sqrt(1.0 - tf.square(rho)) * z2)
+    # End of stroke: a Bernoulli (not biased).
+    e = tf.cast(uniform_noise(seed, step + 2, tf.stack([shape[0], 1]))[:, 0] < tf.sigmoid(q["eos_logits"]), tf.float32)
+    return tf.stack([x1, x2, e], axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="keras_l11")

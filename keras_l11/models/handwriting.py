@@ -12,7 +12,7 @@ import tensorflow as tf
 from keras import layers
 
 from keras_l11.data.handwriting import START_POINT
-from keras_l11.layers.mixture_density import MixtureDensityHead, mixture_distribution
+from keras_l11.layers.mixture_density import MixtureDensityHead, mixture_distribution, sample_point
 
 
 @keras.saving.register_keras_serializable(package="keras_l11")
@@ -128,17 +128,19 @@ class HandwritingPredictionNetwork(keras.Model):
 def sample_points(step_fn, states, start, length, num_components, bias=0.0, seed=0):
     """Ancestral sampling of pen points in the graph: `step_fn(point [batch, 3],
     states) -> (params, states)`; each point is drawn from the (biased) mixture
-    with the stateless seed `(seed, step)`, so a seed reproduces its strokes.
+    with counter-based noise keyed by `seed` (a scalar, or one per row so that
+    a row's strokes do not depend on the rest of the batch) and the step, so a
+    seed reproduces its strokes. `bias` is a scalar or one value per row.
 
     Returns:
         points `[batch, length, 3]` float32 (offsets and end-of-stroke in {0, 1}).
     """
-    seed = tf.cast(seed, tf.int32)  # TFP's stateless seeds are int32 pairs
+    seed = tf.cast(seed, tf.int64)
     length = tf.convert_to_tensor(length, tf.int32)
 
     def body(i, point, states, out):
         params, states = step_fn(point, states)
-        drawn = mixture_distribution(params, num_components, bias).sample(seed=tf.stack([seed, i]))
+        drawn = sample_point(params, num_components, bias, seed, i)
         return i + 1, drawn, states, out.write(i, drawn)
 
     out = tf.TensorArray(tf.float32, size=length)

@@ -47,7 +47,7 @@ def _hash32(x):
     return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
 
 
-def _uniform_noise(seed, step, shape):
+def uniform_noise(seed, step, shape):
     """Uniform (0, 1) noise `[batch, vocab]` for draw number `step`: a
     counter-based hash of (seed, step, token), computed for the whole batch at
     once. One seed per row makes a row's noise independent of the rest of the
@@ -93,7 +93,7 @@ def sample(step_fn, initial_state, start_tokens, length, temperature=1.0, bias=0
         logits, state = step_fn(tokens, state)
         logits = tf.cast(logits, tf.float32)
         adjusted = adjust_logits(logits, tf.where(greedy, 1.0, temperature), tf.where(greedy, 0.0, bias), top_k)
-        noise = _uniform_noise(seed, i, tf.shape(logits))
+        noise = uniform_noise(seed, i, tf.shape(logits))
         drawn = tf.argmax(adjusted - tf.math.log(-tf.math.log(noise)), axis=-1)
         greedy_rows = greedy if greedy.shape.rank == 0 else greedy[:, None]
         chosen = tf.where(greedy_rows, tf.argmax(logits, axis=-1)[:, None], drawn[:, None])[:, 0]
