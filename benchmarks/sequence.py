@@ -33,15 +33,30 @@ from keras_l11.training.harness import format_table
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 
-# The papers' figures (different data and far larger models: context, not targets).
-PAPERS = {
-    "char_rnn": "1.67 BPC static, enwik8, 7x700 LSTM (Graves 2013)",
-    "word_rnn": "124.7 test perplexity, PTB, RNN LM (Mikolov et al. 2011; KN5: 141.2)",
-    "translate": "34.81 BLEU, WMT'14 En-Fr, 5 reversed 4x1000 LSTMs, beam 12 (Sutskever 2014)",
-}
-
-
 # -- quality -----------------------------------------------------------------
+
+# job, held-out data, our figure from its summary, the paper's figure (other data, far
+# larger models: context, not targets).
+SMALL_RUNS = [
+    (
+        "char_rnn",
+        "gensim Wikipedia XML, last 5%",
+        lambda ev, c: f"{ev['bits_per_character']:.3f} BPC (unigram {ev['unigram_bits_per_character']:.2f})",
+        "1.67 BPC static, enwik8, 7x700 LSTM (Graves 2013)",
+    ),
+    (
+        "word_rnn",
+        "Moby-Dick, last 10% of paragraphs",
+        lambda ev, c: f"{ev['perplexity']:.1f} perplexity (unigram {ev['unigram_perplexity']:.0f})",
+        "124.7 test perplexity, PTB, RNN LM (Mikolov et al. 2011; KN5: 141.2)",
+    ),
+    (
+        "translate",
+        "Bible es->en, 500 held-out verses",
+        lambda ev, c: f"{ev['bleu_beam']:.2f} BLEU beam {c['beam_size']} (greedy {ev['bleu_greedy']:.2f})",
+        "34.81 BLEU, WMT'14 En-Fr, 5 reversed 4x1000 LSTMs, beam 12 (Sutskever 2014)",
+    ),
+]
 
 
 def run_small(job, runs_dir, reuse):
@@ -59,39 +74,9 @@ def run_small(job, runs_dir, reuse):
 
 def quality(runs_dir, reuse):
     rows = []
-    char = run_small("char_rnn", runs_dir, reuse)
-    ev = char["evaluation"]
-    rows.append(
-        [
-            "char_rnn",
-            "gensim Wikipedia XML, last 5%",
-            f"{ev['bits_per_character']:.3f} BPC (unigram {ev['unigram_bits_per_character']:.2f})",
-            char["train_seconds"],
-            PAPERS["char_rnn"],
-        ]
-    )
-    word = run_small("word_rnn", runs_dir, reuse)
-    ev = word["evaluation"]
-    rows.append(
-        [
-            "word_rnn",
-            "Moby-Dick, last 10% of paragraphs",
-            f"{ev['perplexity']:.1f} perplexity (unigram {ev['unigram_perplexity']:.0f})",
-            word["train_seconds"],
-            PAPERS["word_rnn"],
-        ]
-    )
-    tr = run_small("translate", runs_dir, reuse)
-    ev = tr["evaluation"]
-    rows.append(
-        [
-            "translate",
-            "Bible es->en, 500 held-out verses",
-            f"{ev['bleu_beam']:.2f} BLEU beam {tr['train_config']['beam_size']} (greedy {ev['bleu_greedy']:.2f})",
-            tr["train_seconds"],
-            PAPERS["translate"],
-        ]
-    )
+    for job, data, ours, paper in SMALL_RUNS:
+        summary = run_small(job, runs_dir, reuse)
+        rows.append([job, data, ours(summary["evaluation"], summary["train_config"]), summary["train_seconds"], paper])
     return format_table(["model (small)", "held-out data", "ours", "train s", "paper"], rows)
 
 
@@ -176,8 +161,8 @@ def sampling(length, units=128, num_layers=2):
 
     from keras_l11.layers.tokenizers import ByteTokenizer
     from keras_l11.models import RecurrentLanguageModel
-    from keras_l11.models.language_model import language_model_signatures
     from keras_l11.training.export import export_saved_model
+    from keras_l11.training.language_models import language_model_signatures
     from serving.samples import sample_inputs
 
     model = RecurrentLanguageModel(256, units=units, num_layers=num_layers)

@@ -18,7 +18,6 @@ import sys
 from keras_l11.data import text
 from keras_l11.layers.tokenizers import ByteTokenizer
 from keras_l11.training import harness
-from keras_l11.training.callbacks import NonFiniteLossError
 from keras_l11.training.language_models import LanguageModelConfig, train_language_model
 
 
@@ -84,13 +83,10 @@ def main(argv=None):
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     run = harness.start(flags, "char_rnn")
-    try:
-        train_language_model(run, ByteTokenizer(), text.as_ids(train), text.as_ids(test), "char_rnn", "character")
-    except NonFiniteLossError as err:
-        sys.exit(f"error: {err}")
+    train_language_model(run, ByteTokenizer(), text.as_ids(train), text.as_ids(test), "char_rnn", "character")
     run.write_summary()
     return run.summary
 
 
 if __name__ == "__main__":
-    main()
+    harness.run_main(main)

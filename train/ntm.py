@@ -12,7 +12,6 @@ sequences, draws the heads' weightings, and exports a SavedModel.
 
 import dataclasses
 import os
-import sys
 
 import tensorflow as tf
 
@@ -20,7 +19,6 @@ from keras_l11.data.ntm_tasks import TASKS
 from keras_l11.metrics import BitErrorsPerSequence, BitsPerSequence, SequenceBinaryCrossentropy
 from keras_l11.models import NeuralTuringMachine, SequenceLSTM
 from keras_l11.training import harness
-from keras_l11.training.callbacks import NonFiniteLossError
 from keras_l11.training.config import TrainConfig
 from keras_l11.training.export import Signature
 
@@ -126,16 +124,13 @@ def main(argv=None):
     def eval_set(**sizes):
         return lambda batch: task.eval_dataset(batch, config.eval_batches, **sizes)
 
-    try:
-        result = run.fit(
-            build_model=lambda: build_model(flags.model, task, config),
-            loss=SequenceBinaryCrossentropy(),
-            metrics=lambda: [BitsPerSequence(), BitErrorsPerSequence()],
-            train_data=task.train_dataset,
-            eval_data=eval_set(),
-        )
-    except NonFiniteLossError as err:
-        sys.exit(f"error: {err}")
+    result = run.fit(
+        build_model=lambda: build_model(flags.model, task, config),
+        loss=SequenceBinaryCrossentropy(),
+        metrics=lambda: [BitsPerSequence(), BitErrorsPerSequence()],
+        train_data=task.train_dataset,
+        eval_data=eval_set(),
+    )
 
     sets = {"train range": eval_set()}
     sets.update({", ".join(f"{k} {v}" for k, v in s.items()): eval_set(**s) for s in GENERALISATION[flags.task]})
@@ -167,4 +162,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    harness.run_main(main)

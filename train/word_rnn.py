@@ -19,7 +19,6 @@ import sys
 
 from keras_l11.data import words
 from keras_l11.training import harness
-from keras_l11.training.callbacks import NonFiniteLossError
 from keras_l11.training.language_models import LanguageModelConfig, train_language_model
 
 
@@ -104,13 +103,10 @@ def main(argv=None):
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     print(f"vocabulary: {tokenizer.vocab_size} ids; {len(train)} training and {len(test)} held-out words")
-    try:
-        train_language_model(run, tokenizer, train, test, "word_rnn", "word")
-    except NonFiniteLossError as err:
-        sys.exit(f"error: {err}")
+    train_language_model(run, tokenizer, train, test, "word_rnn", "word")
     run.write_summary()
     return run.summary
 
 
 if __name__ == "__main__":
-    main()
+    harness.run_main(main)

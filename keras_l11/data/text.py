@@ -107,8 +107,13 @@ def streams(data, num_streams, length):
 
 def encode(text):
     """In-graph tokenisation: string tensor -> int32 byte ids (what a `score` or
-    `sample` signature does with its input)."""
-    return tf.cast(tf.io.decode_raw(text, tf.uint8), tf.int32)
+    `sample` signature does with its input). A scalar string gives `[length]`
+    ids; a batch `[batch]` gives a ragged `[batch, (length)]`."""
+    text = tf.convert_to_tensor(text, tf.string)
+    if text.shape.rank == 0:
+        return tf.cast(tf.io.decode_raw(text, tf.uint8), tf.int32)
+    pieces = tf.strings.bytes_split(text)
+    return pieces.with_flat_values(tf.cast(tf.io.decode_raw(pieces.flat_values, tf.uint8)[:, 0], tf.int32))
 
 
 def decode(ids):

@@ -46,12 +46,8 @@ class ByteTokenizer(keras.layers.Layer):
         self.end_id = None
         self.built = True  # no weights
 
-    def split(self, text):
-        return tf.strings.bytes_split(text)
-
     def encode(self, text):
-        pieces = tf.strings.bytes_split(tf.convert_to_tensor(text, tf.string))
-        return pieces.with_flat_values(tf.cast(tf.io.decode_raw(pieces.flat_values, tf.uint8)[:, 0], tf.int32))
+        return byte_text.encode(text)
 
     def decode(self, ids, stop_id=None):
         return tf.strings.unicode_transcode(byte_text.decode(ids), "UTF-8", "UTF-8", errors="replace")

@@ -12,6 +12,7 @@ import tensorflow as tf
 from keras import layers
 
 from keras_l11.data.handwriting import START_POINT
+from keras_l11.layers import stacked_rnn
 from keras_l11.layers.mixture_density import MixtureDensityHead, mixture_distribution, sample_point
 
 
@@ -64,35 +65,21 @@ class HandwritingPredictionNetwork(keras.Model):
         self.head = head
 
     def initial_state(self, batch_size):
-        zeros = tf.zeros([batch_size, self.units], self.compute_dtype)
-        return [[zeros, zeros] for _ in range(self.num_layers)]
-
-    def _features(self, outputs):
-        return tf.concat(outputs, -1) if self.skip_connections and self.num_layers > 1 else outputs[-1]
+        return stacked_rnn.zero_states(batch_size, self.units, self.num_layers, 2, self.compute_dtype)
 
     def run(self, points, states=None, mask=None):
         """`(params [batch, time, 6M + 1], final states)`; masked steps keep the state."""
         points = tf.cast(points, self.compute_dtype)
         if states is None:
             states = self.initial_state(tf.shape(points)[0])
-        outputs, new_states, h = [], [], None
-        for lstm, state in zip(self.lstms, states):
-            inputs = points if h is None or not self.skip_connections else tf.concat([points, h], -1)
-            h, hs, cs = lstm(inputs, initial_state=state, mask=mask)
-            outputs.append(h)
-            new_states.append([hs, cs])
-        return self.head(self._features(outputs)), new_states
+        features, states = stacked_rnn.run_stack(self.lstms, points, states, self.skip_connections, mask)
+        return self.head(features), states
 
     def step(self, point, states):
         """One point per row `[batch, 3]` -> `(params [batch, 6M + 1], states)`."""
         point = tf.cast(point, self.compute_dtype)
-        outputs, new_states, h = [], [], None
-        for lstm, state in zip(self.lstms, states):
-            inputs = point if h is None or not self.skip_connections else tf.concat([point, h], -1)
-            h, state = lstm.cell(inputs, state)
-            outputs.append(h)
-            new_states.append(list(state))
-        return self.head(self._features(outputs)), new_states
+        features, states = stacked_rnn.step_stack(self.lstms, point, states, self.skip_connections)
+        return self.head(features), states
 
     def log_prob(self, points, lengths):
         """Log-likelihood in nats of each right-padded sequence `[batch, time, 3]`

@@ -13,8 +13,9 @@ Mikolov's (2010) word-level RNN LM are the same model with other settings.
 
 Besides the training graph (`model(tokens) -> logits`), the model runs with
 explicit states for scoring, priming and generation: `run` over a sequence,
-`step` for one token; `score`, `prime` and `generate` build the exported
-`score` and `sample` signatures on top of them.
+`step` for one token, and `score`, `prime` and `generate` on top of them (the
+exported `score` and `sample` signatures, in
+`keras_l11.training.language_models`, call these).
 """
 
 import math
@@ -23,6 +24,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from keras_l11.layers import stacked_rnn
 from keras_l11.layers.peephole_lstm import PeepholeLSTMCell
 from keras_l11.ops import decoding
 
@@ -111,39 +113,23 @@ class RecurrentLanguageModel(keras.Model):
     def initial_state(self, batch_size):
         """Zero states: one list per layer (`[h, c]` for LSTMs, `[h]` for "simple")."""
         per_layer = 1 if self.cell_type == "simple" else 2
-        zeros = tf.zeros([batch_size, self.units], self.compute_dtype)
-        return [[zeros] * per_layer for _ in range(self.num_layers)]
-
-    def _readout(self, outputs):
-        features = tf.concat(outputs, -1) if self.skip_connections and self.num_layers > 1 else outputs[-1]
-        return self.readout(features)
+        return stacked_rnn.zero_states(batch_size, self.units, self.num_layers, per_layer, self.compute_dtype)
 
     def run(self, tokens, states=None, mask=None):
         """`(logits [batch, time, vocab], final states)` from `states` (zeros if
         None). Where `mask` is False the states are carried unchanged, so
         right-padded rows end with the state after their last real token."""
-        x = self.embedding(tokens)
         if states is None:
             states = self.initial_state(tf.shape(tokens)[0])
-        outputs, new_states, h = [], [], None
-        for i, rnn in enumerate(self.recurrent):
-            inputs = x if h is None or not self.skip_connections else tf.concat([x, h], -1)
-            result = rnn(inputs, initial_state=states[i], mask=mask)
-            h = result[0]
-            outputs.append(h)
-            new_states.append(list(result[1:]))
-        return self._readout(outputs), new_states
+        features, states = stacked_rnn.run_stack(
+            self.recurrent, self.embedding(tokens), states, self.skip_connections, mask
+        )
+        return self.readout(features), states
 
     def step(self, tokens, states):
         """One token per row `[batch]` -> `(logits [batch, vocab], states)`."""
-        x = self.embedding(tokens)
-        outputs, new_states, h = [], [], None
-        for i, rnn in enumerate(self.recurrent):
-            inputs = x if h is None or not self.skip_connections else tf.concat([x, h], -1)
-            h, state = rnn.cell(inputs, states[i])
-            outputs.append(h)
-            new_states.append(list(state) if isinstance(state, (list, tuple)) else [state])
-        return self._readout(outputs), new_states
+        features, states = stacked_rnn.step_stack(self.recurrent, self.embedding(tokens), states, self.skip_connections)
+        return self.readout(features), states
 
     def score(self, ids, lengths):
         """Log-probability in bits of each row of right-padded `ids [batch,
@@ -191,47 +177,3 @@ def with_start(tokenizer, text):
     start = tf.fill([ids.nrows(), 1], tf.constant(tokenizer.start_id, tf.int32))
     ids = tf.concat([tf.RaggedTensor.from_tensor(start), ids], axis=1)
     return ids.to_tensor(default_value=tokenizer.pad_id), tf.cast(ids.row_lengths(), tf.int32)
-
-
-def language_model_signatures(model, tokenizer):
-    """The exported endpoints of a language model, on plain strings.
-
-    - `sample`: `prime`, `length`, `temperature`, `bias`, `seed` (one value per
-      row) -> `text` (the continuation) and `log_prob_bits` (its log2
-      probability under the unbiased model). All rows share the longest length
-      and are cut to their own.
-    - `score` (also `serving_default`): `text` -> `log_prob_bits`, `tokens`
-      (how many were scored) and `bits_per_token`.
-    """
-    from keras_l11.training.export import Signature
-
-    def sample(prime, length, temperature, bias, seed):
-        ids, lengths = with_start(tokenizer, prime)
-        tokens, log_probs = model.generate(
-            ids, lengths, tf.reduce_max(length), temperature=temperature, bias=bias, seed=seed, row_lengths=length
-        )
-        tokens = tf.RaggedTensor.from_tensor(tokens, lengths=length)
-        return {"text": tokenizer.decode(tokens), "log_prob_bits": log_probs / math.log(2.0)}
-
-    def score(text):
-        ids, lengths = with_start(tokenizer, text)
-        bits = model.score(ids, lengths)
-        count = tf.cast(lengths - 1, tf.float32)
-        return {"log_prob_bits": bits, "tokens": lengths - 1, "bits_per_token": tf.math.divide_no_nan(-bits, count)}
-
-    rows = lambda dtype: tf.TensorSpec([None], dtype)  # noqa: E731
-    score_signature = Signature(fn=score, inputs={"text": rows(tf.string)})
-    return {
-        "serving_default": score_signature,
-        "score": score_signature,
-        "sample": Signature(
-            fn=sample,
-            inputs={
-                "prime": rows(tf.string),
-                "length": rows(tf.int32),
-                "temperature": rows(tf.float32),
-                "bias": rows(tf.float32),
-                "seed": rows(tf.int64),
-            },
-        ),
-    }

@@ -135,26 +135,3 @@ def reversed_source(tokenizer, text):
     lengths = ids.row_lengths()
     padded = ids.to_tensor(default_value=0)
     return tf.reverse_sequence(padded, lengths, seq_axis=1, batch_axis=0)
-
-
-def translation_signatures(model, source_tokenizer, target_tokenizer, beam_size, max_length):
-    """`translate` (also `serving_default`): `source` strings -> `translation`
-    (the best), `translations` `[batch, beam]` (the n-best, best first) and
-    their `log_probs` (natural log, under the model)."""
-    from keras_l11.training.export import Signature
-
-    def translate(source):
-        tokens, log_probs = model.beam_search(
-            reversed_source(source_tokenizer, source),
-            target_tokenizer.start_id,
-            target_tokenizer.end_id,
-            beam_size,
-            max_length,
-        )
-        batch = tf.shape(tokens)[0]
-        flat = tf.reshape(tokens, [batch * beam_size, -1])  # the search stops early when every beam has ended
-        texts = tf.reshape(target_tokenizer.decode(flat, stop_id=target_tokenizer.end_id), [batch, beam_size])
-        return {"translation": texts[:, 0], "translations": texts, "log_probs": log_probs}
-
-    signature = Signature(fn=translate, inputs={"source": tf.TensorSpec([None], tf.string)})
-    return {"serving_default": signature, "translate": signature}

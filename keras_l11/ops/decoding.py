@@ -95,9 +95,7 @@ def sample(step_fn, initial_state, start_tokens, length, temperature=1.0, bias=0
         adjusted = adjust_logits(logits, tf.where(greedy, 1.0, temperature), tf.where(greedy, 0.0, bias), top_k)
         noise = uniform_noise(seed, i, tf.shape(logits))
         drawn = tf.argmax(adjusted - tf.math.log(-tf.math.log(noise)), axis=-1)
-        greedy_rows = greedy if greedy.shape.rank == 0 else greedy[:, None]
-        chosen = tf.where(greedy_rows, tf.argmax(logits, axis=-1)[:, None], drawn[:, None])[:, 0]
-        chosen = tf.cast(chosen, tf.int32)
+        chosen = tf.cast(tf.where(greedy, tf.argmax(logits, axis=-1), drawn), tf.int32)
         token_log_probs = tf.gather(tf.nn.log_softmax(logits), chosen, axis=-1, batch_dims=1)
         log_probs += tf.where(i < row_lengths, token_log_probs, 0.0)
         return i + 1, chosen, state, out.write(i, chosen), log_probs

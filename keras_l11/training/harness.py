@@ -20,6 +20,7 @@ import dataclasses
 import json
 import os
 import random
+import sys
 import time
 
 import keras
@@ -339,6 +340,16 @@ def start(flags, job_name):
         flush=True,
     )
     return Run(flags, strategy, model_dir, strategy_name)
+
+
+def run_main(main):
+    """What every job's `if __name__ == "__main__"` calls: a run that diverges
+    ends with the harness's message and a non-zero exit, not a traceback (in
+    process, `Run.fit` raises `NonFiniteLossError` for the caller to handle)."""
+    try:
+        return main()
+    except cb.NonFiniteLossError as err:
+        sys.exit(f"error: {err}")
 
 
 def format_table(header, rows):

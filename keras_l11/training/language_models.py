@@ -16,8 +16,9 @@ import tensorflow as tf
 
 from keras_l11.data import text
 from keras_l11.metrics import BitsPerCharacter, Perplexity
-from keras_l11.models.language_model import RecurrentLanguageModel, language_model_signatures
+from keras_l11.models.language_model import RecurrentLanguageModel, with_start
 from keras_l11.training.config import TrainConfig
+from keras_l11.training.export import Signature
 from keras_l11.training.harness import format_table
 
 
@@ -129,3 +130,46 @@ def train_language_model(run, tokenizer, train_ids, test_ids, model_name, unit):
     )
     run.export(result.model, model_name, lambda local: language_model_signatures(local, tokenizer), [tokenizer])
     return model
+
+
+def language_model_signatures(model, tokenizer):
+    """The exported endpoints of a language model, on plain strings.
+
+    - `sample`: `prime`, `length`, `temperature`, `bias`, `seed` (one value per
+      row) -> `text` (the continuation) and `log_prob_bits` (its log2
+      probability under the unbiased model). All rows share the longest length
+      and are cut to their own.
+    - `score` (also `serving_default`): `text` -> `log_prob_bits`, `tokens`
+      (how many were scored) and `bits_per_token`.
+    """
+
+    def sample(prime, length, temperature, bias, seed):
+        ids, lengths = with_start(tokenizer, prime)
+        tokens, log_probs = model.generate(
+            ids, lengths, tf.reduce_max(length), temperature=temperature, bias=bias, seed=seed, row_lengths=length
+        )
+        tokens = tf.RaggedTensor.from_tensor(tokens, lengths=length)
+        return {"text": tokenizer.decode(tokens), "log_prob_bits": log_probs / math.log(2.0)}
+
+    def score(text):
+        ids, lengths = with_start(tokenizer, text)
+        bits = model.score(ids, lengths)
+        count = tf.cast(lengths - 1, tf.float32)
+        return {"log_prob_bits": bits, "tokens": lengths - 1, "bits_per_token": tf.math.divide_no_nan(-bits, count)}
+
+    rows = lambda dtype: tf.TensorSpec([None], dtype)  # noqa: E731
+    score_signature = Signature(fn=score, inputs={"text": rows(tf.string)})
+    return {
+        "serving_default": score_signature,
+        "score": score_signature,
+        "sample": Signature(
+            fn=sample,
+            inputs={
+                "prime": rows(tf.string),
+                "length": rows(tf.int32),
+                "temperature": rows(tf.float32),
+                "bias": rows(tf.float32),
+                "seed": rows(tf.int64),
+            },
+        ),
+    }
