@@ -17,10 +17,11 @@ def test_char_model_beats_the_unigram_entropy_of_its_text(sequence_exports):
     assert ev["bits_per_character"] < ev["unigram_bits_per_character"] - 0.5
 
 
-def test_word_model_has_a_vocabulary_with_unknown_words(sequence_exports):
+def test_word_model_learns_far_better_than_a_uniform_guess(sequence_exports):
     ev = sequence_exports["summaries"]["word_rnn"]["evaluation"]
     assert ev["test_tokens"] > 10_000 and np.isfinite(ev["perplexity"])
-    assert ev["perplexity"] < 2001  # below a uniform guess over its 2,002 ids
+    # 100 smoke steps reach about the unigram perplexity (~197); a uniform guess over 2,002 ids is 2,002.
+    assert ev["perplexity"] < 500 and ev["perplexity"] < 2 * ev["unigram_perplexity"]
 
 
 def test_translation_overfits_a_handful_of_pairs_exactly(sequence_exports):
