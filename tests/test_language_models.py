@@ -13,12 +13,19 @@ from keras_l11.training.language_models import language_model_signatures
 IDS = tf.constant([[10, 65, 66, 67, 68], [10, 70, 71, 0, 0]])
 
 
-@pytest.fixture(scope="module", params=["lstm", "peephole", "simple"])
+@pytest.fixture(scope="module", params=[("lstm", True), ("peephole", True), ("simple", True), ("lstm", False)], ids=str)
 def model(request):
     keras.utils.set_random_seed(0)
-    m = RecurrentLanguageModel(256, units=24, num_layers=2, cell=request.param)
+    cell, skip = request.param
+    m = RecurrentLanguageModel(256, units=24, num_layers=2, cell=cell, embedding_dim=16, skip_connections=skip)
     m(IDS)
     return m
+
+
+def test_upper_layers_read_the_layer_below_and_the_input_only_with_skip_connections(model):
+    embedding_size = model.embedding.output_dim
+    expected = 24 + (embedding_size if model.skip_connections else 0)
+    assert model.recurrent[1].cell.kernel.shape[0] == expected
 
 
 def test_step_by_step_equals_the_sequence_graph(model):

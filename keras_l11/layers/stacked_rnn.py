@@ -12,21 +12,26 @@ import tensorflow as tf
 
 
 def _layer_input(x, h, skip):
-    return x if h is None or not skip else tf.concat([x, h], -1)
+    """The bottom layer reads x; a layer above reads h (and x too with skip connections)."""
+    if h is None:
+        return x
+    return tf.concat([x, h], -1) if skip else h
 
 
 def _features(outputs, skip):
     return tf.concat(outputs, -1) if skip and len(outputs) > 1 else outputs[-1]
 
 
-def run_stack(rnns, x, states, skip, mask=None):
+def run_stack(rnns, x, states, skip, mask=None, below=None):
     """Sequences `x [batch, time, features]` through layers built with
     `return_sequences=True, return_state=True`; masked steps keep the state.
+    `below` is the output of a layer under the stack (the first layer then
+    reads `[x, below]`, as every later layer reads `[x, h]`).
 
     Returns:
         `(features [batch, time, ...], final states)`.
     """
-    outputs, new_states, h = [], [], None
+    outputs, new_states, h = [], [], below
     for rnn, state in zip(rnns, states):
         result = rnn(_layer_input(x, h, skip), initial_state=state, mask=mask)
         h = result[0]
@@ -35,9 +40,9 @@ def run_stack(rnns, x, states, skip, mask=None):
     return _features(outputs, skip), new_states
 
 
-def step_stack(rnns, x, states, skip):
+def step_stack(rnns, x, states, skip, below=None):
     """One step `x [batch, features]` through the layers' cells: `(features, states)`."""
-    outputs, new_states, h = [], [], None
+    outputs, new_states, h = [], [], below
     for rnn, state in zip(rnns, states):
         h, state = rnn.cell(_layer_input(x, h, skip), state)
         outputs.append(h)

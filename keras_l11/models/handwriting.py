@@ -50,7 +50,7 @@ class HandwritingPredictionNetwork(keras.Model):
         points = keras.Input((None, 3), name="points")
         outputs, h = [], None
         for lstm in lstms:
-            inputs = points if h is None or not skip_connections else layers.Concatenate()([points, h])
+            inputs = points if h is None else (layers.Concatenate()([points, h]) if skip_connections else h)
             h = lstm(inputs)[0]
             outputs.append(h)
         features = layers.Concatenate()(outputs) if skip_connections and num_layers > 1 else h

@@ -91,7 +91,7 @@ class RecurrentLanguageModel(keras.Model):
         x = embedding(tokens)
         outputs, h = [], None
         for i, rnn in enumerate(recurrent):
-            inputs = x if h is None or not skip_connections else layers.Concatenate()([x, h])
+            inputs = x if h is None else (layers.Concatenate()([x, h]) if skip_connections else h)
             h = rnn(drop(inputs) if i else inputs)[0]
             outputs.append(h)
         features = layers.Concatenate()(outputs) if skip_connections and num_layers > 1 else h
