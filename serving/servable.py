@@ -7,6 +7,7 @@ SavedModel's own `saved_model.pb`, so `GetModelMetadata` returns exactly the
 """
 
 import os
+import re
 
 import grpc
 import numpy as np
@@ -115,9 +116,9 @@ class Servable:
         try:
             outputs = signature.function(**tensors)
         except tf.errors.InvalidArgumentError as err:
-            raise invalid(err.message) from None
+            raise invalid(op_error_message(err)) from None
         except tf.errors.OpError as err:
-            raise ServingError(_op_error_code(err), err.message) from None
+            raise ServingError(_op_error_code(err), op_error_message(err)) from None
         return {k: v.numpy() for k, v in outputs.items()}
 
     def classify(self, signature, serialized_examples):
@@ -165,3 +166,13 @@ def _op_error_code(err):
         tf.errors.UnimplementedError: grpc.StatusCode.UNIMPLEMENTED,
         tf.errors.DeadlineExceededError: grpc.StatusCode.DEADLINE_EXCEEDED,
     }.get(type(err), grpc.StatusCode.INTERNAL)
+
+
+def op_error_message(err):
+    """The op's own message, as TF Serving reports it: without the eager
+    runtime's "Graph execution error ... Detected at node" preamble and stack,
+    and without the trailing `[[{{node ...}}]] [Op:...]` location."""
+    message = re.sub(r"\s*\[\[\{\{node [^\n]*$", "", err.message, flags=re.S)
+    if message.startswith("Graph execution error:"):
+        message = message.rsplit("\n\n", 1)[-1]
+    return message.strip() or err.message

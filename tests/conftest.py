@@ -78,7 +78,8 @@ def sequence_exports(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def handwriting_export(tmp_path_factory):
-    """A smoke run of the handwriting prediction network, exported and registered."""
+    """Smoke runs of the handwriting prediction and synthesis networks, exported
+    side by side under one serving config."""
     out = tmp_path_factory.mktemp("handwriting")
-    summary = smoke_job("handwriting", out, "prediction", "--network", "prediction")
-    return {"dir": out, "summary": summary, "config": out / "serving" / "models.config"}
+    summaries = {net: smoke_job("handwriting", out, net, "--network", net) for net in ("prediction", "synthesis")}
+    return {"dir": out, "summaries": summaries, "config": out / "serving" / "models.config"}

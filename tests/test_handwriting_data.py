@@ -52,6 +52,20 @@ def test_iam_reader_parses_a_written_file_exactly(tmp_path):
         hw.read_iam_strokes(str(tmp_path / "empty.xml"))
 
 
+def test_iam_lines_pair_each_stroke_file_with_its_transcript_line(tmp_path):
+    strokes = tmp_path / "lineStrokes" / "a01" / "a01-000"
+    ascii_dir = tmp_path / "ascii" / "a01" / "a01-000"
+    strokes.mkdir(parents=True)
+    ascii_dir.mkdir(parents=True)
+    for line in ("01", "02", "03"):  # line 03 has no transcript line
+        (strokes / f"a01-000u-{line}.xml").write_text(IAM_XML, encoding="iso-8859-1")
+    (ascii_dir / "a01-000u.txt").write_text(IAM_ASCII)
+    lines, missing = hw.read_iam_lines(str(tmp_path))
+    assert [text for _, text in lines] == ["A MOVE to stop Mr. Gaitskell", "from nominating any more Labour"]
+    assert missing == 1
+    np.testing.assert_array_equal(lines[0][0], hw.to_offsets(hw.read_iam_strokes(str(strokes / "a01-000u-01.xml"))))
+
+
 def test_normaliser_scales_offsets_to_unit_deviation_and_back():
     rng = np.random.default_rng(0)
     sequences = [np.concatenate([rng.normal(0, [3.0, 7.0], (50, 2)), np.zeros((50, 1))], 1) for _ in range(4)]

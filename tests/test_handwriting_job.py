@@ -1,4 +1,4 @@
-"""The handwriting job learns, and its `sample`/`log_prob` export answers over the local server."""
+"""The handwriting job learns, and its exports answer over the local server."""
 
 import numpy as np
 import pytest
@@ -10,8 +10,9 @@ from serving.client import Client
 from serving.samples import latest_version
 
 
-def test_prediction_network_beats_a_model_that_ignores_the_pen_history(handwriting_export):
-    ev = handwriting_export["summary"]["evaluation"]
+@pytest.mark.parametrize("network", ["prediction", "synthesis"])
+def test_networks_beat_a_model_that_ignores_the_pen_history(handwriting_export, network):
+    ev = handwriting_export["summaries"][network]["evaluation"]
     assert ev["nll_nats_per_point"] < ev["independent_baseline_nats_per_point"] - 1.0
     assert ev["nll_nats_per_sequence"] == pytest.approx(ev["nll_nats_per_point"] * ev["mean_points_per_sequence"])
 
@@ -62,3 +63,88 @@ def test_malformed_sample_request_is_refused(server):
     status, body = http("POST", url, {"signature_name": "sample", "instances": [{"bias": 0.0}]})
     assert status == 400 and "seed" in body["error"]
     assert http("GET", f"{server.url}/v1/models/handwriting_prediction")[0] == 200
+
+
+def local_signatures(handwriting_export, network):
+    path = latest_version(str(handwriting_export["dir"] / "saved_models" / f"handwriting_{network}"))
+    return tf.saved_model.load(path).signatures
+
+
+def test_primed_prediction_goes_on_from_the_given_strokes(server, handwriting_export):
+    line = hw.synthetic_dataset(1, num_writers=2, seed=9)[0][0][:50].astype(np.float32)
+    inputs = {
+        "bias": [1e4, 1e4],
+        "seed": [1, 1],
+        "length": [5, 5],
+        "prime_strokes": np.stack([line, np.zeros_like(line)]).tolist(),
+        "prime_lengths": [50, 0],
+    }
+    url = f"{server.url}/v1/models/handwriting_prediction:predict"
+    status, body = http("POST", url, {"signature_name": "sample_primed", "inputs": inputs})
+    assert status == 200, body
+    primed = np.asarray(body["outputs"]["strokes"], np.float32)
+    unprimed = {k: inputs[k] for k in ("bias", "seed", "length")}
+    fresh = http("POST", url, {"signature_name": "sample", "inputs": unprimed})[1]
+    fresh = np.asarray(fresh["outputs"]["strokes"], np.float32)
+    np.testing.assert_allclose(primed[1], fresh[1], atol=1e-4)  # an empty prime is no prime
+    assert np.abs(primed[0, :, :2] - fresh[0, :, :2]).max() > 1e-3
+
+
+def test_synthesis_writes_the_text_it_is_given(server, handwriting_export):
+    url = f"{server.url}/v1/models/handwriting_synthesis:predict"
+    rows = [
+        {"text": "the water", "bias": 0.5, "seed": 3, "max_length": 150},
+        {"text": "ab", "bias": 2.0, "seed": 4, "max_length": 150},
+    ]
+    status, body = http("POST", url, {"signature_name": "sample", "instances": rows})
+    assert status == 200, body
+    lengths = [p["lengths"] for p in body["predictions"]]
+    strokes = np.asarray([p["strokes"] for p in body["predictions"]], np.float32)
+    assert all(0 < n <= 150 for n in lengths) and strokes.shape[2] == 3
+    assert set(np.unique(strokes[..., 2])) <= {0.0, 1.0}
+    for row, n in zip(strokes, lengths):
+        assert not row[n:].any()
+    assert http("POST", url, {"signature_name": "sample", "instances": rows})[1] == body
+
+    signatures = local_signatures(handwriting_export, "synthesis")
+    line, text, _ = hw.synthetic_dataset(1, num_writers=2, seed=9)[0]
+    scored = {"strokes": line[None].astype(np.float32), "lengths": np.array([len(line)], np.int32)}
+    scored["text"] = np.array([text.encode()], dtype=object)
+    expected = signatures["log_prob"](**{k: tf.constant(v) for k, v in scored.items()})["nats"].numpy()
+    window = signatures["window"](**{k: tf.constant(v) for k, v in scored.items()})["phi"].numpy()
+    assert window.shape == (1, len(line), len(text)) and np.all(window >= 0)
+    with Client(server.grpc, "grpc") as client:
+        np.testing.assert_allclose(
+            client.predict("handwriting_synthesis", scored, signature_name="log_prob")["nats"], expected, rtol=1e-5
+        )
+        primed = client.predict(
+            "handwriting_synthesis",
+            {
+                "text": np.array([b"more"], dtype=object),
+                "bias": np.array([1.0], np.float32),
+                "seed": np.array([5], np.int32),
+                "max_length": np.array([120], np.int32),
+                "prime_strokes": scored["strokes"],
+                "prime_lengths": scored["lengths"],
+                "prime_text": scored["text"],
+            },
+            signature_name="sample_primed",
+        )
+    assert primed["strokes"].shape[0] == 1 and 0 < primed["lengths"][0] <= 120
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("Hello", "outside the alphabet of this model (abcdefghijklmnopqrstuvwxyz and space): Hello"),
+        ("", "text is empty"),
+    ],
+    ids=["unknown", "empty"],
+)
+def test_text_the_model_cannot_write_is_refused_by_name(server, text, message):
+    url = f"{server.url}/v1/models/handwriting_synthesis:predict"
+    row = {"text": text, "bias": 0.0, "seed": 1, "max_length": 50}
+    status, body = http("POST", url, {"signature_name": "sample", "instances": [row]})
+    assert status == 400 and message in body["error"], body
+    ok = http("POST", url, {"signature_name": "sample", "instances": [{**row, "text": "ok"}]})
+    assert ok[0] == 200, ok

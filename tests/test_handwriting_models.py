@@ -45,7 +45,7 @@ def test_log_prob_is_the_sum_of_per_point_log_likelihoods(model, points):
 
 
 def test_sampling_shapes_seeds_and_bias(model):
-    sample = tf.function(lambda bias, seed: model.sample(3, 25, bias=bias, seed=seed))  # as a signature runs it
+    sample = tf.function(lambda bias, seed: model.sample(3, 25, bias=bias, seed=seed)[0])  # as a signature runs it
     a = sample(0.0, tf.constant(4)).numpy()
     b = sample(0.0, tf.constant(4)).numpy()
     c = sample(0.0, tf.constant(5)).numpy()
@@ -63,6 +63,22 @@ def test_sampling_shapes_seeds_and_bias(model):
     p = params.numpy()
     best = p[:, :M].argmax(-1)
     np.testing.assert_allclose(d[:, 0, :2], p[:, M : 3 * M].reshape(3, M, 2)[np.arange(3), best], atol=1e-3)
+
+
+def test_priming_reads_each_row_up_to_its_length(model, points):
+    states, last = model.prime(points, tf.constant([points.shape[1], 7]))
+    alone, alone_last = model.prime(points[1:, :7], tf.constant([7]))
+    for layer, layer_alone in zip(states, alone):
+        for a, b in zip(layer, layer_alone):
+            np.testing.assert_allclose(a[1].numpy(), b[0].numpy(), atol=1e-5)
+    np.testing.assert_allclose(last.numpy(), [points[0, -1], points[1, 6]], atol=1e-6)
+    np.testing.assert_allclose(alone_last.numpy(), [points[1, 6]], atol=1e-6)
+    _, unprimed = model.prime(points, tf.constant([0, 0]))
+    np.testing.assert_array_equal(unprimed.numpy(), [START_POINT] * 2)
+    # Sampling on from a primed state goes where the primed network points, not where a fresh one does.
+    primed = model.sample(2, 5, bias=1e4, seed=1, states=states, start=last)[0].numpy()
+    fresh = model.sample(2, 5, bias=1e4, seed=1)[0].numpy()
+    assert np.abs(primed[:, :, :2] - fresh[:, :, :2]).max() > 1e-3
 
 
 def test_keras_round_trip(model, points, tmp_path):

@@ -1,20 +1,23 @@
-"""Handwriting prediction (Graves 2013, section 4): a deep LSTM with a mixture
-density head learns to continue online handwriting one pen offset at a time.
+"""Handwriting prediction and synthesis (Graves 2013, sections 4 and 5): a deep
+LSTM with a mixture density head learns online handwriting one pen offset at a
+time; the synthesis network also reads the text through a soft window.
 
-The network predicts each point `(dx, dy, end_of_stroke)` from the points
-before it; quality is the negative log-likelihood in nats per sequence, the
-paper's unit (-1026 on IAM-OnDB for 3 x 400 cells and 20 components).
-Offline, the job learns synthetic handwriting from several "writers" drawn
-with cursive Hershey fonts; `--data iam --data_path DIR` reads IAM-OnDB
-(`DIR/lineStrokes/...xml`). Offsets are scaled to unit standard deviation with
-training statistics. The export has `sample` (bias, seed, length per row ->
-strokes) and `log_prob` (strokes -> nats per sequence) signatures.
+The networks predict each point `(dx, dy, end_of_stroke)` from the points
+before it (and the text); quality is the negative log-likelihood in nats per
+sequence, the paper's unit (IAM-OnDB: -1026 prediction, -1096.9 synthesis).
+Offline, the job learns synthetic handwriting from several "writers" drawn with
+cursive Hershey fonts; `--data iam --data_path DIR` reads IAM-OnDB
+(`DIR/lineStrokes/...xml` and their transcripts in `DIR/ascii/...txt`).
+Offsets are scaled to unit standard deviation with training statistics. The
+synthesis network trains on whole lines only (a cut line no longer matches its
+text): longer lines than `max_length` points are left out. The export's
+signatures are described in `keras_l11.training.handwriting`.
 
     python -m train.handwriting --network prediction --config small
+    python -m train.handwriting --network synthesis --config small
 """
 
 import dataclasses
-import glob
 import os
 import sys
 
@@ -25,9 +28,10 @@ import tensorflow as tf
 from keras_l11.data import handwriting as hw
 from keras_l11.layers.mixture_density import MixtureDensityLoss, mixture_nll_direct
 from keras_l11.models.handwriting import HandwritingPredictionNetwork
+from keras_l11.models.handwriting_synthesis import DEFAULT_ALPHABET, HandwritingSynthesisNetwork
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
-from keras_l11.training.export import Signature
+from keras_l11.training.handwriting import handwriting_signatures
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +39,7 @@ class HandwritingConfig(TrainConfig):
     units: int = 400
     num_layers: int = 3
     num_components: int = 20
+    window_components: int = 10  # K, synthesis only
     max_length: int = 400  # points per training sequence (longer ones are cut)
     data: str = "synthetic"  # or "iam" (--data_path)
     train_samples: int = 4000  # synthetic lines
@@ -51,6 +56,7 @@ CONFIGS = {
         units=32,
         num_layers=1,
         num_components=5,
+        window_components=3,
         max_length=120,
         train_samples=200,
         test_samples=32,
@@ -67,7 +73,8 @@ CONFIGS = {
         num_components=10,
         max_length=300,
     ),
-    # The paper: 3 x 400 LSTM, 20 components, RMSProp (momentum 0.9, learning rate 1e-4), gradients clipped.
+    # The paper: 3 x 400 LSTM, 20 mixture and 10 window components, RMSProp (momentum 0.9,
+    # learning rate 1e-4), gradients clipped.
     "paper": HandwritingConfig(
         batch_size=32,
         steps=200_000,
@@ -83,38 +90,58 @@ CONFIGS = {
 
 def add_job_flags(parser):
     g = parser.add_argument_group("handwriting")
-    g.add_argument("--network", choices=("prediction",), default="prediction")
+    g.add_argument("--network", choices=("prediction", "synthesis"), default="prediction")
     g.add_argument("--data_path", default=None, help="IAM-OnDB root (with lineStrokes/) for data=iam")
 
 
-def load_sequences(config, data_path):
-    """`(train, test)` lists of raw offset arrays `[N, 3]`."""
+def load_lines(config, data_path):
+    """`(train, test, alphabet)`: lists of `(offsets [N, 3], text)` and the
+    characters the synthesis network gets a channel for."""
     if config.data == "synthetic":
-        train = [o for o, _, _ in hw.synthetic_dataset(config.train_samples, config.num_writers, seed=0)]
-        test = [o for o, _, _ in hw.synthetic_dataset(config.test_samples, config.num_writers, seed=1)]
-        return train, test
+        train = [(o, t) for o, t, _ in hw.synthetic_dataset(config.train_samples, config.num_writers, seed=0)]
+        test = [(o, t) for o, t, _ in hw.synthetic_dataset(config.test_samples, config.num_writers, seed=1)]
+        return train, test, hw.ALPHABET
     if config.data == "iam":
-        files = sorted(glob.glob(os.path.join(data_path or "", "lineStrokes", "**", "*.xml"), recursive=True))
-        if not files:
+        lines, missing = hw.read_iam_lines(data_path or "")
+        if not lines:
             raise FileNotFoundError(
-                f"data=iam needs --data_path, the IAM-OnDB root with lineStrokes/ (got {data_path})"
+                f"data=iam needs --data_path, the IAM-OnDB root with lineStrokes/ and ascii/ (got {data_path})"
             )
-        sequences = [hw.to_offsets(hw.read_iam_strokes(f)) for f in files]
-        cut = max(1, len(sequences) // 20)  # the last 5% of the lines held out
-        return sequences[:-cut], sequences[-cut:]
+        if missing:
+            print(f"IAM-OnDB: {missing} stroke files without a transcript left out", file=sys.stderr)
+        cut = max(1, len(lines) // 20)  # the last 5% of the lines held out
+        return lines[:-cut], lines[-cut:], DEFAULT_ALPHABET
     raise ValueError(f"data must be 'synthetic' or 'iam', got {config.data!r}")
 
 
-def nats_per_sequence(model, sequences, max_length, batch_size=64):
-    """Mean negative log-likelihood (nats) per held-out sequence and per point."""
-    _, targets, weights = hw.padded_arrays(sequences, max_length)
-    lengths = weights.sum(axis=1).astype(np.int32)
-    log_prob = tf.function(model.log_prob)
-    total = -sum(
-        float(tf.reduce_sum(log_prob(targets[i : i + batch_size], lengths[i : i + batch_size])))
-        for i in range(0, len(sequences), batch_size)
+def build_model(network, config, alphabet):
+    if network == "prediction":
+        return HandwritingPredictionNetwork(config.units, config.num_layers, config.num_components)
+    return HandwritingSynthesisNetwork(
+        config.units, config.num_layers, config.num_components, config.window_components, alphabet
     )
-    return total / len(sequences), total / lengths.sum()
+
+
+def log_prob_fn(model):
+    """`(points, lengths, texts) -> nats` for either network (texts are strings)."""
+    if isinstance(model, HandwritingSynthesisNetwork):
+        return tf.function(lambda points, lengths, texts: model.log_prob(points, lengths, model.encode(texts)))
+    return tf.function(lambda points, lengths, texts: model.log_prob(points, lengths))
+
+
+def nats_per_sequence(model, lines, max_length, batch_size=64):
+    """Mean negative log-likelihood (nats) per held-out line and per point."""
+    _, targets, weights = hw.padded_arrays([o for o, _ in lines], max_length)
+    lengths = weights.sum(axis=1).astype(np.int32)
+    texts = tf.constant([t for _, t in lines])
+    log_prob = log_prob_fn(model)
+    total = -sum(
+        float(
+            tf.reduce_sum(log_prob(targets[i : i + batch_size], lengths[i : i + batch_size], texts[i : i + batch_size]))
+        )
+        for i in range(0, len(lines), batch_size)
+    )
+    return total / len(lines), total / lengths.sum()
 
 
 def independent_baseline(train, test):
@@ -131,45 +158,23 @@ def independent_baseline(train, test):
     return float(-(gauss + bern).mean())
 
 
-def signatures(model, normaliser):
-    """`sample` and `log_prob` on strokes in the data's own units."""
-    scale = tf.constant(list(normaliser.scale) + [1.0], tf.float32)
-
-    def sample(bias, seed, length):
-        points = model.sample(tf.shape(bias)[0], tf.reduce_max(length), bias=bias, seed=seed)
-        keep = tf.sequence_mask(length, tf.shape(points)[1])
-        return {"strokes": points * scale, "lengths": tf.reduce_sum(tf.cast(keep, tf.int32), -1)}
-
-    def log_prob(strokes, lengths):
-        return {"nats": -model.log_prob(strokes / scale, lengths)}
-
-    rows = lambda dtype: tf.TensorSpec([None], dtype)  # noqa: E731
-    sample_signature = Signature(
-        fn=sample, inputs={"bias": rows(tf.float32), "seed": rows(tf.int32), "length": rows(tf.int32)}
-    )
-    return {
-        "serving_default": sample_signature,
-        "sample": sample_signature,
-        "log_prob": Signature(
-            fn=log_prob,
-            inputs={"strokes": tf.TensorSpec([None, None, 3], tf.float32), "lengths": rows(tf.int32)},
-        ),
-    }
-
-
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
     flags.model_dir = flags.model_dir or os.path.join("runs", "handwriting", f"{flags.network}_{flags.config}")
     config = flags.train_config
     try:
-        train, test = load_sequences(config, flags.data_path)
+        train, test, alphabet = load_lines(config, flags.data_path)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
-    normaliser = hw.Normaliser.fit(train)
-    train, test = [normaliser.apply(s) for s in train], [normaliser.apply(s) for s in test]
+    if flags.network == "synthesis":
+        train, test = ([(o, t) for o, t in lines if len(o) <= config.max_length] for lines in (train, test))
+    normaliser = hw.Normaliser.fit([o for o, _ in train])
+    train, test = ([(normaliser.apply(o), t) for o, t in lines] for lines in (train, test))
+    texts = (lambda lines: [t for _, t in lines]) if flags.network == "synthesis" else (lambda lines: None)
+    strokes = lambda lines: [o for o, _ in lines]  # noqa: E731
     run = harness.start(flags, f"handwriting_{flags.network}")
     result = run.fit(
-        build_model=lambda: HandwritingPredictionNetwork(config.units, config.num_layers, config.num_components),
+        build_model=lambda: build_model(flags.network, config, alphabet),
         loss=MixtureDensityLoss(config.num_components),
         metrics=lambda: [],
         weighted_metrics=lambda: [
@@ -178,18 +183,22 @@ def main(argv=None):
             )
         ],
         train_data=lambda batch, seed, start: hw.padded_dataset(
-            train, config.max_length, batch, shuffle_seed=seed, repeat=True
+            strokes(train), config.max_length, batch, seed, True, texts(train), alphabet
         ).skip(start),
-        eval_data=lambda batch: hw.padded_dataset(test, config.max_length, batch),
+        eval_data=lambda batch: hw.padded_dataset(
+            strokes(test), config.max_length, batch, texts=texts(test), alphabet=alphabet
+        ),
     )
     model = run.local_copy(result.model)
     per_sequence, per_point = nats_per_sequence(model, test, config.max_length)
-    mean_length = float(np.mean([min(len(s), config.max_length) for s in test]))
+    mean_length = float(np.mean([min(len(o), config.max_length) for o, _ in test]))
     run.summary["evaluation"] = {
         "nll_nats_per_sequence": per_sequence,
         "nll_nats_per_point": per_point,
         "mean_points_per_sequence": mean_length,
-        "independent_baseline_nats_per_point": independent_baseline(train, [t[: config.max_length] for t in test]),
+        "independent_baseline_nats_per_point": independent_baseline(
+            strokes(train), [o[: config.max_length] for o, _ in test]
+        ),
         "offset_scale": list(normaliser.scale),
     }
     print(
@@ -206,7 +215,9 @@ def main(argv=None):
             ],
         )
     )
-    run.export(result.model, f"handwriting_{flags.network}", lambda local: signatures(local, normaliser))
+    run.export(
+        result.model, f"handwriting_{flags.network}", lambda local: handwriting_signatures(local, normaliser.scale)
+    )
     run.write_summary()
     return run.summary
 

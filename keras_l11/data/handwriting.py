@@ -58,6 +58,29 @@ def read_iam_transcripts(path):
     return [line.strip() for line in text.split("CSR:", 1)[1].strip().splitlines() if line.strip()]
 
 
+def read_iam_lines(root):
+    """`(offsets [N, 3], transcript)` of every IAM-OnDB line under `root`.
+
+    A line's strokes `lineStrokes/a01/a01-000/a01-000u-01.xml` are line 1 of the
+    `CSR:` section of `ascii/a01/a01-000/a01-000u.txt`. Lines whose transcript is
+    missing are left out (their count is the second value returned).
+    """
+    import glob
+    import os
+
+    lines, missing = [], 0
+    for path in sorted(glob.glob(os.path.join(root, "lineStrokes", "**", "*.xml"), recursive=True)):
+        form, _, number = os.path.basename(path)[: -len(".xml")].rpartition("-")
+        relative = os.path.relpath(os.path.dirname(path), os.path.join(root, "lineStrokes"))
+        ascii_path = os.path.join(root, "ascii", relative, form + ".txt")
+        transcripts = read_iam_transcripts(ascii_path) if os.path.exists(ascii_path) else []
+        if not number.isdigit() or not 0 < int(number) <= len(transcripts):
+            missing += 1
+            continue
+        lines.append((to_offsets(read_iam_strokes(path)), transcripts[int(number) - 1]))
+    return lines, missing
+
+
 def to_offsets(points, y_down=True):
     """Absolute `(x, y, eos)` -> `(dx, dy, eos)`; the first offset is from the
     first point to itself (zero). IAM's y grows downwards: flipped so up is +."""
@@ -223,13 +246,21 @@ def padded_arrays(sequences, max_length):
     return inputs, targets, weights
 
 
-def padded_dataset(sequences, max_length, batch_size, shuffle_seed=None, repeat=False):
-    """Batches of `padded_arrays`."""
+def padded_dataset(sequences, max_length, batch_size, shuffle_seed=None, repeat=False, texts=None, alphabet=None):
+    """Batches `(inputs, targets, weights)` of `padded_arrays`; with `texts`
+    (one per sequence) the inputs are `{"points", "text"}`, the text as
+    character ids of `alphabet` (`soft_window.encode_characters`)."""
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices(padded_arrays(sequences, max_length))
+    from keras_l11.layers.soft_window import encode_characters
+
+    arrays = padded_arrays(sequences, max_length)
+    ds = tf.data.Dataset.from_tensor_slices(arrays if texts is None else (*arrays, list(texts)))
     if shuffle_seed is not None:
         ds = ds.shuffle(len(sequences), seed=shuffle_seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    return ds.batch(batch_size, drop_remainder=repeat).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=repeat)
+    if texts is not None:
+        ds = ds.map(lambda x, y, w, t: ({"points": x, "text": encode_characters(t, alphabet)}, y, w))
+    return ds.prefetch(tf.data.AUTOTUNE)

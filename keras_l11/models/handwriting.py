@@ -91,12 +91,20 @@ class HandwritingPredictionNetwork(keras.Model):
         mask = tf.sequence_mask(lengths, tf.shape(points)[1])
         return tf.reduce_sum(tf.where(mask, per_point, 0.0), axis=-1)
 
+    def prime(self, points, lengths):
+        """States after reading the first `lengths` points of each row of
+        `points [batch, time, 3]`, and each row's last point (to sample on from)."""
+        inputs, mask, last = priming_inputs(points, lengths)
+        _, states = self.run(inputs, mask=mask)
+        return states, last
+
     def sample(self, batch_size, length, bias=0.0, seed=0, states=None, start=None):
-        """`length` points per row, drawn one at a time inside a `tf.while_loop`,
-        from `states`/`start` (a primed state and its last point) or from scratch."""
+        """`(points [batch, length, 3], lengths)`: drawn one at a time inside a
+        `tf.while_loop`, from `states`/`start` (as `prime` returns them) or from scratch."""
         states = self.initial_state(batch_size) if states is None else states
         start = tf.broadcast_to(tf.constant(START_POINT), [batch_size, 3]) if start is None else start
-        return sample_points(self.step, states, start, length, self.num_components, bias, seed)
+        step = lambda point, states: (*self.step(point, states), False)  # noqa: E731
+        return sample_points(step, states, start, length, self.num_components, bias, seed)
 
     def get_config(self):
         return {
@@ -112,26 +120,50 @@ class HandwritingPredictionNetwork(keras.Model):
         return cls(**config)
 
 
+def priming_inputs(points, lengths):
+    """`(inputs, mask, last point)` for reading `points [batch, time, 3]` up
+    to `lengths` as teacher forcing does: the inputs are the start point and
+    the points before the last one; the last point (the start point for rows
+    of length 0) is where sampling goes on from."""
+    points = tf.cast(points, tf.float32)
+    lengths = tf.cast(lengths, tf.int32)
+    start = tf.broadcast_to(tf.constant(START_POINT), tf.shape(points[:, :1]))
+    inputs = tf.concat([start, points[:, :-1]], axis=1)
+    last = tf.gather(points, tf.maximum(lengths - 1, 0), axis=1, batch_dims=1)
+    last = tf.where((lengths > 0)[:, None], last, start[:, 0])
+    return inputs, tf.sequence_mask(lengths, tf.shape(points)[1]), last
+
+
 def sample_points(step_fn, states, start, length, num_components, bias=0.0, seed=0):
-    """Ancestral sampling of pen points in the graph: `step_fn(point [batch, 3],
-    states) -> (params, states)`; each point is drawn from the (biased) mixture
-    with counter-based noise keyed by `seed` (a scalar, or one per row so that
-    a row's strokes do not depend on the rest of the batch) and the step, so a
-    seed reproduces its strokes. `bias` is a scalar or one value per row.
+    """Ancestral sampling of pen points in the graph.
+
+    `step_fn(point [batch, 3], states) -> (params, states, done)`; each point is
+    drawn from the (biased) mixture with counter-based noise keyed by `seed` (a
+    scalar, or one per row so that a row's strokes do not depend on the rest of
+    the batch) and the step, so a seed reproduces its strokes. `bias` is a
+    scalar or one value per row. A row stops after the step at which `done`
+    (bool `[batch]`, e.g. the synthesis network's finish condition) first
+    holds, or after `length` points; the loop ends when every row has stopped.
 
     Returns:
-        points `[batch, length, 3]` float32 (offsets and end-of-stroke in {0, 1}).
+        `(points [batch, steps, 3] float32, lengths [batch] int32)`: offsets and
+        end-of-stroke in {0, 1}, zeros after a row's length.
     """
     seed = tf.cast(seed, tf.int64)
     length = tf.convert_to_tensor(length, tf.int32)
+    stopped = tf.zeros(tf.shape(start)[:1], tf.bool)
 
-    def body(i, point, states, out):
-        params, states = step_fn(point, states)
+    def body(i, point, states, stopped, lengths, out):
+        params, states, done = step_fn(point, states)
         drawn = sample_point(params, num_components, bias, seed, i)
-        return i + 1, drawn, states, out.write(i, drawn)
+        lengths += tf.cast(~stopped, tf.int32)
+        out = out.write(i, tf.where(stopped[:, None], 0.0, drawn))
+        return i + 1, drawn, states, stopped | done, lengths, out
 
-    out = tf.TensorArray(tf.float32, size=length)
-    _, _, _, out = tf.while_loop(
-        lambda i, *_: i < length, body, (tf.constant(0), tf.cast(start, tf.float32), states, out)
-    )
-    return tf.transpose(out.stack(), [1, 0, 2])
+    def more(i, point, states, stopped, *_):
+        return (i < length) & ~tf.reduce_all(stopped)
+
+    out = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+    initial = (tf.constant(0), tf.cast(start, tf.float32), states, stopped, tf.zeros_like(stopped, tf.int32), out)
+    _, _, _, _, lengths, out = tf.while_loop(more, body, initial)
+    return tf.transpose(out.stack(), [1, 0, 2]), lengths
