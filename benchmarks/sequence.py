@@ -19,19 +19,14 @@ fast an epoch goes through the corpus: keras-io's windows overlap, advancing by 
 """
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 
 import numpy as np
 
+from benchmarks.common import ROOT, best_steps_per_second, run_small, write_report
 from keras_l11.training.harness import format_table
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "benchmarks", "results")
 
 # -- quality -----------------------------------------------------------------
 
@@ -59,19 +54,6 @@ SMALL_RUNS = [
 ]
 
 
-def run_small(job, runs_dir, reuse):
-    model_dir = os.path.join(runs_dir, job)
-    summary = os.path.join(model_dir, "summary.json")
-    if not (reuse and os.path.exists(summary)):
-        export_dir = os.path.join(runs_dir, "saved_models")
-        command = [sys.executable, "-m", f"train.{job}", "--config", "small", "--verbose", "2"]
-        command += ["--model_dir", model_dir, "--export_dir", export_dir, "--serving_config", ""]
-        print("$", " ".join(command), flush=True)
-        subprocess.run(command, cwd=ROOT, check=True)
-    with open(summary) as f:
-        return json.load(f)
-
-
 def quality(runs_dir, reuse):
     rows = []
     for job, data, ours, paper in SMALL_RUNS:
@@ -95,20 +77,6 @@ def keras_io_data(text, maxlen=40, step=3):
             x[i, t, index[c]] = 1
         y[i, index[text[s + maxlen]]] = 1
     return x, y
-
-
-def best_steps_per_second(models, steps, rounds):
-    """Best-of-`rounds` steps/s of `model.fit` for each `(model, data)`, the
-    models taking turns so that a busy moment of the machine hits both."""
-    for model, data in models:
-        model.fit(data, steps_per_epoch=5, epochs=1, verbose=0)  # trace and warm up
-    best = [0.0] * len(models)
-    for _ in range(rounds):
-        for i, (model, data) in enumerate(models):
-            started = time.perf_counter()
-            model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
-            best[i] = max(best[i], steps / (time.perf_counter() - started))
-    return best
 
 
 def throughput(steps, rounds=3, batch=128, maxlen=40, step=3):
@@ -227,11 +195,7 @@ def main(argv=None):
     title = "Training throughput, same data, same model size (target: ratio >= 1.0)"
     sections.append((title, throughput(args.throughput_steps)))
     sections.append(("Sampling speed (target: >= 20x a Python loop)", sampling(args.sample_length)))
-    report = "\n\n".join(f"{title}\n{table}" for title, table in sections)
-    print(report)
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "sequence.txt"), "w") as f:
-        f.write(report + "\n")
+    write_report("sequence", sections)
 
 
 if __name__ == "__main__":

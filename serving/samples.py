@@ -39,18 +39,32 @@ def sample_inputs(prime, length, temperature, biases, seed):
     }
 
 
-def draw(inputs, saved_model=None, server=None, model=None, protocol="rest"):
-    """Text of each row of the `sample` signature's output."""
+def call_signature(signature, inputs, saved_model=None, server=None, model=None, protocol="rest"):
+    """`{output: array}` of `signature` on `inputs`, from a SavedModel folder
+    (`saved_model`) or from model `model` on a running `server` (host:port)."""
     if saved_model:
         import tensorflow as tf
 
-        fn = tf.saved_model.load(latest_version(saved_model)).signatures["sample"]
-        text = fn(**{k: tf.constant(v) for k, v in inputs.items()})["text"].numpy()
-    else:
-        from serving.client import Client
+        fn = tf.saved_model.load(latest_version(saved_model)).signatures[signature]
+        return {k: v.numpy() for k, v in fn(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
+    from serving.client import Client
 
-        with Client(server, protocol=protocol) as client:
-            text = client.predict(model, inputs, signature_name="sample")["text"]
+    with Client(server, protocol=protocol) as client:
+        return client.predict(model, inputs, signature_name=signature)
+
+
+def add_source_flags(parser, default_model):
+    """`--saved_model` or `--server` (+ `--model`, `--protocol`): where `call_signature` asks."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--saved_model", help="a SavedModel folder, or a model folder with numbered versions")
+    source.add_argument("--server", help="host:port of a TF Serving (or `python -m serving`) REST or gRPC port")
+    parser.add_argument("--model", default=default_model, help="model name on the server")
+    parser.add_argument("--protocol", choices=("rest", "grpc"), default="rest")
+
+
+def draw(inputs, saved_model=None, server=None, model=None, protocol="rest"):
+    """Text of each row of the `sample` signature's output."""
+    text = call_signature("sample", inputs, saved_model, server, model, protocol)["text"]
     return [t.decode("utf-8", "replace") if isinstance(t, bytes) else str(t) for t in text]
 
 
@@ -71,11 +85,7 @@ def side_by_side(headers, texts, width):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--saved_model", help="a SavedModel folder, or a model folder with numbered versions")
-    source.add_argument("--server", help="host:port of a TF Serving (or `python -m serving`) REST or gRPC port")
-    parser.add_argument("--model", default="char_rnn", help="model name on the server")
-    parser.add_argument("--protocol", choices=("rest", "grpc"), default="rest")
+    add_source_flags(parser, "char_rnn")
     parser.add_argument("--prime", default="", help="text the samples continue")
     parser.add_argument("--bias", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0, 10.0])
     parser.add_argument("--length", type=int, default=300, help="tokens per sample")

@@ -1,11 +1,17 @@
 """The handwriting job learns, and its exports answer over the local server."""
 
+import os
+import xml.etree.ElementTree as ET
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import tensorflow as tf
 from serving_helpers import http, start_server
 
+from keras_l11 import plots
 from keras_l11.data import handwriting as hw
+from serving import handwriting_figures
 from serving.client import Client
 from serving.samples import latest_version
 
@@ -148,3 +154,29 @@ def test_text_the_model_cannot_write_is_refused_by_name(server, text, message):
     assert status == 400 and message in body["error"], body
     ok = http("POST", url, {"signature_name": "sample", "instances": [{**row, "text": "ok"}]})
     assert ok[0] == 200, ok
+
+
+def test_strokes_render_to_svg_with_one_path_per_pen_down_stroke():
+    offsets = np.array([[0, 0, 0], [10, 0, 0], [0, 10, 1], [5, -20, 0], [5, 0, 1]], np.float32)
+    strokes = plots.pen_strokes(offsets)
+    np.testing.assert_array_equal(strokes[0], [[0, 0], [10, 0], [10, 10]])
+    np.testing.assert_array_equal(strokes[1], [[15, -10], [20, -10]])
+    svg = ET.fromstring(plots.strokes_svg(offsets, margin=0))
+    paths = [p.get("d") for p in svg.iter("{http://www.w3.org/2000/svg}path")]
+    # x from the left edge (0), y flipped from the top edge (10): (10, 10) -> (10, 0), (15, -10) -> (15, 20).
+    assert paths == ["M0.00,10.00 L10.00,10.00 L10.00,0.00", "M15.00,20.00 L20.00,20.00"]
+
+
+@pytest.mark.parametrize("network", ["synthesis", "prediction"])
+def test_figures_command_writes_the_lectures_figures(handwriting_export, network, tmp_path):
+    saved_model = str(handwriting_export["dir"] / "saved_models" / f"handwriting_{network}")
+    args = ["--saved_model", saved_model, "--network", network, "--text", "the end", "--bias", "0", "2"]
+    files = handwriting_figures.main([*args, "--writers", "2", "--max_length", "60", "--out", str(tmp_path)])
+    names = {os.path.basename(f) for f in files}
+    expected = {"bias_0.svg", "bias_2.svg", "biases.png", "primed_0.svg", "primed_1.svg", "primed.png"}
+    assert names == expected | ({"window.png"} if network == "synthesis" else set())
+    for f in files:
+        if f.endswith(".png"):
+            assert plt.imread(f).shape[0] > 50
+        else:
+            assert ET.parse(f).getroot().tag == "{http://www.w3.org/2000/svg}svg"

@@ -1,12 +1,14 @@
 """Assembled models, one module per lecture topic."""
 
 from keras_l11.models.handwriting import HandwritingPredictionNetwork
+from keras_l11.models.handwriting_synthesis import HandwritingSynthesisNetwork
 from keras_l11.models.language_model import RecurrentLanguageModel
 from keras_l11.models.ntm import NeuralTuringMachine, SequenceLSTM
 from keras_l11.models.seq2seq import Seq2SeqTranslator
 
 __all__ = [
     "HandwritingPredictionNetwork",
+    "HandwritingSynthesisNetwork",
     "NeuralTuringMachine",
     "RecurrentLanguageModel",
     "Seq2SeqTranslator",
