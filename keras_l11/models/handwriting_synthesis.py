@@ -155,7 +155,8 @@ class HandwritingSynthesisNetwork(keras.Model):
         return self.head(features), final, time_major(phis)
 
     def call(self, inputs):
-        params, _, _ = self.run(inputs["points"], inputs["text"])
+        # Keras' symbolic build under tf.distribute may hand the ids over as float32 specs.
+        params, _, _ = self.run(inputs["points"], tf.cast(inputs["text"], tf.int32))
         return params
 
     def step(self, point, states, text):

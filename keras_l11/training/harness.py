@@ -219,7 +219,7 @@ class Run:
         ]
         if self.is_chief:
             callbacks.append(keras.callbacks.TensorBoard(os.path.join(self.model_dir, "logs"), profile_batch=0))
-        validation = eval_data(self.global_batch_size) if eval_data else None
+        validation = self._even_split(eval_data(self.global_batch_size)) if eval_data else None
         verbose = flags.verbose if flags.verbose is not None else (1 if os.isatty(1) else 2)
         if start_epoch >= epochs:
             print(f"Training already complete ({start_epoch * c.steps_per_epoch} steps in {self.backup_dir}).")
@@ -245,6 +245,27 @@ class Run:
         )
         return FitResult(model, history.history, self.summary)
 
+    def _even_split(self, dataset):
+        """`dataset` with each batch cut to a multiple of the replicas in sync.
+
+        Keras 3 under tf.distribute fails on a last batch that splits unevenly
+        across replicas ("Inputs to operation AddN ... must have the same size
+        and shape"), so up to `replicas - 1` examples of the last batch are left
+        out of in-training evaluation. Jobs compute their reported figures on
+        `local_copy`, outside the strategy, from every example.
+        """
+        import tensorflow as tf
+
+        replicas = self.strategy.num_replicas_in_sync
+        if replicas == 1:
+            return dataset
+
+        def cut(*batch):
+            n = tf.shape(tf.nest.flatten(batch)[0])[0]
+            return tf.nest.map_structure(lambda t: t[: n - n % replicas], batch)
+
+        return dataset.map(cut).filter(lambda *batch: tf.shape(tf.nest.flatten(batch)[0])[0] > 0)
+
     def evaluate(self, model, datasets):
         """Evaluates `model` on named datasets; prints and records a table.
 
@@ -256,7 +277,8 @@ class Run:
         """
         results = {}
         for name, make in datasets.items():
-            results[name] = model.evaluate(make(self.global_batch_size), verbose=0, return_dict=True)
+            data = self._even_split(make(self.global_batch_size))
+            results[name] = model.evaluate(data, verbose=0, return_dict=True)
         if results:
             columns = sorted(next(iter(results.values())))
             print(format_table(["set"] + columns, [[n] + [r[k] for k in columns] for n, r in results.items()]))
