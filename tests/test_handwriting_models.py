@@ -75,6 +75,11 @@ def test_priming_reads_each_row_up_to_its_length(model, points):
     np.testing.assert_allclose(alone_last.numpy(), [points[1, 6]], atol=1e-6)
     _, unprimed = model.prime(points, tf.constant([0, 0]))
     np.testing.assert_array_equal(unprimed.numpy(), [START_POINT] * 2)
+    no_points, start = model.prime(tf.zeros([2, 0, 3]), tf.constant([0, 0]))
+    np.testing.assert_array_equal(start.numpy(), [START_POINT] * 2)
+    np.testing.assert_array_equal(no_points[0][0].numpy(), model.initial_state(2)[0][0].numpy())
+    with pytest.raises(tf.errors.InvalidArgumentError, match="prime_lengths exceed"):
+        model.prime(points[:, :5], tf.constant([5, 6]))
     # Sampling on from a primed state goes where the primed network points, not where a fresh one does.
     primed = model.sample(2, 5, bias=1e4, seed=1, states=states, start=last)[0].numpy()
     fresh = model.sample(2, 5, bias=1e4, seed=1)[0].numpy()

@@ -127,11 +127,14 @@ def priming_inputs(points, lengths):
     of length 0) is where sampling goes on from."""
     points = tf.cast(points, tf.float32)
     lengths = tf.cast(lengths, tf.int32)
-    start = tf.broadcast_to(tf.constant(START_POINT), tf.shape(points[:, :1]))
-    inputs = tf.concat([start, points[:, :-1]], axis=1)
-    last = tf.gather(points, tf.maximum(lengths - 1, 0), axis=1, batch_dims=1)
-    last = tf.where((lengths > 0)[:, None], last, start[:, 0])
-    return inputs, tf.sequence_mask(lengths, tf.shape(points)[1]), last
+    tf.debugging.assert_less_equal(
+        lengths, tf.shape(points)[1], message="prime_lengths exceed the number of priming points"
+    )
+    start = tf.broadcast_to(tf.constant(START_POINT), [tf.shape(points)[0], 1, 3])
+    with_start = tf.concat([start, points], axis=1)
+    inputs = with_start[:, : tf.maximum(tf.shape(points)[1], 1)]  # at least one (masked) step
+    last = tf.gather(with_start, lengths, axis=1, batch_dims=1)
+    return inputs, tf.sequence_mask(lengths, tf.shape(inputs)[1]), last
 
 
 def sample_points(step_fn, states, start, length, num_components, bias=0.0, seed=0):
