@@ -69,6 +69,15 @@ class HandwritingSynthesisNetwork(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        # Layers. (No functional graph: the first layer and the window run in `run`'s tf.scan.)
+        self.window_cell = layers.LSTMCell(units, name="lstm_0")
+        self.window = SoftWindow(window_components, kappa_bias, name="window")
+        self.lstms = [
+            layers.LSTM(units, return_sequences=True, return_state=True, name=f"lstm_{i}") for i in range(1, num_layers)
+        ]
+        self.head = MixtureDensityHead(num_components, name="mixture")
+
+        # Config.
         self.units = units
         self.num_layers = num_layers
         self.num_components = num_components
@@ -76,12 +85,6 @@ class HandwritingSynthesisNetwork(keras.Model):
         self.alphabet = alphabet
         self.kappa_bias = kappa_bias
         self.vocabulary_size = len(alphabet) + 1
-        self.window_cell = layers.LSTMCell(units, name="lstm_0")
-        self.window = SoftWindow(window_components, kappa_bias, name="window")
-        self.lstms = [
-            layers.LSTM(units, return_sequences=True, return_state=True, name=f"lstm_{i}") for i in range(1, num_layers)
-        ]
-        self.head = MixtureDensityHead(num_components, name="mixture")
         self.build()  # the weights' shapes do not depend on the inputs
 
     def build(self, input_shape=None):
