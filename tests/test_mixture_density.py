@@ -8,6 +8,7 @@ import tensorflow_probability as tfp
 
 from keras_l11.layers.mixture_density import (
     RHO_MARGIN,
+    BivariateNormal,
     MixtureDensityHead,
     MixtureDensityLoss,
     mixture_distribution,
@@ -71,6 +72,26 @@ def test_log_prob_matches_numpy_and_tfp_mixture_same_family():
     points64 = points.astype(np.float64)
     reference = mixture.log_prob(points64[..., :2]) + tf.cast(bernoulli.log_prob(points64[..., 2]), tf.float64)
     np.testing.assert_allclose(ours, reference.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_bivariate_normal_is_tfps_multivariate_normal_in_closed_form():
+    rng = np.random.default_rng(7)
+    loc, scale = rng.normal(size=(3, 2)), np.exp(rng.normal(size=(3, 2)))
+    rho = np.array([-0.9, 0.0, 0.6])
+    ours = BivariateNormal(loc.astype(np.float32), scale.astype(np.float32), rho.astype(np.float32))
+    cov = np.stack(
+        [[scale[:, 0] ** 2, rho * scale[:, 0] * scale[:, 1]], [rho * scale[:, 0] * scale[:, 1], scale[:, 1] ** 2]]
+    )
+    cov = np.moveaxis(cov, -1, 0)
+    reference = tfp.distributions.MultivariateNormalTriL(loc=loc, scale_tril=np.linalg.cholesky(cov))
+    x = rng.normal(size=(5, 3, 2))
+    np.testing.assert_allclose(ours.log_prob(x.astype(np.float32)), reference.log_prob(x), rtol=1e-5, atol=1e-5)
+    assert ours.batch_shape == [3] and ours.event_shape == [2]
+    np.testing.assert_allclose(ours.covariance(), cov, rtol=1e-5)
+    draws = ours.sample(40_000, seed=1).numpy().astype(np.float64)
+    np.testing.assert_allclose(draws.mean(0), loc, atol=0.05 * scale.max())
+    empirical = np.stack([np.cov(draws[:, i].T) for i in range(3)])
+    np.testing.assert_allclose(empirical, cov, rtol=0.05, atol=0.01 * scale.max() ** 2)
 
 
 def test_samples_have_the_right_shape_and_end_of_stroke_values():
