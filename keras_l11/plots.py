@@ -118,3 +118,35 @@ def plot_window_weights(offsets, phi, text, path):
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+# -- detection ----------------------------------------------------------------
+
+
+def plot_detections(image, detections, class_names, path, truth=None, min_score=0.3):
+    """An image with its detections drawn and labelled ("7 0.93"), and the
+    labelled boxes dashed in white when `truth` (`{"boxes", "classes"}`) is given."""
+    height, width = np.asarray(image).shape[:2]
+    fig, ax = plt.subplots(figsize=(6, 6 * height / width))
+    ax.imshow(np.asarray(image, np.uint8))
+    if truth is not None:
+        for x1, y1, x2, y2 in np.asarray(truth["boxes"]).reshape(-1, 4):
+            ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec="white", ls="--", lw=1))
+    for (x1, y1, x2, y2), score, cls in zip(detections["boxes"], detections["scores"], detections["classes"]):
+        if score < min_score:
+            continue
+        ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec="yellow", lw=1.5))
+        ax.text(
+            x1,
+            y1,
+            f"{class_names[int(cls)]} {score:.2f}",
+            color="black",
+            fontsize=8,
+            va="bottom",
+            backgroundcolor="yellow",
+        )
+    ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
