@@ -41,6 +41,7 @@ from keras_l11.training.export import Signature
 @dataclasses.dataclass(frozen=True)
 class RCNNConfig(TrainConfig):
     data: str = "digits"  # or "voc2007"
+    image_size: int = 192  # generated canvases
     train_images: int = 1000
     test_images: int = 200
     region_size: int = 227
@@ -59,6 +60,7 @@ CONFIGS = {
         steps=150,
         steps_per_epoch=50,
         learning_rate=2e-3,
+        image_size=128,
         train_images=150,
         test_images=30,
         region_size=32,
@@ -98,8 +100,8 @@ CONFIGS = {
 def load_examples(config):
     """`(train, test, class names)`."""
     if config.data == "digits":
-        train = det_data.digit_canvases(config.train_images, "train", seed=0)
-        test = det_data.digit_canvases(config.test_images, "test", seed=1)
+        train = det_data.digit_canvases(config.train_images, "train", seed=0, size=config.image_size)
+        test = det_data.digit_canvases(config.test_images, "test", seed=1, size=config.image_size)
         return train, test, det_data.DIGIT_NAMES
     if config.data == "voc2007":
         return det_data.voc2007("train+validation"), det_data.voc2007("test"), det_data.VOC_NAMES

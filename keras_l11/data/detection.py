@@ -41,12 +41,24 @@ def _resize(digit, size):
     return np.asarray(Image.fromarray(digit).resize((size, size), Image.BILINEAR), np.float32) / 255.0
 
 
-def _background(size, rng):
+def _background(size, rng, shapes=24):
+    """A colour gradient under `shapes` random rectangles and discs (a scene's
+    clutter, and regions for selective search to merge), plus pixel noise."""
     base = rng.uniform(0, 255, 3)
     direction = rng.normal(size=2)
     ramp = np.linspace(-1, 1, size)
     gradient = direction[0] * ramp[None, :] + direction[1] * ramp[:, None]
     image = base + 40.0 * gradient[..., None] * rng.uniform(-1, 1, 3)
+    yy, xx = np.mgrid[:size, :size]
+    for _ in range(shapes):
+        colour = np.clip(base + rng.normal(0, 60, 3), 0, 255)
+        cx, cy = rng.uniform(0, size, 2)
+        r = rng.uniform(0.03, 0.2) * size
+        if rng.random() < 0.5:
+            inside = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
+        else:
+            inside = (np.abs(xx - cx) < r) & (np.abs(yy - cy) < r * rng.uniform(0.3, 1.5))
+        image[inside] = 0.5 * image[inside] + 0.5 * colour
     return image + rng.normal(0, 6, (size, size, 3))
 
 
@@ -65,10 +77,10 @@ def _paste(image, alpha, colour, x, y):
     image[y : y + h, x : x + w] = region * (1 - alpha[..., None]) + colour * alpha[..., None]
 
 
-def digit_canvas(rng, split="train", size=128, num_digits=(1, 4), digit_sizes=(28, 56), clutter=8):
+def digit_canvas(rng, split="train", size=192, num_digits=(1, 4), digit_sizes=(32, 72), clutter=20, shapes=24):
     """One cluttered canvas with `num_digits` (a range, inclusive) digits."""
     digits, labels = mnist(split)
-    image = _background(size, rng)
+    image = _background(size, rng, shapes)
     for _ in range(clutter):  # faint 10x10 fragments of random digits
         piece = _resize(digits[rng.integers(len(digits))], 40)
         y0, x0 = rng.integers(0, 30, 2)
