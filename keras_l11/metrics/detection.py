@@ -34,6 +34,14 @@ def box_iou(a, b):
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
+def paired_iou(a, b):
+    """IoU of `a[i]` with `b[i]` for each row (NumPy, `[N, 4]` each)."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    inter = np.prod(np.clip(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0, None), axis=-1)
+    union = np.prod(a[:, 2:] - a[:, :2], -1) + np.prod(b[:, 2:] - b[:, :2], -1) - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
 def _ranked(detections, cls, max_per_image):
     """`(score, image, box)` of class `cls` over all images, best first."""
     rows = []
