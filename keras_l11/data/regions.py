@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_l11.metrics.detection import box_iou
-from keras_l11.models.rcnn import warp_regions
+from keras_l11.models.rcnn import TARGET_SCALE, warp_regions
 from keras_l11.ops import boxes as box_ops
 
 POSITIVE_IOU = 0.5
@@ -23,7 +23,7 @@ REGRESSION_IOU = 0.6
 def label_regions(proposals, truth_boxes, truth_classes):
     """`(boxes, labels, regression)` for one image: its proposals and labelled
     boxes, labels (0 background, else class + 1), and `[n, 5]` regression rows
-    (class or -1, t_x, t_y, t_w, t_h)."""
+    (class or -1, then t_x, t_y, t_w, t_h divided by `TARGET_SCALE`)."""
     boxes = np.concatenate([np.asarray(truth_boxes, np.float32).reshape(-1, 4), np.asarray(proposals, np.float32)])
     labels = np.zeros(len(boxes), np.int32)
     regression = np.full((len(boxes), 5), -1.0, np.float32)
@@ -37,7 +37,7 @@ def label_regions(proposals, truth_boxes, truth_classes):
         targets = box_ops.encode(boxes, np.asarray(truth_boxes, np.float32)[best]).numpy()
         keep = best_iou >= REGRESSION_IOU
         regression[keep, 0] = classes[keep]
-        regression[keep, 1:] = targets[keep]
+        regression[keep, 1:] = targets[keep] / np.asarray(TARGET_SCALE, np.float32)
     return boxes, labels, regression
 
 

@@ -25,6 +25,10 @@ from keras import layers
 from keras_l11.models.backbones import image_features, preprocess
 from keras_l11.ops import boxes as box_ops
 
+# The network predicts regression targets divided by these (Fast R-CNN's scaling): proposals that already
+# overlap their box by IoU >= 0.6 need small corrections, which would otherwise barely register in the loss.
+TARGET_SCALE = (0.1, 0.1, 0.2, 0.2)
+
 
 def with_context(boxes, region_size, padding):
     """Boxes dilated so that after warping to `region_size` there are `padding`
@@ -123,8 +127,8 @@ class RegionCNN(keras.Model):
 class ClassBoxRegressionLoss(keras.losses.Loss):
     """Smooth L1 between a region's predicted deltas for its own class and its
     regression targets. `y_true [R, 5]`: the class index (0-based, -1 when the
-    region has no target: background or IoU < 0.6) and `(t_x, t_y, t_w, t_h)`;
-    `y_pred [R, C, 4]`."""
+    region has no target: background or IoU < 0.6) and `(t_x, t_y, t_w, t_h)`
+    divided by `TARGET_SCALE`; `y_pred [R, C, 4]`."""
 
     def __init__(self, name="box_regression", **kwargs):
         super().__init__(name=name, **kwargs)
@@ -181,7 +185,7 @@ def detect(
     probabilities, deltas = score_regions(model, images, boxes, box_indices, padding)
     c = model.num_classes
     if regression:
-        per_class = box_ops.decode(tf.repeat(boxes[:, None, :], c, axis=1), deltas)
+        per_class = box_ops.decode(tf.repeat(boxes[:, None, :], c, axis=1), deltas * tf.constant(TARGET_SCALE))
     else:
         per_class = tf.repeat(boxes[:, None, :], c, axis=1)
     per_class = box_ops.clip(per_class, tf.shape(images)[1], tf.shape(images)[2])
