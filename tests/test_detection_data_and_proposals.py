@@ -1,0 +1,82 @@
+"""Digit canvases, selective search, region labels and warping."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_l11 import proposals
+from keras_l11.data import detection as det_data
+from keras_l11.data.regions import label_regions
+from keras_l11.models.rcnn import TARGET_SCALE, warp_regions, with_context
+from keras_l11.ops import boxes as box_ops
+
+
+@pytest.fixture(scope="module")
+def canvases():
+    return det_data.digit_canvases(6, "test", seed=3)
+
+
+def test_canvases_are_reproducible_and_their_boxes_are_the_pasted_pixels(canvases):
+    again = det_data.digit_canvases(6, "test", seed=3)
+    for a, b in zip(canvases, again):
+        np.testing.assert_array_equal(a["image"], b["image"])
+        np.testing.assert_array_equal(a["boxes"], b["boxes"])
+    for ex in canvases:
+        assert ex["image"].shape == (192, 192, 3) and ex["image"].dtype == np.uint8
+        assert 1 <= len(ex["boxes"]) <= 4 and set(ex["classes"]) <= set(range(10))
+        assert np.all(ex["boxes"][:, :2] >= 0) and np.all(ex["boxes"][:, 2:] <= 192)
+        assert np.all(ex["boxes"][:, 2:] - ex["boxes"][:, :2] >= 8)
+
+
+def test_selective_search_returns_hundreds_of_boxes_inside_the_image_that_cover_the_digits(canvases):
+    found = [proposals.selective_search(ex["image"]) for ex in canvases]
+    for boxes in found:
+        assert boxes.dtype == np.float32 and boxes.shape[1] == 4
+        assert len(boxes) >= 100
+        assert np.all(boxes[:, :2] >= 0) and np.all(boxes[:, 2] <= 192) and np.all(boxes[:, 3] <= 192)
+        assert np.all(boxes[:, 2:] > boxes[:, :2])
+        assert len(np.unique(boxes, axis=0)) == len(boxes)
+    assert proposals.recall(found, [ex["boxes"] for ex in canvases]) >= 0.9
+    quality = proposals.selective_search(canvases[0]["image"], mode="quality")
+    assert len(quality) > len(found[0])  # more strategies, more regions
+    with pytest.raises(ValueError, match="mode"):
+        proposals.selective_search(canvases[0]["image"], mode="slow")
+
+
+def test_sliding_windows_tile_the_image_at_several_shapes():
+    windows = proposals.sliding_windows(100, 200, 300)
+    assert 200 <= len(windows) <= 400
+    assert (
+        np.all(windows[:, :2] >= -1e-4) and np.all(windows[:, 2] <= 200 + 1e-4) and np.all(windows[:, 3] <= 100 + 1e-4)
+    )
+    ratios = np.unique(np.round((windows[:, 2] - windows[:, 0]) / (windows[:, 3] - windows[:, 1]), 2))
+    assert len(ratios) >= 3
+
+
+def test_regions_get_the_papers_labels_and_scaled_regression_targets():
+    truth = np.array([[10, 10, 50, 50]], np.float32)
+    props = np.array([[12, 10, 50, 50], [20, 20, 60, 60], [100, 100, 140, 140]], np.float32)
+    boxes, labels, regression = label_regions(props, truth, np.array([7]))
+    # IoUs with the truth: 1 (itself), 0.95, 0.39, 0 -> labels 8 (class 7 + 1), 8, background, background.
+    np.testing.assert_array_equal(labels, [8, 8, 0, 0])
+    np.testing.assert_array_equal(regression[:, 0], [7, 7, -1, -1])  # regression needs IoU >= 0.6
+    expected = box_ops.encode(boxes[1], truth[0]).numpy() / np.array(TARGET_SCALE)
+    np.testing.assert_allclose(regression[1, 1:], expected, rtol=1e-5)
+
+
+def test_warping_adds_the_papers_context_and_batches_all_regions():
+    image = np.zeros((1, 40, 40, 3), np.float32)
+    image[0, 10:30, 10:30] = 255.0  # a white square on black
+    box = tf.constant([[10.0, 10.0, 30.0, 30.0]])
+    # 16 pixels of context at 227: the box grows by 227 / 195 around its centre.
+    np.testing.assert_allclose(
+        with_context(box, 227, 16).numpy(),
+        [[20 - 10 * 227 / 195, 20 - 10 * 227 / 195, 20 + 10 * 227 / 195, 20 + 10 * 227 / 195]],
+        rtol=1e-5,
+    )
+    tight = warp_regions(image, box, [0], 20, padding=0).numpy()[0]
+    assert tight.min() > 200  # only the square
+    padded = warp_regions(image, box, [0], 20, padding=4).numpy()[0]
+    assert padded[0, 0].max() < 60 and padded[10, 10].min() > 200  # a black frame around the square
+    many = warp_regions(np.repeat(image, 3, 0), tf.tile(box, [5, 1]), [0, 1, 2, 0, 1], 20, padding=0)
+    assert many.shape == (5, 20, 20, 3)
