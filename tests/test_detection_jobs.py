@@ -1,0 +1,81 @@
+"""The R-CNN job beats chance, and its export detects digits in image bytes over the local server."""
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from serving_helpers import http, start_server
+
+from keras_l11 import proposals
+from keras_l11.data import detection as det_data
+from serving.client import Client
+
+from conftest import smoke_job
+
+
+@pytest.fixture(scope="session")
+def rcnn_export(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rcnn")
+    return {"dir": out, "summary": smoke_job("rcnn", out, "rcnn"), "config": out / "serving" / "models.config"}
+
+
+def test_rcnn_beats_a_chance_detector(rcnn_export):
+    ev = rcnn_export["summary"]["evaluation"]
+    assert ev["with_regression"]["voc07_map_50"] > ev["chance_voc07_map_50"] + 0.1, ev
+    assert ev["proposal_recall_50"] > 0.9 and ev["proposals_per_image"] > 100
+
+
+def png(image):
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def server(rcnn_export, tmp_path_factory):
+    running = start_server(
+        [f"--model_config_file={rcnn_export['config']}"],
+        tmp_path_factory.mktemp("rcnn_server"),
+        cwd=str(rcnn_export["dir"]),
+    )
+    yield running
+    assert running.stop() == 0, running.log()[-2000:]
+
+
+def test_detections_from_image_bytes_and_client_proposals_over_rest_and_grpc(server):
+    example = det_data.digit_canvases(1, "test", seed=42, size=128)[0]
+    boxes = proposals.selective_search(example["image"])
+    url = f"{server.url}/v1/models/rcnn:predict"
+    inputs = {
+        "images": [{"b64": base64.b64encode(png(example["image"])).decode()}],
+        "proposals": [boxes.tolist()],
+        "num_proposals": [len(boxes)],
+    }
+    status, body = http("POST", url, {"signature_name": "detect", "inputs": inputs})
+    assert status == 200, body
+    out = body["outputs"]
+    n = out["num_detections"][0]
+    assert 0 < n <= 100
+    detected = np.asarray(out["detection_boxes"][0][:n])
+    assert np.all(detected[:, 2:] >= detected[:, :2]) and np.all(detected >= 0) and np.all(detected <= 128)
+    scores = np.asarray(out["detection_scores"][0][:n])
+    assert np.all(np.diff(scores) <= 1e-6) and np.all((scores > 0) & (scores <= 1))
+    assert set(out["detection_classes"][0][:n]) <= set(range(10))
+    with Client(server.grpc, "grpc") as client:
+        windows = client.predict(
+            "rcnn", {"images": np.array([png(example["image"])], dtype=object)}, signature_name="detect_windows"
+        )
+    assert windows["detection_boxes"].shape[0] == 1 and windows["num_detections"][0] >= 0
+
+
+def test_bytes_that_are_not_an_image_are_refused(server):
+    url = f"{server.url}/v1/models/rcnn:predict"
+    body = {
+        "signature_name": "detect_windows",
+        "inputs": {"images": [{"b64": base64.b64encode(b"not an image").decode()}]},
+    }
+    status, answer = http("POST", url, body)
+    assert status == 400 and "image" in answer["error"].lower(), answer
+    assert http("GET", f"{server.url}/v1/models/rcnn")[0] == 200
