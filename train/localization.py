@@ -36,6 +36,8 @@ from keras_l11.training.export import Signature
 class LocalizationConfig(TrainConfig):
     data: str = "digits"  # or "voc2007"
     image_size: int = 128
+    min_digit: float = 0.25  # digit sizes on a generated canvas, as fractions of its side
+    max_digit: float = 0.75
     clutter: int = 6  # digit fragments on a generated canvas
     shapes: int = 8  # background rectangles and discs on a generated canvas
     train_images: int = 4000
@@ -54,6 +56,8 @@ CONFIGS = {
         steps_per_epoch=50,
         learning_rate=2e-3,
         image_size=64,
+        min_digit=0.5,
+        max_digit=0.9,
         clutter=0,
         shapes=0,
         train_images=1500,
@@ -99,7 +103,7 @@ def load_arrays(config):
             seed,
             size=config.image_size,
             num_digits=(1, 1),
-            digit_sizes=(config.image_size // 4, config.image_size * 3 // 4),
+            digit_sizes=(int(config.image_size * config.min_digit), int(config.image_size * config.max_digit)),
             clutter=6,
             shapes=8,
         )
