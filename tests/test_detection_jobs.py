@@ -79,3 +79,33 @@ def test_bytes_that_are_not_an_image_are_refused(server):
     status, answer = http("POST", url, body)
     assert status == 400 and "image" in answer["error"].lower(), answer
     assert http("GET", f"{server.url}/v1/models/rcnn")[0] == 200
+
+
+@pytest.fixture(scope="session")
+def localization_export(tmp_path_factory):
+    out = tmp_path_factory.mktemp("localization")
+    return {"dir": out, "summary": smoke_job("localization", out, "localization")}
+
+
+def test_localization_beats_the_majority_class_and_mean_box(localization_export):
+    ev = localization_export["summary"]["evaluation"]
+    assert ev["accuracy"] > ev["baseline_accuracy"] + 0.3, ev
+    assert ev["mean_iou"] > ev["baseline_mean_iou"] + 0.1, ev
+    assert ev["correct_localization"] > ev["baseline_correct_localization"] + 0.2, ev
+
+
+def test_localize_signature_answers_in_the_pixels_of_each_image(localization_export):
+    import tensorflow as tf
+
+    from serving.samples import latest_version
+
+    path = latest_version(str(localization_export["dir"] / "saved_models" / "localization"))
+    localize = tf.saved_model.load(path).signatures["localize"]
+    example = det_data.digit_canvases(1, "test", seed=5, size=64, num_digits=(1, 1), digit_sizes=(32, 56))[0]
+    big = np.asarray(Image.fromarray(example["image"]).resize((128, 128), Image.BILINEAR))
+    out = localize(images=tf.constant([png(example["image"]), png(big)]))
+    assert out["classes"].shape == (2,) and out["probabilities"].shape == (2, 10)
+    np.testing.assert_allclose(out["probabilities"].numpy().sum(-1), 1.0, rtol=1e-5)
+    boxes = out["boxes"].numpy()
+    # The same picture twice as large: the box in its pixels is about twice as large.
+    np.testing.assert_allclose(boxes[1], 2 * boxes[0], atol=6.0)

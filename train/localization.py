@@ -52,8 +52,8 @@ class LocalizationConfig(TrainConfig):
 CONFIGS = {
     "smoke": LocalizationConfig(
         batch_size=32,
-        steps=150,
-        steps_per_epoch=50,
+        steps=300,
+        steps_per_epoch=100,
         learning_rate=2e-3,
         image_size=64,
         min_digit=0.5,

@@ -62,13 +62,17 @@ def _background(size, rng, shapes=24):
     return image + rng.normal(0, 6, (size, size, 3))
 
 
-def _contrasting_colour(background, rng):
-    """A colour at least 100 away (Euclidean RGB) from the background under the digit."""
-    for _ in range(50):
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def _contrasting_colour(background, rng, min_contrast=90.0):
+    """A random colour whose brightness differs from the background's under the
+    digit by at least `min_contrast` (of 255): hue is free, the shape stays visible."""
+    for _ in range(100):
         colour = rng.uniform(0, 255, 3)
-        if np.linalg.norm(colour - background) > 100:
+        if abs(LUMA @ colour - LUMA @ background) >= min_contrast:
             return colour
-    return 255.0 - background
+    return np.full(3, 0.0 if LUMA @ background > 127 else 255.0)
 
 
 def _paste(image, alpha, colour, x, y):
