@@ -138,6 +138,16 @@ def evaluate(model, config, test, test_proposals, num_classes):
         }
         if regression:
             detections = found
+    # The lecture's comparison: as many sliding windows per image as selective search gives proposals.
+    count = int(round(np.mean([len(p) for p in test_proposals])))
+    windows = [proposal_lib.sliding_windows(*ex["image"].shape[:2], count) for ex in test]
+    fn = tf.function(lambda images, boxes, counts: detect(model, images, boxes, counts, config.context_padding))
+    found = run_detector(fn, test, windows)
+    summary["sliding_windows"] = {
+        "voc07_map_50": metrics.mean_average_precision(found, test, num_classes, 0.5, "voc07")[0],
+        "windows_per_image": float(np.mean([len(w) for w in windows])),
+        "recall_50": proposal_lib.recall(windows, [t["boxes"] for t in test]),
+    }
     chance = chance_detections(test_proposals, num_classes)
     summary["chance_voc07_map_50"] = metrics.mean_average_precision(chance, test, num_classes, 0.5, "voc07")[0]
     summary["proposal_recall_50"] = proposal_lib.recall(test_proposals, [t["boxes"] for t in test])
