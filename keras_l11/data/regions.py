@@ -55,7 +55,13 @@ def region_table(examples, proposals):
 def region_dataset(images, table, batch_size, region_size, padding, seed, positive_fraction=0.25):
     """Endless batches `(regions [batch, size, size, 3], {"scores": labels,
     "deltas": regression rows})` with `positive_fraction` positives."""
-    images = tf.constant(np.stack(images))
+    # Images of different sizes are padded at the bottom and right (boxes are unaffected). All images
+    # live in one constant: right for the offline canvases, too big for VOC's 5,011 (see the README).
+    height, width = max(i.shape[0] for i in images), max(i.shape[1] for i in images)
+    padded = np.zeros((len(images), height, width, 3), np.uint8)
+    for k, image in enumerate(images):
+        padded[k, : image.shape[0], : image.shape[1]] = image
+    images = tf.constant(padded)
 
     def stream(mask, count, offset):
         rows = {k: v[mask] for k, v in table.items()}

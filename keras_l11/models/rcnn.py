@@ -103,7 +103,6 @@ class RegionCNN(keras.Model):
         self.num_classes = num_classes
         self.region_size = region_size
         self.backbone = backbone
-        self.weights_source = weights
         self.dense_units = tuple(dense_units)
         self.dropout = dropout
 
