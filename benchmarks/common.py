@@ -1,5 +1,6 @@
 """What the benchmarks share: running a job's `small` config and timing fits."""
 
+import argparse
 import json
 import os
 import subprocess
@@ -23,6 +24,15 @@ def run_small(job, runs_dir, reuse, name=None, extra=()):
         subprocess.run(command, cwd=ROOT, check=True)
     with open(summary) as f:
         return json.load(f)
+
+
+def parser_with_run_flags(description):
+    """An argument parser with the flags every benchmark that trains `small` runs has."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--runs_dir", default=os.path.join(ROOT, "runs", "benchmark"))
+    parser.add_argument("--reuse", action="store_true", help="reuse finished small runs in --runs_dir")
+    parser.add_argument("--skip_quality", action="store_true", help="only the speed measurements")
+    return parser
 
 
 def best_steps_per_second(models, steps, rounds):

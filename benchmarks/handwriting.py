@@ -12,14 +12,12 @@ offline data is synthetic handwriting (held-out lines of the same writers), the
 paper's is IAM-OnDB, so the paper's figures are context, not targets.
 """
 
-import argparse
-import os
 import tempfile
 import time
 
 import numpy as np
 
-from benchmarks.common import ROOT, best_steps_per_second, run_small, write_report
+from benchmarks.common import best_steps_per_second, parser_with_run_flags, run_small, write_report
 from keras_l11.training.harness import format_table
 
 NETWORKS = [
@@ -144,10 +142,7 @@ def sampling(length, units=128, num_layers=2, num_components=10):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs_dir", default=os.path.join(ROOT, "runs", "benchmark"))
-    parser.add_argument("--reuse", action="store_true", help="reuse finished small runs in --runs_dir")
-    parser.add_argument("--skip_quality", action="store_true", help="only the speed measurements")
+    parser = parser_with_run_flags(__doc__.split("\n\n")[0])
     parser.add_argument("--throughput_steps", type=int, default=20, help="steps per timed round (best of 3)")
     parser.add_argument("--sample_length", type=int, default=500)
     args = parser.parse_args(argv)
