@@ -164,9 +164,13 @@ class HandwritingSynthesisNetwork(keras.Model):
 
     def step(self, point, states, text):
         """One point per row `[batch, 3]` -> `(params [batch, 6M + 1], states, phi [batch, chars + 1])`."""
+        return self._step(point, states, self._one_hot(text))
+
+    def _step(self, point, states, one_hot):
+        """`step` on the text's one-hot matrix, which a sampling loop builds once, not per point."""
         point = tf.cast(point, self.compute_dtype)
         h, c = states["window_lstm"]
-        h, c, kappa, w, phi = self._window_step(point, h, c, states["kappa"], states["w"], self._one_hot(text))
+        h, c, kappa, w, phi = self._window_step(point, h, c, states["kappa"], states["w"], one_hot)
         features, upper = h, []
         if self.lstms:
             above, upper = stacked_rnn.step_stack(
@@ -202,9 +206,10 @@ class HandwritingSynthesisNetwork(keras.Model):
         states = self.initial_state(batch) if states is None else states
         start = tf.broadcast_to(tf.constant(START_POINT), [batch, 3]) if start is None else start
         lengths = character_lengths(text)
+        one_hot = self._one_hot(text)
 
         def step(point, states):
-            params, states, phi = self.step(point, states, text)
+            params, states, phi = self._step(point, states, one_hot)
             return params, states, finished(phi, lengths)
 
         return sample_points(step, states, start, max_length, self.num_components, bias, seed)
