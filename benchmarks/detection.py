@@ -8,13 +8,11 @@ batch against one model call per region).
     python -m benchmarks.detection --skip_quality
 """
 
-import argparse
-import os
 import time
 
 import numpy as np
 
-from benchmarks.common import ROOT, run_small, write_report
+from benchmarks.common import parser_with_run_flags, run_small, write_report
 from keras_l11.training.harness import format_table
 
 
@@ -113,10 +111,7 @@ def _timed(fn):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs_dir", default=os.path.join(ROOT, "runs", "benchmark"))
-    parser.add_argument("--reuse", action="store_true", help="reuse a finished small run in --runs_dir")
-    parser.add_argument("--skip_quality", action="store_true", help="only recall and latency")
+    parser = parser_with_run_flags(__doc__.split("\n\n")[0])
     parser.add_argument("--recall_images", type=int, default=50)
     args = parser.parse_args(argv)
     sections = []

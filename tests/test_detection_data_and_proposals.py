@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from keras_l11 import proposals
 from keras_l11.data import detection as det_data
-from keras_l11.data.regions import label_regions
+from keras_l11.data.regions import label_regions, labelled_regions, region_dataset
 from keras_l11.models.rcnn import TARGET_SCALE, warp_regions, with_context
 from keras_l11.ops import boxes as box_ops
 
@@ -80,3 +80,29 @@ def test_warping_adds_the_papers_context_and_batches_all_regions():
     assert padded[0, 0].max() < 60 and padded[10, 10].min() > 200  # a black frame around the square
     many = warp_regions(np.repeat(image, 3, 0), tf.tile(box, [5, 1]), [0, 1, 2, 0, 1], 20, padding=0)
     assert many.shape == (5, 20, 20, 3)
+
+
+def test_region_stream_mixes_images_of_any_size_with_a_quarter_positives():
+    # Two images of different sizes: a white square (class 3) on black, and one with no objects.
+    square = np.zeros((60, 80, 3), np.uint8)
+    square[10:40, 20:50] = 255
+    empty = np.zeros((30, 50, 3), np.uint8)
+    examples = [
+        {"image": square, "boxes": np.array([[20, 10, 50, 40]], np.float32), "classes": np.array([3])},
+        {"image": empty, "boxes": np.zeros((0, 4), np.float32), "classes": np.zeros(0, np.int32)},
+    ]
+    props = [np.array([[21, 10, 50, 40], [0, 40, 20, 60], [55, 0, 80, 20]], np.float32), np.array([[0, 0, 20, 20]])]
+    labelled = labelled_regions(examples, props)
+    batches = list(region_dataset([ex["image"] for ex in examples], labelled, 16, 12, 0, seed=0).take(20))
+    regions = np.concatenate([r for r, _ in batches])
+    labels = np.concatenate([t["scores"] for _, t in batches])
+    deltas = np.concatenate([t["deltas"] for _, t in batches])
+    assert regions.shape == (320, 12, 12, 3) and regions.dtype == np.float32
+    assert set(labels) == {0, 4}  # background and class 3 + 1
+    # The square's visits give 8 positives of 32 regions, the empty image's 32 negatives.
+    assert 0.06 <= np.mean(labels == 4) <= 0.2
+    # A positive's crop is the white square, a background crop (here) all black.
+    assert regions[labels == 4].mean() > 200 and regions[labels == 0].mean() < 128
+    np.testing.assert_array_equal(deltas[labels == 4, 0], 3)
+    again = next(iter(region_dataset([ex["image"] for ex in examples], labelled, 16, 12, 0, seed=0)))
+    np.testing.assert_array_equal(again[1]["scores"], batches[0][1]["scores"])  # a seed gives the same stream

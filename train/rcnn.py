@@ -29,7 +29,7 @@ import tensorflow as tf
 from keras_l11 import plots
 from keras_l11 import proposals as proposal_lib
 from keras_l11.data import detection as det_data
-from keras_l11.data.regions import region_dataset, region_table
+from keras_l11.data.regions import labelled_regions, region_dataset
 from keras_l11.metrics import detection as metrics
 from keras_l11.models.rcnn import ClassBoxRegressionLoss, RegionCNN, detect
 from keras_l11.training import harness
@@ -198,7 +198,7 @@ def main(argv=None):
         test_proposals = cached_proposals(test, f"{config.data}-test", max_proposals=config.max_proposals)
     except (FileNotFoundError, ImportError, ValueError) as err:
         sys.exit(f"error: {err}")
-    table = region_table(train, train_proposals)
+    labelled = labelled_regions(train, train_proposals)
     run = harness.start(flags, "rcnn")
     result = run.fit(
         build_model=lambda: build_model(config, len(names)),
@@ -208,7 +208,7 @@ def main(argv=None):
         },
         metrics=lambda: {"scores": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]},
         train_data=lambda batch, seed, start: region_dataset(
-            [ex["image"] for ex in train], table, batch, config.region_size, config.context_padding, seed
+            [ex["image"] for ex in train], labelled, batch, config.region_size, config.context_padding, seed
         ).skip(start),
     )
     model = run.local_copy(result.model)

@@ -4,9 +4,8 @@ The paper's fine-tuning labels: a proposal whose IoU with a labelled box is at
 least 0.5 is a positive of that box's class; every other proposal is
 background. The labelled boxes themselves are positives too. Box regression
 learns from regions with IoU >= 0.6 to their box (the paper's choice for its
-regressor). Mini-batches hold 25% positives (the paper: 32 of 128), sampled
-uniformly over all images' regions, and are cropped from the images inside the
-`tf.data` pipeline.
+regressor). Mini-batches hold 25% positives (the paper: 32 of 128) and are
+cropped from the images inside a streaming `tf.data` pipeline.
 """
 
 import numpy as np
@@ -41,43 +40,73 @@ def label_regions(proposals, truth_boxes, truth_classes):
     return boxes, labels, regression
 
 
-def region_table(examples, proposals):
-    """All images' labelled regions as flat arrays: `image_index, boxes, labels, regression`."""
-    parts = [label_regions(p, ex["boxes"], ex["classes"]) for ex, p in zip(examples, proposals)]
-    return {
-        "image_index": np.concatenate([np.full(len(b), i, np.int32) for i, (b, _, _) in enumerate(parts)]),
-        "boxes": np.concatenate([b for b, _, _ in parts]),
-        "labels": np.concatenate([lab for _, lab, _ in parts]),
-        "regression": np.concatenate([r for _, _, r in parts]),
-    }
+def labelled_regions(examples, proposals):
+    """`label_regions` of every example: a list of `(boxes, labels, regression)`."""
+    return [label_regions(p, ex["boxes"], ex["classes"]) for ex, p in zip(examples, proposals)]
 
 
-def region_dataset(images, table, batch_size, region_size, padding, seed, positive_fraction=0.25):
+def _sampled_regions(images, labelled, seed, positives, negatives):
+    """Endless `(image, boxes, labels, regression)`: the images in a fresh random
+    order every pass, each with `positives` of its positive regions and
+    `negatives` of its background regions (drawn with replacement when it has
+    fewer)."""
+    rng = np.random.default_rng(seed)
+    while True:
+        for i in rng.permutation(len(images)):
+            boxes, labels, regression = labelled[i]
+            pos, neg = np.flatnonzero(labels > 0), np.flatnonzero(labels == 0)
+            chosen = []
+            for pool, count in ((pos, positives), (neg, negatives)):
+                if len(pool):
+                    chosen.append(rng.choice(pool, count, replace=len(pool) < count))
+            rows = np.concatenate(chosen)
+            yield images[i], boxes[rows], labels[rows], regression[rows]
+
+
+def region_dataset(
+    images,
+    labelled,
+    batch_size,
+    region_size,
+    padding,
+    seed,
+    positive_fraction=0.25,
+    regions_per_image=32,
+    shuffle_regions=8192,
+):
     """Endless batches `(regions [batch, size, size, 3], {"scores": labels,
-    "deltas": regression rows})` with `positive_fraction` positives."""
-    # Images of different sizes are padded at the bottom and right (boxes are unaffected). All images
-    # live in one constant: right for the offline canvases, too big for VOC's 5,011 (see the README).
-    height, width = max(i.shape[0] for i in images), max(i.shape[1] for i in images)
-    padded = np.zeros((len(images), height, width, 3), np.uint8)
-    for k, image in enumerate(images):
-        padded[k, : image.shape[0], : image.shape[1]] = image
-    images = tf.constant(padded)
+    "deltas": regression rows})`, about `positive_fraction` of them positives.
 
-    def stream(mask, count, offset):
-        rows = {k: v[mask] for k, v in table.items()}
-        ds = tf.data.Dataset.from_tensor_slices(rows).shuffle(len(rows["labels"]), seed=seed + offset).repeat()
-        return ds.batch(count)
+    A stream, so that no data set has to fit in one tensor: each visit of an
+    image crops `regions_per_image` of its regions (the positive fraction of
+    them positives) in one `crop_and_resize`, and a shuffle buffer of
+    `shuffle_regions` mixes regions of many images into each batch. The paper
+    samples its 32 positives and 96 negatives uniformly over all images'
+    regions; with a buffer that spans hundreds of images this comes close.
 
-    positives = max(1, int(round(batch_size * positive_fraction)))
-    both = tf.data.Dataset.zip(
-        (stream(table["labels"] > 0, positives, 0), stream(table["labels"] == 0, batch_size - positives, 1))
+    Args:
+        images: per image `[H, W, 3]` uint8 arrays (any sizes).
+        labelled: per image `(boxes, labels, regression)` (`labelled_regions`).
+    """
+    positives = max(1, int(round(regions_per_image * positive_fraction)))
+    samples = tf.data.Dataset.from_generator(
+        lambda: _sampled_regions(images, labelled, seed, positives, regions_per_image - positives),
+        output_signature=(
+            tf.TensorSpec([None, None, 3], tf.uint8),
+            tf.TensorSpec([None, 4], tf.float32),
+            tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None, 5], tf.float32),
+        ),
     )
 
-    def crop(pos, neg):
-        rows = {k: tf.concat([pos[k], neg[k]], 0) for k in pos}
-        regions = warp_regions(
-            tf.gather(images, rows["image_index"]), rows["boxes"], tf.range(batch_size), region_size, padding
-        )
-        return regions, {"scores": rows["labels"], "deltas": rows["regression"]}
+    def crop(image, boxes, labels, regression):
+        regions = warp_regions(image[None], boxes, tf.zeros_like(labels), region_size, padding)
+        return regions, {"scores": labels, "deltas": regression}
 
-    return both.map(crop, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return (
+        samples.map(crop, num_parallel_calls=tf.data.AUTOTUNE)
+        .unbatch()
+        .shuffle(shuffle_regions, seed=seed)
+        .batch(batch_size, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
