@@ -1,10 +1,11 @@
 """Detection: R-CNN's mAP on the offline digit canvases with and without box
-regression and against sliding windows, selective search's recall against the
-number of proposals, and per-image latency (proposals; region scoring in one
-batch against one model call per region).
+regression and against sliding windows, the localizer against a baseline,
+selective search's recall against the number of proposals, and per-image
+latency (proposals; region scoring in one batch against one model call per
+region).
 
-    python -m benchmarks.detection             # trains the small R-CNN config first (about 25 min)
-    python -m benchmarks.detection --reuse     # reads runs/benchmark/rcnn/summary.json if present
+    python -m benchmarks.detection             # trains the small R-CNN and localization configs first
+    python -m benchmarks.detection --reuse     # reads their runs/benchmark/*/summary.json if present
     python -m benchmarks.detection --skip_quality
 """
 
@@ -40,6 +41,20 @@ def quality(runs_dir, reuse):
         ["chance (random classes and scores on the proposals)", ev["chance_voc07_map_50"], "", ""],
     ]
     return format_table(["detector (small config, 200 test canvases)", "mAP@0.5 (VOC07)", "COCO mAP", "paper"], rows)
+
+
+def localization(runs_dir, reuse):
+    ev = run_small("localization", runs_dir, reuse)["evaluation"]
+    rows = [
+        ["CNN, class head + box regression head", ev["accuracy"], ev["mean_iou"], ev["correct_localization"]],
+        [
+            "baseline: the most frequent class and the mean box",
+            ev["baseline_accuracy"],
+            ev["baseline_mean_iou"],
+            ev["baseline_correct_localization"],
+        ],
+    ]
+    return format_table(["localizer (small config, 400 test canvases)", "accuracy", "mean IoU", "correct"], rows)
 
 
 def recall_table(count):
@@ -120,6 +135,12 @@ def main(argv=None):
             (
                 "mAP on the offline digit canvases (target: proposals beat sliding windows)",
                 quality(args.runs_dir, args.reuse),
+            )
+        )
+        sections.append(
+            (
+                "Localization, one digit per canvas (correct: right class and IoU >= 0.5, ILSVRC's criterion)",
+                localization(args.runs_dir, args.reuse),
             )
         )
     sections.append(

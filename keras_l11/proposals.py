@@ -13,14 +13,31 @@ TensorFlow graph, so the exported detector takes proposals as an input and
 contrib wheel needs care).
 """
 
+import ctypes
+
 import numpy as np
 
+try:
+    _C_LIBRARY = ctypes.CDLL(None)  # the process's C library, whose rand() OpenCV's ranking uses
+except OSError:  # not on every platform
+    _C_LIBRARY = None
 
-def selective_search(image, mode="fast", max_proposals=2000, min_size=4):
+
+def _seed_c_rand(seed):
+    if _C_LIBRARY is not None and hasattr(_C_LIBRARY, "srand"):
+        _C_LIBRARY.srand(int(seed))
+
+
+def selective_search(image, mode="fast", max_proposals=2000, min_size=4, seed=0):
     """Boxes `[n, 4]` float32 (`x1, y1, x2, y2`, pixels) of an RGB uint8 image
     in OpenCV's ranking (the paper's: hierarchy level times a random number),
     the first `max_proposals` after duplicates and boxes narrower than
-    `min_size` pixels are dropped."""
+    `min_size` pixels are dropped.
+
+    OpenCV draws the ranking's random numbers from C's `rand()`, which is
+    seeded with `seed` first so that an image always gets the same ranking.
+    `rand()` is process-wide: run searches in parallel in processes, not
+    threads (as `keras_l11.training.detection.cached_proposals` does)."""
     try:
         from cv2 import ximgproc
     except ImportError:
@@ -34,6 +51,7 @@ def selective_search(image, mode="fast", max_proposals=2000, min_size=4):
         raise ValueError(f"mode must be 'fast' or 'quality', got {mode!r}")
     image = np.ascontiguousarray(np.asarray(image, np.uint8)[..., ::-1])  # OpenCV wants BGR
     cv2.setNumThreads(1)  # per-image work; parallelism belongs to the caller
+    _seed_c_rand(seed)
     search = ximgproc.segmentation.createSelectiveSearchSegmentation()
     search.setBaseImage(image)
     (search.switchToSelectiveSearchFast if mode == "fast" else search.switchToSelectiveSearchQuality)()

@@ -1,4 +1,4 @@
-"""Digit canvases, selective search, region labels and warping."""
+"""Digit canvases, selective search, region labels and warping, backbones."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import tensorflow as tf
 from keras_l11 import proposals
 from keras_l11.data import detection as det_data
 from keras_l11.data.regions import label_regions, labelled_regions, region_dataset
-from keras_l11.models.rcnn import TARGET_SCALE, warp_regions, with_context
+from keras_l11.models.rcnn import TARGET_SCALE, RegionCNN, score_regions, warp_regions, with_context
 from keras_l11.ops import boxes as box_ops
 
 
@@ -41,6 +41,21 @@ def test_selective_search_returns_hundreds_of_boxes_inside_the_image_that_cover_
     assert len(quality) > len(found[0])  # more strategies, more regions
     with pytest.raises(ValueError, match="mode"):
         proposals.selective_search(canvases[0]["image"], mode="slow")
+
+
+def test_proposals_are_computed_on_threads_once_and_then_read_from_the_cache(canvases, tmp_path, monkeypatch):
+    from keras_l11.training.detection import cached_proposals
+
+    monkeypatch.setenv("KERAS_L11_DATA", str(tmp_path))
+    first = cached_proposals(canvases[:3], "canvases", workers=2)
+    [saved] = list((tmp_path / "proposals").iterdir())
+    again = cached_proposals(canvases[:3], "canvases")
+    for ex, a, b in zip(canvases, first, again):
+        np.testing.assert_array_equal(a, proposals.selective_search(ex["image"]))
+        np.testing.assert_array_equal(a, b)
+    assert list((tmp_path / "proposals").iterdir()) == [saved]
+    assert len(cached_proposals(canvases[:2], "canvases")) == 2  # other images, another file
+    assert len(list((tmp_path / "proposals").iterdir())) == 2
 
 
 def test_sliding_windows_tile_the_image_at_several_shapes():
@@ -106,3 +121,38 @@ def test_region_stream_mixes_images_of_any_size_with_a_quarter_positives():
     np.testing.assert_array_equal(deltas[labels == 4, 0], 3)
     again = next(iter(region_dataset([ex["image"] for ex in examples], labelled, 16, 12, 0, seed=0)))
     np.testing.assert_array_equal(again[1]["scores"], batches[0][1]["scores"])  # a seed gives the same stream
+
+
+def test_regions_scored_in_chunks_equal_one_batch():
+    model = RegionCNN(3, region_size=32, dense_units=(16,))
+    images = np.random.default_rng(0).uniform(0, 255, (2, 50, 60, 3)).astype(np.float32)
+    boxes = tf.constant(proposals.sliding_windows(50, 60, 11))
+    indices = tf.constant(np.arange(len(boxes)) % 2, tf.int32)
+    whole = score_regions(model, images, boxes, indices, padding=2)
+    spec = (tf.TensorSpec([None, 4], tf.float32), tf.TensorSpec([None], tf.int32))
+    chunked = tf.function(lambda b, i: score_regions(model, images, b, i, padding=2, chunk=4), input_signature=spec)
+    for got, want in zip(chunked(boxes, indices), whole):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_keras_applications_backbones_take_no_weights_or_a_local_weights_file(tmp_path):
+    import keras
+
+    from keras_l11.models import Localizer
+
+    # A local weights file, as a user without Keras' ImageNet download would have one.
+    reference = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(64, 64, 3))
+    reference.save_weights(tmp_path / "mobilenet_v2.weights.h5")
+    from_file = RegionCNN(4, 64, "MobileNetV2", str(tmp_path / "mobilenet_v2.weights.h5"), dense_units=(8,))
+    by_name = {w.path: w.numpy() for w in from_file.weights}
+    for w in reference.weights:
+        np.testing.assert_array_equal(by_name[w.path], w.numpy())
+    out = from_file(np.zeros((2, 64, 64, 3), np.float32))
+    assert out["scores"].shape == (2, 5) and out["deltas"].shape == (2, 4, 4)
+
+    localizer = Localizer(3, 32, "VGG16", dense_units=(8,))  # weights=None: random, nothing downloaded
+    out = localizer(np.zeros((1, 32, 32, 3), np.float32))
+    assert out["class_logits"].shape == (1, 3) and out["box"].shape == (1, 4)
+    with pytest.raises(ValueError, match="backbone"):
+        Localizer(3, 32, "NoSuchNet")

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_l11 import plots
 from keras_l11.data import detection as det_data
 from keras_l11.metrics.detection import box_iou, paired_iou
 from keras_l11.models.localization import Localizer
@@ -58,8 +59,6 @@ CONFIGS = {
         image_size=64,
         min_digit=0.5,
         max_digit=0.9,
-        clutter=0,
-        shapes=0,
         train_images=1500,
         test_images=100,
         dense_units=(128, 128),
@@ -104,8 +103,8 @@ def load_arrays(config):
             size=config.image_size,
             num_digits=(1, 1),
             digit_sizes=(int(config.image_size * config.min_digit), int(config.image_size * config.max_digit)),
-            clutter=6,
-            shapes=8,
+            clutter=config.clutter,
+            shapes=config.shapes,
         )
         splits, names = (
             (make(config.train_images, "train", 0), make(config.test_images, "test", 1)),
@@ -137,7 +136,8 @@ def dataset(arrays, batch, shuffle_seed=None):
 
 
 def evaluate(model, train, test):
-    """Accuracy, mean IoU and correct-localization rate, with the baseline's."""
+    """`(accuracy, mean IoU and correct-localization rate with the baseline's,
+    the model's outputs)`."""
     images, classes, boxes = test
     out = model.predict(dataset(test, 64), verbose=0)
     predicted = out["class_logits"].argmax(-1)
@@ -152,7 +152,21 @@ def evaluate(model, train, test):
         "baseline_accuracy": float(np.mean(classes == majority)),
         "baseline_mean_iou": float(np.mean(baseline_ious)),
         "baseline_correct_localization": float(np.mean((classes == majority) & (baseline_ious >= 0.5))),
-    }
+    }, out
+
+
+def plot_predictions(test, out, names, path, count=8):
+    """The first `count` test images with the predicted box, class and
+    probability (yellow) and the labelled box (dashed white)."""
+    images, _, boxes = test
+    scale = np.array([images.shape[2], images.shape[1]] * 2, np.float32)
+    probabilities = tf.nn.softmax(out["class_logits"][:count]).numpy()
+    predictions = [
+        {"boxes": out["box"][k : k + 1] * scale, "scores": [p.max()], "classes": [p.argmax()]}
+        for k, p in enumerate(probabilities)
+    ]
+    truths = [{"boxes": boxes[k] * scale} for k in range(len(predictions))]
+    return plots.plot_detections(images[:count], predictions, names, path, truths, min_score=0.0)
 
 
 def signatures(model):
@@ -204,7 +218,7 @@ def main(argv=None):
         loss_weights={"class_logits": 1.0, "box": config.box_loss_weight},
     )
     model = run.local_copy(result.model)
-    evaluation = evaluate(model, train, test)
+    evaluation, out = evaluate(model, train, test)
     run.summary["evaluation"] = evaluation
     header = ["test images", "accuracy", "mean IoU", "correct (class + IoU>=0.5)", "baseline correct"]
     row = [
@@ -215,6 +229,8 @@ def main(argv=None):
         evaluation["baseline_correct_localization"],
     ]
     print(harness.format_table(header, [row]))
+    if run.is_chief:
+        run.summary["figure"] = plot_predictions(test, out, names, os.path.join(run.model_dir, "localizations.png"))
     run.export(result.model, "localization", signatures)
     run.write_summary()
     return run.summary

@@ -52,6 +52,7 @@ class RCNNConfig(TrainConfig):
     dropout: float = 0.0
     max_proposals: int = 2000
     window_count: int = 500  # sliding windows of the `detect_windows` signature
+    region_chunk: int = 0  # score regions this many at a time (0: all of a batch's regions in one call)
 
 
 CONFIGS = {
@@ -93,6 +94,7 @@ CONFIGS = {
         weights="imagenet",
         dense_units=(4096, 4096),
         dropout=0.5,
+        region_chunk=256,
     ),
 }
 
@@ -123,11 +125,11 @@ def chance_detections(proposals, num_classes, seed=0):
 
 def evaluate(model, config, test, test_proposals, num_classes):
     """mAP figures with and without box regression, and chance."""
-    summary = {}
+    summary, chunk = {}, config.region_chunk or None
     for regression in (True, False):
         fn = tf.function(
             lambda images, boxes, counts, regression=regression: detect(
-                model, images, boxes, counts, config.context_padding, regression
+                model, images, boxes, counts, config.context_padding, regression, chunk=chunk
             )
         )
         found = run_detector(fn, test, test_proposals)
@@ -141,7 +143,9 @@ def evaluate(model, config, test, test_proposals, num_classes):
     # The lecture's comparison: as many sliding windows per image as selective search gives proposals.
     count = int(round(np.mean([len(p) for p in test_proposals])))
     windows = [proposal_lib.sliding_windows(*ex["image"].shape[:2], count) for ex in test]
-    fn = tf.function(lambda images, boxes, counts: detect(model, images, boxes, counts, config.context_padding))
+    fn = tf.function(
+        lambda images, boxes, counts: detect(model, images, boxes, counts, config.context_padding, chunk=chunk)
+    )
     found = run_detector(fn, test, windows)
     summary["sliding_windows"] = {
         "voc07_map_50": metrics.mean_average_precision(found, test, num_classes, 0.5, "voc07")[0],
@@ -158,10 +162,11 @@ def evaluate(model, config, test, test_proposals, num_classes):
 def signatures(model, config):
     """`detect` (images + client proposals) and `detect_windows` (images only)."""
     encoded = tf.TensorSpec([None], tf.string)
+    chunk = config.region_chunk or None
 
     def detect_proposals(images, proposals, num_proposals):
         pixels, _ = decode_images(images)
-        return detect(model, pixels, proposals, num_proposals, config.context_padding)
+        return detect(model, pixels, proposals, num_proposals, config.context_padding, chunk=chunk)
 
     # Windows as fractions of the image, scaled to each request's size in the graph.
     unit_windows = tf.constant(proposal_lib.sliding_windows(1.0, 1.0, config.window_count))
@@ -171,7 +176,8 @@ def signatures(model, config):
         shape = tf.shape(pixels)
         scale = tf.cast(tf.stack([shape[2], shape[1], shape[2], shape[1]]), tf.float32)
         boxes = tf.broadcast_to((unit_windows * scale)[None], [shape[0], unit_windows.shape[0], 4])
-        return detect(model, pixels, boxes, tf.fill([shape[0]], unit_windows.shape[0]), config.context_padding)
+        count = tf.fill([shape[0]], unit_windows.shape[0])
+        return detect(model, pixels, boxes, count, config.context_padding, chunk=chunk)
 
     with_proposals = Signature(
         detect_proposals,
@@ -239,7 +245,9 @@ def main(argv=None):
     )
     if run.is_chief:
         figure = os.path.join(run.model_dir, "detections.png")
-        plots.plot_detections(test[0]["image"], detections[0], names, figure, truth=test[0])
+        plots.plot_detections(
+            [ex["image"] for ex in test[:4]], detections[:4], names, figure, truths=test[:4], columns=2
+        )
         run.summary["figure"] = figure
     run.export(result.model, "rcnn", lambda local: signatures(local, config))
     run.write_summary()

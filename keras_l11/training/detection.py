@@ -2,7 +2,10 @@
 cached proposals, and running a detector over a data set.
 """
 
+import concurrent.futures
+import functools
 import hashlib
+import multiprocessing
 import os
 
 import numpy as np
@@ -31,9 +34,10 @@ def decode_images(encoded):
     return images, sizes
 
 
-def cached_proposals(examples, name, mode="fast", max_proposals=2000):
-    """Selective search boxes of each example's image, computed once and kept
-    in the data cache under `proposals/<name>-<hash of the images>.npz`."""
+def cached_proposals(examples, name, mode="fast", max_proposals=2000, workers=None):
+    """Selective search boxes of each example's image, computed once (in
+    `workers` processes, default one per core) and kept in the data cache
+    under `proposals/<name>-<hash of the images>.npz`."""
     digest = hashlib.sha1()
     for ex in examples:
         digest.update(np.ascontiguousarray(ex["image"]).tobytes())
@@ -45,10 +49,16 @@ def cached_proposals(examples, name, mode="fast", max_proposals=2000):
         from tqdm import tqdm
     except ImportError:  # progress is a nicety
         tqdm = lambda xs, **_: xs  # noqa: E731
-    boxes = [
-        proposal_lib.selective_search(ex["image"], mode, max_proposals)
-        for ex in tqdm(examples, desc=f"selective search ({name})", mininterval=5)
-    ]
+    search = functools.partial(proposal_lib.selective_search, mode=mode, max_proposals=max_proposals)
+    images = (ex["image"] for ex in examples)
+    workers = min(len(examples), workers or os.cpu_count() or 1)
+    progress = dict(total=len(examples), desc=f"selective search ({name})", mininterval=5)
+    if workers <= 1:
+        boxes = list(tqdm(map(search, images), **progress))
+    else:  # fresh interpreters: forking a process that runs TensorFlow is unsafe
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            boxes = list(tqdm(pool.map(search, images, chunksize=8), **progress))
     os.makedirs(os.path.dirname(path), exist_ok=True)
     staged = path + ".part.npz"
     np.savez_compressed(staged, **{str(i): b for i, b in enumerate(boxes)})
