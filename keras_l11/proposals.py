@@ -95,3 +95,13 @@ def recall(proposals, truths, iou_threshold=0.5):
         if len(t) and len(p):
             found += int(np.sum(box_iou(t, p).max(axis=1) >= iou_threshold))
     return found / total if total else 0.0
+
+
+def padded(per_image):
+    """Per-image `[n_i, 4]` boxes -> `(proposals [B, max n_i, 4], num_proposals
+    [B])`, the inputs of the exported `detect` signature."""
+    counts = np.array([len(p) for p in per_image], np.int32)
+    out = np.zeros((len(per_image), max(1, counts.max(initial=0)), 4), np.float32)
+    for i, p in enumerate(per_image):
+        out[i, : len(p)] = p
+    return out, counts

@@ -70,6 +70,30 @@ def test_detections_from_image_bytes_and_client_proposals_over_rest_and_grpc(ser
     assert windows["detection_boxes"].shape[0] == 1 and windows["num_detections"][0] >= 0
 
 
+def test_the_detect_command_gives_the_saved_models_detections_over_rest_and_grpc(server, rcnn_export, tmp_path, capsys):
+    from serving import detect as detect_command
+
+    example = det_data.digit_canvases(1, "test", seed=42, size=128)[0]
+    image = tmp_path / "canvas.png"
+    image.write_bytes(png(example["image"]))
+    common = ["--model", "rcnn", "--min_score", "0", str(image)]
+    saved = str(rcnn_export["dir"] / "saved_models" / "rcnn")
+    direct = detect_command.main(["--saved_model", saved, *common, "--out", str(tmp_path / "found.png")])
+    over_rest = detect_command.main(["--server", server.rest, *common])
+    over_grpc = detect_command.main(["--server", server.grpc, "--protocol", "grpc", *common])
+    assert len(direct[0]["scores"]) > 0
+    for found in (over_rest, over_grpc):
+        for key in ("boxes", "scores", "classes"):
+            np.testing.assert_array_equal(found[0][key], direct[0][key])
+    printed = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith(str(image)) for line in printed) == 3 * len(direct[0]["scores"])
+    assert Image.open(tmp_path / "found.png").size[0] > 100
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_text("hello")
+    with pytest.raises(SystemExit, match="not an image"):
+        detect_command.main(["--server", server.rest, "--model", "rcnn", str(not_an_image)])
+
+
 def test_bytes_that_are_not_an_image_are_refused(server):
     url = f"{server.url}/v1/models/rcnn:predict"
     body = {

@@ -66,22 +66,13 @@ def cached_proposals(examples, name, mode="fast", max_proposals=2000, workers=No
     return boxes
 
 
-def pad_proposals(per_image):
-    """Per-image `[n_i, 4]` arrays -> `([B, max n, 4], [B] counts)`."""
-    counts = np.array([len(p) for p in per_image], np.int32)
-    out = np.zeros((len(per_image), max(1, counts.max(initial=0)), 4), np.float32)
-    for i, p in enumerate(per_image):
-        out[i, : len(p)] = p
-    return out, counts
-
-
 def run_detector(detect_fn, examples, proposals, batch_size=8):
     """Detections `[{"boxes", "scores", "classes"}]` per example from
     `detect_fn(images, proposals, num_proposals) -> detection dict`."""
     results = []
     for i in range(0, len(examples), batch_size):
         chunk = examples[i : i + batch_size]
-        boxes, counts = pad_proposals(proposals[i : i + batch_size])
+        boxes, counts = proposal_lib.padded(proposals[i : i + batch_size])
         images = np.stack([ex["image"] for ex in chunk]).astype(np.float32)
         out = {k: v.numpy() for k, v in detect_fn(images, boxes, counts).items()}
         for b in range(len(chunk)):
