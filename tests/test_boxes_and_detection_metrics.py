@@ -88,3 +88,17 @@ def test_voc07_ap_of_a_hand_computed_ranking():
     ap = metrics.average_precision(detections, truths, 0, 0.5, "voc07")
     assert ap == pytest.approx((6 + 5 * 2 / 3) / 11)
     assert metrics.average_precision(detections, truths, 1) is None
+
+
+def test_difficult_boxes_count_neither_way_as_in_the_voc_protocol():
+    truths = [{"boxes": [[0, 0, 10, 10], [20, 20, 30, 30]], "classes": [0, 0], "difficult": [False, True]}]
+    # Ranked: on the difficult box (left out), a false alarm, the easy box (hit): precision 1/2 at recall 1.
+    detections = [
+        {"boxes": [[20, 20, 30, 30], [50, 50, 60, 60], [0, 0, 10, 10]], "scores": [0.9, 0.8, 0.7], "classes": [0, 0, 0]}
+    ]
+    assert metrics.average_precision(detections, truths, 0) == pytest.approx(0.5)
+    # Counted as an ordinary box it would be a hit (AP (6 + 5 * 2/3) / 11); dropped, a false alarm (1/3).
+    ordinary = [{"boxes": truths[0]["boxes"], "classes": [0, 0]}]
+    assert metrics.average_precision(detections, ordinary, 0) == pytest.approx((6 + 5 * 2 / 3) / 11)
+    at_50, _ = metrics.mean_average_precision(detections, truths, 1, 0.5, "coco")
+    assert at_50 == pytest.approx(metrics.pycocotools_map(detections, truths, 1)[1], abs=1e-9)

@@ -105,6 +105,53 @@ def test_bytes_that_are_not_an_image_are_refused(server):
     assert http("GET", f"{server.url}/v1/models/rcnn")[0] == 200
 
 
+def fake_voc(canvases):
+    """TFDS's `voc/2007` (any split) as `canvases` in VOC's format: boxes as fractions, labels, difficult flags."""
+    return lambda builder, split, **kwargs: _voc_dataset(canvases)
+
+
+def _voc_dataset(canvases):
+    import tensorflow as tf
+
+    def examples():
+        for c in canvases:
+            x1, y1, x2, y2 = (c["boxes"] / 96).T
+            objects = {
+                "bbox": np.stack([y1, x1, y2, x2], axis=1).astype(np.float32),
+                "label": c["classes"].astype(np.int64),
+                "is_difficult": np.arange(len(c["classes"])) == 1,  # every second object
+            }
+            yield {"image": c["image"], "objects": objects}
+
+    objects = {
+        "bbox": tf.TensorSpec([None, 4], tf.float32),
+        "label": tf.TensorSpec([None], tf.int64),
+        "is_difficult": tf.TensorSpec([None], tf.bool),
+    }
+    return tf.data.Dataset.from_generator(
+        examples, output_signature={"image": tf.TensorSpec([None, None, 3], tf.uint8), "objects": objects}
+    )
+
+
+def test_the_paper_config_path_reads_voc_through_tfds_and_scores_regions_in_chunks(tmp_path, monkeypatch):
+    import dataclasses
+
+    import tensorflow_datasets as tfds
+
+    import train.rcnn as job
+
+    paper_like = dataclasses.replace(job.CONFIGS["smoke"], data="voc2007", region_chunk=64, steps_per_epoch=10)
+    monkeypatch.setitem(job.CONFIGS, "smoke", paper_like)
+    canvases = det_data.digit_canvases(6, "train", seed=5, size=96, digit_sizes=(28, 48))
+    monkeypatch.setenv("KERAS_L11_DATA", str(tmp_path / "data"))  # proposals cached apart
+    with tfds.testing.mock_data(as_dataset_fn=fake_voc(canvases), policy=tfds.testing.MockPolicy.USE_CODE):
+        summary = smoke_job("rcnn", tmp_path, "voc", "--steps", "10")
+    ev = summary["evaluation"]
+    assert ev["proposals_per_image"] > 50 and ev["proposal_recall_50"] > 0.5, ev
+    assert 0.0 <= ev["with_regression"]["voc07_map_50"] <= 1.0 and 0.0 <= ev["with_regression"]["coco_map"] <= 1.0
+    assert any((tmp_path / "saved_models" / "rcnn").glob("*/saved_model.pb"))
+
+
 @pytest.fixture(scope="session")
 def localization_export(tmp_path_factory):
     out = tmp_path_factory.mktemp("localization")

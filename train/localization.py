@@ -63,7 +63,8 @@ CONFIGS = {
         test_images=100,
         dense_units=(128, 128),
     ),
-    "small": LocalizationConfig(batch_size=64, steps=2000, steps_per_epoch=200, learning_rate=1e-3),
+    # 96 px canvases, batch 32: about 0.4 s a step on 2 CPU cores.
+    "small": LocalizationConfig(batch_size=32, steps=1500, steps_per_epoch=150, learning_rate=1e-3, image_size=96),
     "paper": LocalizationConfig(
         batch_size=64,
         steps=20_000,
@@ -81,12 +82,15 @@ CONFIGS = {
 
 
 def _one_object(example, size):
-    """The image resized to `size` and its largest object's class and box (fractions)."""
+    """The image resized to `size` and its largest object's class and box
+    (fractions), preferring objects that VOC does not flag difficult."""
     from PIL import Image
 
     image = example["image"]
     h, w = image.shape[:2]
     areas = (example["boxes"][:, 2] - example["boxes"][:, 0]) * (example["boxes"][:, 3] - example["boxes"][:, 1])
+    if np.any(~example.get("difficult", np.zeros(len(areas), bool))):  # VOC's difficult boxes only as a last resort
+        areas = np.where(example.get("difficult", False), -1.0, areas)
     k = int(np.argmax(areas))
     if (h, w) != (size, size):
         image = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))

@@ -129,7 +129,9 @@ def digit_canvases(count, split="train", seed=0, **kwargs):
 
 def voc2007(split):
     """PASCAL VOC 2007 from TFDS (`voc/2007`, prepared beforehand: nothing is
-    downloaded here), as examples with pixel boxes and the 20 classes."""
+    downloaded here), as examples with pixel boxes, the 20 classes and VOC's
+    `difficult` flags (which training leaves out and evaluation ignores, as
+    in the VOC protocol and the R-CNN code)."""
     import tensorflow_datasets as tfds
 
     try:
@@ -141,5 +143,6 @@ def voc2007(split):
         h, w = ex["image"].shape[:2]
         ymin, xmin, ymax, xmax = np.asarray(ex["objects"]["bbox"]).T
         boxes = np.stack([xmin * w, ymin * h, xmax * w, ymax * h], axis=1).astype(np.float32)
-        examples.append({"image": ex["image"], "boxes": boxes, "classes": ex["objects"]["label"].astype(np.int32)})
+        classes, difficult = ex["objects"]["label"].astype(np.int32), ex["objects"]["is_difficult"].astype(bool)
+        examples.append({"image": ex["image"], "boxes": boxes, "classes": classes, "difficult": difficult})
     return examples

@@ -41,8 +41,14 @@ def label_regions(proposals, truth_boxes, truth_classes):
 
 
 def labelled_regions(examples, proposals):
-    """`label_regions` of every example: a list of `(boxes, labels, regression)`."""
-    return [label_regions(p, ex["boxes"], ex["classes"]) for ex, p in zip(examples, proposals)]
+    """`label_regions` of every example: a list of `(boxes, labels, regression)`.
+    Boxes flagged `difficult` (VOC) are left out: neither positives nor
+    regression targets."""
+    labelled = []
+    for ex, p in zip(examples, proposals):
+        keep = ~np.asarray(ex.get("difficult", np.zeros(len(ex["classes"]), bool)), bool)
+        labelled.append(label_regions(p, np.asarray(ex["boxes"]).reshape(-1, 4)[keep], np.asarray(ex["classes"])[keep]))
+    return labelled
 
 
 def _sampled_regions(images, labelled, seed, positives, negatives):

@@ -58,14 +58,23 @@ def _ranked(detections, cls, max_per_image):
 
 
 def average_precision(detections, truths, cls, iou_threshold=0.5, style="voc07"):
-    """AP of class `cls`, or None when no image has a box of that class."""
-    gts = [np.asarray(t["boxes"]).reshape(-1, 4)[np.asarray(t["classes"]) == cls] for t in truths]
-    total = sum(len(g) for g in gts)
+    """AP of class `cls`, or None when no image has a box of that class.
+
+    Boxes a truth marks `difficult` (VOC's flag) count neither way, as in the
+    VOC protocol: they are not in the recall's total, and a detection whose
+    best match is one is left out of the ranking.
+    """
+    gts, difficult = [], []
+    for t in truths:
+        mine = np.asarray(t["classes"]) == cls
+        gts.append(np.asarray(t["boxes"]).reshape(-1, 4)[mine])
+        difficult.append(np.asarray(t.get("difficult", np.zeros(len(mine), bool)), bool)[mine])
+    total = sum(int(np.sum(~d)) for d in difficult)
     if total == 0:
         return None
     taken = [np.zeros(len(g), bool) for g in gts]
     rows = _ranked(detections, cls, 100 if style == "coco" else None)
-    tp = np.zeros(len(rows))
+    tp, counted = np.zeros(len(rows)), np.ones(len(rows), bool)
     for i, (_, image, box) in enumerate(rows):
         if not len(gts[image]):
             continue
@@ -77,8 +86,12 @@ def average_precision(detections, truths, cls, iou_threshold=0.5, style="voc07")
         else:
             best = int(np.argmax(overlaps))
             hit = overlaps[best] >= iou_threshold and not taken[image][best]
-        if hit:
+        if overlaps[best] >= iou_threshold - 1e-10 and difficult[image][best]:
+            counted[i] = False
+        elif hit:
             tp[i], taken[image][best] = 1, True
+    tp = tp[counted]
+    rows = [r for r, keep in zip(rows, counted) if keep]
     recall = np.cumsum(tp) / total
     precision = np.cumsum(tp) / np.arange(1, len(rows) + 1)
     if style == "voc07":
@@ -107,7 +120,8 @@ def coco_map(detections, truths, num_classes):
 
 
 def pycocotools_map(detections, truths, num_classes):
-    """`(mAP@[0.5:0.95], mAP@0.5)` by pycocotools' COCOeval on the same boxes."""
+    """`(mAP@[0.5:0.95], mAP@0.5)` by pycocotools' COCOeval on the same boxes
+    (VOC's difficult boxes as COCO's crowd boxes, which COCOeval ignores)."""
     import contextlib
     import io
 
@@ -117,11 +131,12 @@ def pycocotools_map(detections, truths, num_classes):
     images, annotations, results = [], [], []
     for i, (d, t) in enumerate(zip(detections, truths)):
         images.append({"id": i, "width": 1, "height": 1})
-        for box, cls in zip(np.asarray(t["boxes"]).reshape(-1, 4), t["classes"]):
+        difficult = t.get("difficult", np.zeros(len(t["classes"]), bool))
+        for box, cls, hard in zip(np.asarray(t["boxes"]).reshape(-1, 4), t["classes"], difficult):
             w, h = float(box[2] - box[0]), float(box[3] - box[1])
             annotations.append(
-                {"id": len(annotations) + 1, "image_id": i, "category_id": int(cls), "iscrowd": 0, "area": w * h}
-                | {"bbox": [float(box[0]), float(box[1]), w, h]}
+                {"id": len(annotations) + 1, "image_id": i, "category_id": int(cls), "area": w * h}
+                | {"iscrowd": int(bool(hard)), "bbox": [float(box[0]), float(box[1]), w, h]}
             )
         for box, score, cls in zip(np.asarray(d["boxes"]).reshape(-1, 4), d["scores"], d["classes"]):
             results.append(

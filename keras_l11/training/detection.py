@@ -36,8 +36,13 @@ def decode_images(encoded):
 
 def cached_proposals(examples, name, mode="fast", max_proposals=2000, workers=None):
     """Selective search boxes of each example's image, computed once (in
-    `workers` processes, default one per core) and kept in the data cache
-    under `proposals/<name>-<hash of the images>.npz`."""
+    `workers` processes; default one per core from 100 images on) and kept in
+    the data cache under `proposals/<name>-<hash of the images>.npz`.
+
+    The processes are started fresh ("spawn"; forking a process that runs
+    TensorFlow is unsafe), so a script that calls this needs the usual
+    `if __name__ == "__main__":` guard.
+    """
     digest = hashlib.sha1()
     for ex in examples:
         digest.update(np.ascontiguousarray(ex["image"]).tobytes())
@@ -51,7 +56,9 @@ def cached_proposals(examples, name, mode="fast", max_proposals=2000, workers=No
         tqdm = lambda xs, **_: xs  # noqa: E731
     search = functools.partial(proposal_lib.selective_search, mode=mode, max_proposals=max_proposals)
     images = (ex["image"] for ex in examples)
-    workers = min(len(examples), workers or os.cpu_count() or 1)
+    if workers is None:  # a process pool starts in seconds: worth it for many images only
+        workers = (os.cpu_count() or 1) if len(examples) >= 100 else 1
+    workers = min(len(examples), workers)
     progress = dict(total=len(examples), desc=f"selective search ({name})", mininterval=5)
     if workers <= 1:
         boxes = list(tqdm(map(search, images), **progress))
