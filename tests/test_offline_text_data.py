@@ -17,6 +17,19 @@ def test_install_check_reports_everything_present():
     assert "missing" not in proc.stdout
 
 
+def test_the_mnist_unpickler_builds_arrays_and_nothing_else():
+    import io
+    import pickle
+
+    import numpy as np
+
+    arrays = (np.zeros((2, 784), np.float32), np.arange(2))
+    loaded = install._ArrayUnpickler(io.BytesIO(pickle.dumps(arrays, protocol=4))).load()
+    np.testing.assert_array_equal(loaded[1], arrays[1])
+    with pytest.raises(pickle.UnpicklingError, match="refusing os.system"):
+        install._ArrayUnpickler(io.BytesIO(b"cos\nsystem\n(S'true'\ntR.")).load()
+
+
 def test_bible_verse_pairs_are_aligned():
     pairs = parallel.bible_pairs()
     assert len(pairs) == 31_084  # DATA.md

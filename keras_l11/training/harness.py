@@ -172,7 +172,7 @@ class Run:
             return keras.optimizers.SGD(c.learning_rate, momentum=0.9, **clip)
         raise ValueError(f"optimizer must be 'adam', 'rmsprop' or 'sgd', got {c.optimizer!r}")
 
-    def fit(self, build_model, loss, metrics, train_data, eval_data=None, weighted_metrics=None):
+    def fit(self, build_model, loss, metrics, train_data, eval_data=None, weighted_metrics=None, loss_weights=None):
         """Builds, compiles and trains a model under the run's strategy.
 
         Args:
@@ -186,6 +186,7 @@ class Run:
             weighted_metrics: optional `() -> list of Keras metrics` that get
                 the data's sample weights (Keras gives none to `metrics`), e.g.
                 a padding mask.
+            loss_weights: optional weights of a multi-output model's losses.
 
         Returns:
             `FitResult` with the trained model, the history and a summary.
@@ -200,6 +201,7 @@ class Run:
                 loss=loss,
                 metrics=metrics(),
                 weighted_metrics=weighted_metrics() if weighted_metrics else None,
+                loss_weights=loss_weights,
                 jit_compile=bool(flags.jit_compile),
             )
         dataset = train_data(self.global_batch_size, flags.seed, start_epoch * c.steps_per_epoch)

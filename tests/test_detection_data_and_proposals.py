@@ -1,0 +1,158 @@
+"""Digit canvases, selective search, region labels and warping, backbones."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_l11 import proposals
+from keras_l11.data import detection as det_data
+from keras_l11.data.regions import label_regions, labelled_regions, region_dataset
+from keras_l11.models.rcnn import TARGET_SCALE, RegionCNN, score_regions, warp_regions, with_context
+from keras_l11.ops import boxes as box_ops
+
+
+@pytest.fixture(scope="module")
+def canvases():
+    return det_data.digit_canvases(6, "test", seed=3)
+
+
+def test_canvases_are_reproducible_and_their_boxes_are_the_pasted_pixels(canvases):
+    again = det_data.digit_canvases(6, "test", seed=3)
+    for a, b in zip(canvases, again):
+        np.testing.assert_array_equal(a["image"], b["image"])
+        np.testing.assert_array_equal(a["boxes"], b["boxes"])
+    for ex in canvases:
+        assert ex["image"].shape == (192, 192, 3) and ex["image"].dtype == np.uint8
+        assert 1 <= len(ex["boxes"]) <= 4 and set(ex["classes"]) <= set(range(10))
+        assert np.all(ex["boxes"][:, :2] >= 0) and np.all(ex["boxes"][:, 2:] <= 192)
+        assert np.all(ex["boxes"][:, 2:] - ex["boxes"][:, :2] >= 8)
+
+
+def test_selective_search_returns_hundreds_of_boxes_inside_the_image_that_cover_the_digits(canvases):
+    found = [proposals.selective_search(ex["image"]) for ex in canvases]
+    for boxes in found:
+        assert boxes.dtype == np.float32 and boxes.shape[1] == 4
+        assert len(boxes) >= 100
+        assert np.all(boxes[:, :2] >= 0) and np.all(boxes[:, 2] <= 192) and np.all(boxes[:, 3] <= 192)
+        assert np.all(boxes[:, 2:] > boxes[:, :2])
+        assert len(np.unique(boxes, axis=0)) == len(boxes)
+    assert proposals.recall(found, [ex["boxes"] for ex in canvases]) >= 0.9
+    quality = proposals.selective_search(canvases[0]["image"], mode="quality")
+    assert len(quality) > len(found[0])  # more strategies, more regions
+    with pytest.raises(ValueError, match="mode"):
+        proposals.selective_search(canvases[0]["image"], mode="slow")
+
+
+def test_proposals_are_computed_on_threads_once_and_then_read_from_the_cache(canvases, tmp_path, monkeypatch):
+    from keras_l11.training.detection import cached_proposals
+
+    monkeypatch.setenv("KERAS_L11_DATA", str(tmp_path))
+    first = cached_proposals(canvases[:3], "canvases", workers=2)
+    [saved] = list((tmp_path / "proposals").iterdir())
+    again = cached_proposals(canvases[:3], "canvases")
+    for ex, a, b in zip(canvases, first, again):
+        np.testing.assert_array_equal(a, proposals.selective_search(ex["image"]))
+        np.testing.assert_array_equal(a, b)
+    assert list((tmp_path / "proposals").iterdir()) == [saved]
+    assert len(cached_proposals(canvases[:2], "canvases")) == 2  # other images, another file
+    assert len(list((tmp_path / "proposals").iterdir())) == 2
+
+
+def test_sliding_windows_tile_the_image_at_several_shapes():
+    windows = proposals.sliding_windows(100, 200, 300)
+    assert 200 <= len(windows) <= 400
+    assert (
+        np.all(windows[:, :2] >= -1e-4) and np.all(windows[:, 2] <= 200 + 1e-4) and np.all(windows[:, 3] <= 100 + 1e-4)
+    )
+    ratios = np.unique(np.round((windows[:, 2] - windows[:, 0]) / (windows[:, 3] - windows[:, 1]), 2))
+    assert len(ratios) >= 3
+
+
+def test_regions_get_the_papers_labels_and_scaled_regression_targets():
+    truth = np.array([[10, 10, 50, 50]], np.float32)
+    props = np.array([[12, 10, 50, 50], [20, 20, 60, 60], [100, 100, 140, 140]], np.float32)
+    boxes, labels, regression = label_regions(props, truth, np.array([7]))
+    # IoUs with the truth: 1 (itself), 0.95, 0.39, 0 -> labels 8 (class 7 + 1), 8, background, background.
+    np.testing.assert_array_equal(labels, [8, 8, 0, 0])
+    np.testing.assert_array_equal(regression[:, 0], [7, 7, -1, -1])  # regression needs IoU >= 0.6
+    expected = box_ops.encode(boxes[1], truth[0]).numpy() / np.array(TARGET_SCALE)
+    np.testing.assert_allclose(regression[1, 1:], expected, rtol=1e-5)
+
+
+def test_warping_adds_the_papers_context_and_batches_all_regions():
+    image = np.zeros((1, 40, 40, 3), np.float32)
+    image[0, 10:30, 10:30] = 255.0  # a white square on black
+    box = tf.constant([[10.0, 10.0, 30.0, 30.0]])
+    # 16 pixels of context at 227: the box grows by 227 / 195 around its centre.
+    np.testing.assert_allclose(
+        with_context(box, 227, 16).numpy(),
+        [[20 - 10 * 227 / 195, 20 - 10 * 227 / 195, 20 + 10 * 227 / 195, 20 + 10 * 227 / 195]],
+        rtol=1e-5,
+    )
+    tight = warp_regions(image, box, [0], 20, padding=0).numpy()[0]
+    assert tight.min() > 200  # only the square
+    padded = warp_regions(image, box, [0], 20, padding=4).numpy()[0]
+    assert padded[0, 0].max() < 60 and padded[10, 10].min() > 200  # a black frame around the square
+    many = warp_regions(np.repeat(image, 3, 0), tf.tile(box, [5, 1]), [0, 1, 2, 0, 1], 20, padding=0)
+    assert many.shape == (5, 20, 20, 3)
+
+
+def test_region_stream_mixes_images_of_any_size_with_a_quarter_positives():
+    # Two images of different sizes: a white square (class 3) on black, and one with no objects.
+    square = np.zeros((60, 80, 3), np.uint8)
+    square[10:40, 20:50] = 255
+    empty = np.zeros((30, 50, 3), np.uint8)
+    examples = [
+        {"image": square, "boxes": np.array([[20, 10, 50, 40]], np.float32), "classes": np.array([3])},
+        {"image": empty, "boxes": np.zeros((0, 4), np.float32), "classes": np.zeros(0, np.int32)},
+    ]
+    props = [np.array([[21, 10, 50, 40], [0, 40, 20, 60], [55, 0, 80, 20]], np.float32), np.array([[0, 0, 20, 20]])]
+    labelled = labelled_regions(examples, props)
+    batches = list(region_dataset([ex["image"] for ex in examples], labelled, 16, 12, 0, seed=0).take(20))
+    regions = np.concatenate([r for r, _ in batches])
+    labels = np.concatenate([t["scores"] for _, t in batches])
+    deltas = np.concatenate([t["deltas"] for _, t in batches])
+    assert regions.shape == (320, 12, 12, 3) and regions.dtype == np.float32
+    assert set(labels) == {0, 4}  # background and class 3 + 1
+    # The square's visits give 8 positives of 32 regions, the empty image's 32 negatives.
+    assert 0.06 <= np.mean(labels == 4) <= 0.2
+    # A positive's crop is the white square, a background crop (here) all black.
+    assert regions[labels == 4].mean() > 200 and regions[labels == 0].mean() < 128
+    np.testing.assert_array_equal(deltas[labels == 4, 0], 3)
+    again = next(iter(region_dataset([ex["image"] for ex in examples], labelled, 16, 12, 0, seed=0)))
+    np.testing.assert_array_equal(again[1]["scores"], batches[0][1]["scores"])  # a seed gives the same stream
+
+
+def test_regions_scored_in_chunks_equal_one_batch():
+    model = RegionCNN(3, region_size=32, dense_units=(16,))
+    images = np.random.default_rng(0).uniform(0, 255, (2, 50, 60, 3)).astype(np.float32)
+    boxes = tf.constant(proposals.sliding_windows(50, 60, 11))
+    indices = tf.constant(np.arange(len(boxes)) % 2, tf.int32)
+    whole = score_regions(model, images, boxes, indices, padding=2)
+    spec = (tf.TensorSpec([None, 4], tf.float32), tf.TensorSpec([None], tf.int32))
+    chunked = tf.function(lambda b, i: score_regions(model, images, b, i, padding=2, chunk=4), input_signature=spec)
+    for got, want in zip(chunked(boxes, indices), whole):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_keras_applications_backbones_take_no_weights_or_a_local_weights_file(tmp_path):
+    import keras
+
+    from keras_l11.models import Localizer
+
+    # A local weights file, as a user without Keras' ImageNet download would have one.
+    reference = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(64, 64, 3))
+    reference.save_weights(tmp_path / "mobilenet_v2.weights.h5")
+    from_file = RegionCNN(4, 64, "MobileNetV2", str(tmp_path / "mobilenet_v2.weights.h5"), dense_units=(8,))
+    by_name = {w.path: w.numpy() for w in from_file.weights}
+    for w in reference.weights:
+        np.testing.assert_array_equal(by_name[w.path], w.numpy())
+    out = from_file(np.zeros((2, 64, 64, 3), np.float32))
+    assert out["scores"].shape == (2, 5) and out["deltas"].shape == (2, 4, 4)
+
+    localizer = Localizer(3, 32, "VGG16", dense_units=(8,))  # weights=None: random, nothing downloaded
+    out = localizer(np.zeros((1, 32, 32, 3), np.float32))
+    assert out["class_logits"].shape == (1, 3) and out["box"].shape == (1, 4)
+    with pytest.raises(ValueError, match="backbone"):
+        Localizer(3, 32, "NoSuchNet")
