@@ -163,12 +163,14 @@ def label_colours(num_classes):
     return np.concatenate([np.zeros((1, 3), np.uint8), colours])
 
 
-def overlay(image, labels, num_classes, ignore_label=255, opacity=0.6):
-    """The image with each labelled pixel tinted by its class colour (ignored pixels white)."""
+def overlay(image, labels, num_classes, ignore_label=255, opacity=0.8):
+    """The image in dimmed grey with each labelled pixel in its class colour
+    (ignored pixels white), so that labels read on any background."""
     colours = np.concatenate([label_colours(num_classes), np.full((256 - num_classes, 3), 255, np.uint8)])
+    grey = np.asarray(image, np.float32) @ np.array([0.299, 0.587, 0.114]) * 0.5
     tint = colours[np.where(labels == ignore_label, 255, labels)].astype(np.float32)
     mix = np.where((labels > 0)[..., None], opacity, 0.0)
-    return (np.asarray(image, np.float32) * (1 - mix) + tint * mix).astype(np.uint8)
+    return (grey[..., None] * (1 - mix) + tint * mix).astype(np.uint8)
 
 
 def plot_segmentation(images, predicted, truths, class_names, path):
