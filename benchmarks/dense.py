@@ -3,7 +3,7 @@ the offline digit canvases, Eigen's coarse and coarse + fine depth networks on
 the rendered rooms, beside the papers' figures; and images per second for
 training and inference at fixed sizes.
 
-    python -m benchmarks.dense            # trains the five small runs first (about 25 min)
+    python -m benchmarks.dense            # trains the six small runs first (about 40 min)
     python -m benchmarks.dense --reuse    # reads their runs/benchmark/*/summary.json if present
 """
 
@@ -43,6 +43,10 @@ def segmentation(runs_dir, reuse):
             ]
         )
         previous = os.path.join(runs_dir, f"fcn-{variant}")
+    at_once = run_small(
+        "fcn", runs_dir, reuse, name="fcn-8s-at-once", extra=["--variant", "8s", "--override", "all_at_once=True"]
+    )["evaluation"]
+    rows.append(["FCN-8s all at once (from scratch)", *(at_once[m] for m in SEGMENT_MEASURES), ""])
     rows.append(["all background", *(ev[f"baseline_{m}"] for m in SEGMENT_MEASURES), ""])
     return format_table(["small config, 200 test canvases", *SEGMENT_MEASURES, "paper mean IU (VOC 2011 val)"], rows)
 
