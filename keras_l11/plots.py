@@ -159,7 +159,10 @@ def _draw_detections(ax, image, detections, class_names, truth, min_score):
 
 def label_colours(num_classes):
     """`[num_classes, 3]` uint8: black for background (0), distinct colours after."""
-    colours = (plt.get_cmap("tab20")(np.arange(num_classes - 1) % 20)[:, :3] * 255).astype(np.uint8)
+    palette = "tab10" if num_classes <= 11 else "tab20"  # ten saturated colours when they suffice
+    size = 10 if palette == "tab10" else 20
+    colours = (plt.get_cmap(palette)(np.arange(num_classes - 1) % size)[:, :3] * 255).astype(np.uint8)
+    colours[np.all(np.ptp(colours, axis=1, keepdims=True) < 10, axis=1)] = (255, 230, 0)  # greys read as background
     return np.concatenate([np.zeros((1, 3), np.uint8), colours])
 
 
