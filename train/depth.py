@@ -33,8 +33,8 @@ from keras_l11.models.depth import DepthNetwork
 from keras_l11.models.transfer import initialize_from
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
-from keras_l11.training.detection import decode_images
 from keras_l11.training.export import Signature
+from keras_l11.training.images import decode_images, image_dataset, resize_each
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,10 +115,7 @@ def at_output_size(depth):
 
 def dataset(split, batch, shuffle_seed=None):
     images, depth = split
-    ds = tf.data.Dataset.from_tensor_slices((images, at_output_size(depth)))
-    if shuffle_seed is not None:
-        ds = ds.shuffle(len(images), seed=shuffle_seed).repeat()
-    return ds.batch(batch).map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(2)
+    return image_dataset(images, at_output_size(depth), batch, shuffle_seed)
 
 
 def build_model(config, stage, init_from):
@@ -175,13 +172,8 @@ def plot_examples(model, test, path, count=3):
 def signatures(model):
     def depth(images):
         pixels, sizes = decode_images(images)
-        # Each image alone resized to the network's input (its padding cropped off first), and back.
-        resized = tf.map_fn(
-            lambda args: tf.image.resize(args[0][: args[1][0], : args[1][1]], [model.height, model.width]),
-            (pixels, sizes),
-            fn_output_signature=tf.float32,
-        )
-        maps = tf.exp(model(resized, training=False))[..., None]
+        # Each image alone resized to the network's input, and its depth map back to the image's size.
+        maps = tf.exp(model(resize_each(pixels, sizes, model.height, model.width), training=False))[..., None]
         full = tf.shape(pixels)[1:3]
         back = tf.map_fn(
             lambda args: tf.image.pad_to_bounding_box(tf.image.resize(args[0], args[1]), 0, 0, full[0], full[1]),

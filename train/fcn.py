@@ -31,8 +31,8 @@ from keras_l11.models.fcn import FCN, VARIANTS, convolutionalize_vgg16
 from keras_l11.models.transfer import initialize_from
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
-from keras_l11.training.detection import decode_images
 from keras_l11.training.export import Signature
+from keras_l11.training.images import decode_images, image_dataset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,10 +107,7 @@ def load_data(config, data_path):
 
 def dataset(split, batch, shuffle_seed=None):
     images, masks = split
-    ds = tf.data.Dataset.from_tensor_slices((images, masks))
-    if shuffle_seed is not None:
-        ds = ds.shuffle(len(images), seed=shuffle_seed).repeat()
-    return ds.batch(batch).map(lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.int32))).prefetch(2)
+    return image_dataset(images, masks.astype(np.int32), batch, shuffle_seed)
 
 
 def build_model(config, num_classes, variant, init_from):
