@@ -30,7 +30,7 @@ from keras_l11 import plots
 from keras_l11.data import depth as depth_data
 from keras_l11.metrics.depth import ScaleInvariantLoss, depth_scores
 from keras_l11.models.depth import DepthNetwork
-from keras_l11.models.transfer import initialize_from
+from keras_l11.models.transfer import initialize_from, saved_model_file
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
 from keras_l11.training.export import Signature
@@ -194,6 +194,8 @@ def main(argv=None):
         sys.exit("error: --stage fine needs --init_from, the coarse stage's run folder")
     try:
         train, test = load_data(config)
+        if flags.init_from:
+            saved_model_file(flags.init_from)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     run = harness.start(flags, "depth")

@@ -28,7 +28,7 @@ from keras_l11 import plots
 from keras_l11.data import segmentation as seg_data
 from keras_l11.metrics.segmentation import IGNORE_LABEL, confusion_matrix, segmentation_scores
 from keras_l11.models.fcn import FCN, VARIANTS, convolutionalize_vgg16
-from keras_l11.models.transfer import initialize_from
+from keras_l11.models.transfer import initialize_from, saved_model_file
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
 from keras_l11.training.export import Signature
@@ -166,6 +166,8 @@ def main(argv=None):
     config = flags.train_config
     try:
         train, test, names = load_data(config, flags.data_path)
+        if flags.init_from:
+            saved_model_file(flags.init_from)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     run = harness.start(flags, "fcn")

@@ -24,13 +24,18 @@ def transfer_weights(source, target):
     return copied
 
 
-def initialize_from(target, run_dir):
-    """`transfer_weights` from the model an earlier run saved in `run_dir`
-    (a folder the user names on the command line, never a request's path)."""
+def saved_model_file(run_dir):
+    """The model file an earlier run saved in `run_dir`, or FileNotFoundError."""
     path = os.path.join(run_dir, SAVED_MODEL_FILE)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no {SAVED_MODEL_FILE} in {run_dir}: train the earlier stage first")
-    copied = transfer_weights(keras.saving.load_model(path, compile=False), target)
+    return path
+
+
+def initialize_from(target, run_dir):
+    """`transfer_weights` from the model an earlier run saved in `run_dir`
+    (a folder the user names on the command line, never a request's path)."""
+    copied = transfer_weights(keras.saving.load_model(saved_model_file(run_dir), compile=False), target)
     if not copied:
         raise ValueError(f"the model in {run_dir} shares no layer with this one")
     return copied
