@@ -25,6 +25,8 @@ setup(
         "pysword>=0.2.8",  # reads the Debian Bible modules (translation pairs)
         "sacrebleu>=2.4",
         "hershey-fonts>=2.1",  # cursive vector fonts: synthetic online handwriting with transcripts
+        "pycocotools>=2.0",  # COCO-style detection mAP, the reference ours is tested against
+        "scikit-image>=0.22",  # ships the Middlebury stereo pair with ground-truth disparity
     ],
     extras_require={
         "test": ["pytest>=8", "ruff>=0.6", "pyyaml>=6"],

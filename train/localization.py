@@ -29,8 +29,8 @@ from keras_l11.metrics.detection import box_iou, paired_iou
 from keras_l11.models.localization import Localizer
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
-from keras_l11.training.detection import decode_images
 from keras_l11.training.export import Signature
+from keras_l11.training.images import decode_images, image_dataset, resize_each
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,10 +133,7 @@ def load_arrays(config):
 
 def dataset(arrays, batch, shuffle_seed=None):
     images, classes, boxes = arrays
-    ds = tf.data.Dataset.from_tensor_slices((images, {"class_logits": classes, "box": boxes}))
-    if shuffle_seed is not None:
-        ds = ds.shuffle(len(classes), seed=shuffle_seed).repeat()
-    return ds.batch(batch).map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(tf.data.AUTOTUNE)
+    return image_dataset(images, {"class_logits": classes, "box": boxes}, batch, shuffle_seed)
 
 
 def evaluate(model, train, test):
@@ -178,13 +175,7 @@ def signatures(model):
 
     def localize(images):
         pixels, sizes = decode_images(images)
-        # Each image alone resized to the model's input (its padding cropped off first).
-        resized = tf.map_fn(
-            lambda args: tf.image.resize(args[0][: args[1][0], : args[1][1]], [size, size]),
-            (pixels, sizes),
-            fn_output_signature=tf.float32,
-        )
-        out = model(resized, training=False)
+        out = model(resize_each(pixels, sizes, size, size), training=False)
         hw = tf.cast(sizes, tf.float32)
         scale = tf.stack([hw[:, 1], hw[:, 0], hw[:, 1], hw[:, 0]], axis=-1)
         probabilities = tf.nn.softmax(out["class_logits"])

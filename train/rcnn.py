@@ -34,8 +34,9 @@ from keras_l11.metrics import detection as metrics
 from keras_l11.models.rcnn import ClassBoxRegressionLoss, RegionCNN, detect
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
-from keras_l11.training.detection import cached_proposals, decode_images, run_detector
+from keras_l11.training.detection import cached_proposals, run_detector
 from keras_l11.training.export import Signature
+from keras_l11.training.images import decode_images
 
 
 @dataclasses.dataclass(frozen=True)

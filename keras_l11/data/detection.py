@@ -18,6 +18,8 @@ import numpy as np
 from keras_l11.data.install import mnist_path, require
 
 DIGIT_NAMES = tuple(str(d) for d in range(10))
+IGNORE_LABEL = 255
+RIM_ALPHA = 0.15
 VOC_NAMES = (
     "aeroplane bicycle bird boat bottle bus car cat chair cow diningtable dog horse motorbike person "
     "pottedplant sheep sofa train tvmonitor"
@@ -82,7 +84,10 @@ def _paste(image, alpha, colour, x, y):
 
 
 def digit_canvas(rng, split="train", size=192, num_digits=(1, 4), digit_sizes=(32, 72), clutter=20, shapes=24):
-    """One cluttered canvas with `num_digits` (a range, inclusive) digits."""
+    """One cluttered canvas with `num_digits` (a range, inclusive) digits:
+    `{"image", "boxes", "classes", "mask"}`. The mask is the segmentation
+    label map: 0 background, digit + 1 where the digit covers at least half
+    of a pixel, `IGNORE_LABEL` (255) on its fainter rim."""
     digits, labels = mnist(split)
     image = _background(size, rng, shapes)
     for _ in range(clutter):  # faint 10x10 fragments of random digits
@@ -92,6 +97,7 @@ def digit_canvas(rng, split="train", size=192, num_digits=(1, 4), digit_sizes=(3
         x, y = rng.integers(0, size - 10, 2)
         _paste(image, fragment, rng.uniform(0, 255, 3), x, y)
     boxes, classes = [], []
+    mask = np.zeros((size, size), np.uint8)
     for _ in range(rng.integers(num_digits[0], num_digits[1] + 1)):
         for _ in range(20):  # a place that overlaps earlier digits little
             s = int(rng.integers(digit_sizes[0], digit_sizes[1] + 1))
@@ -107,10 +113,15 @@ def digit_canvas(rng, split="train", size=192, num_digits=(1, 4), digit_sizes=(3
         ys, xs = np.nonzero(alpha > 0.25)
         boxes.append([x + xs.min(), y + ys.min(), x + xs.max() + 1, y + ys.max() + 1])
         classes.append(int(labels[index]))
+        # The digit's pixels get its class + 1; its faint rim is "ignore", as VOC marks object boundaries.
+        patch = mask[y : y + s, x : x + s]
+        patch[alpha > RIM_ALPHA] = IGNORE_LABEL
+        patch[alpha >= 0.5] = labels[index] + 1
     return {
         "image": np.clip(np.round(image), 0, 255).astype(np.uint8),
         "boxes": np.asarray(boxes, np.float32).reshape(-1, 4),
         "classes": np.asarray(classes, np.int32),
+        "mask": mask,
     }
 
 

@@ -1,6 +1,5 @@
-"""What the localization and R-CNN jobs share: encoded images in signatures,
-cached proposals, and running a detector over a data set.
-"""
+"""What the R-CNN job and its benchmark share: cached proposals, and running a
+detector over a data set."""
 
 import concurrent.futures
 import functools
@@ -9,29 +8,9 @@ import multiprocessing
 import os
 
 import numpy as np
-import tensorflow as tf
 
 from keras_l11 import proposals as proposal_lib
 from keras_l11.data.install import data_dir
-
-
-def decode_images(encoded):
-    """Encoded images (PNG, JPEG, GIF, BMP) `[B]` -> `(images [B, H, W, 3]
-    float32 0-255, padded at the bottom and right to the largest, sizes [B, 2])`.
-    Each image is decoded twice (once for the batch's padded size): cheap next
-    to the CNN, and it keeps the signature one plain graph."""
-
-    def decode(data):
-        return tf.io.decode_image(data, channels=3, expand_animations=False)
-
-    sizes = tf.map_fn(lambda data: tf.shape(decode(data))[:2], encoded, fn_output_signature=tf.int32)
-    height, width = tf.reduce_max(sizes[:, 0]), tf.reduce_max(sizes[:, 1])
-    images = tf.map_fn(
-        lambda data: tf.image.pad_to_bounding_box(tf.cast(decode(data), tf.float32), 0, 0, height, width),
-        encoded,
-        fn_output_signature=tf.float32,
-    )
-    return images, sizes
 
 
 def cached_proposals(examples, name, mode="fast", max_proposals=2000, workers=None):

@@ -320,6 +320,18 @@ class Run:
         self.summary["export"] = path
         return path
 
+    def save_keras(self, model):
+        """Saves a local copy as `model.keras` in the model dir (chief only), for
+        a later stage to start from (`keras_l11.models.transfer.initialize_from`)."""
+        if not self.is_chief:
+            return None
+        from keras_l11.models.transfer import SAVED_MODEL_FILE
+
+        path = os.path.join(self.model_dir, SAVED_MODEL_FILE)
+        self.local_copy(model).save(path)
+        self.summary["saved_model_file"] = path
+        return path
+
     def write_summary(self):
         """Writes `summary.json` (metrics, timings, export path) to the model dir."""
         if not self.is_chief:

@@ -1,0 +1,181 @@
+"""FCN's bilinear upsampling and alignment, the segmentation and depth measures
+and loss, the depth network, and the rendered rooms."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_l11.data import depth as depth_data
+from keras_l11.metrics.depth import ScaleInvariantLoss, depth_scores
+from keras_l11.metrics.segmentation import confusion_matrix, segmentation_scores
+from keras_l11.models.depth import DepthNetwork
+from keras_l11.models.fcn import FCN, convolutionalize
+from keras_l11.models.transfer import initialize_from
+from keras_l11.ops.upsampling import bilinear_kernel, bilinear_upsampling
+
+
+def test_the_kernel_is_the_bilinear_formula():
+    for factor, taps in ((2, [0.25, 0.75, 0.75, 0.25]), (3, [1 / 3, 2 / 3, 1, 2 / 3, 1 / 3])):
+        np.testing.assert_allclose(bilinear_kernel(factor, 1)[:, :, 0, 0], np.outer(taps, taps), rtol=1e-6)
+    k = bilinear_kernel(4, 3)
+    taps = 1 - np.abs(np.arange(8) - 3.5) / 4
+    assert k.shape == (8, 8, 3, 3)
+    for c in range(3):
+        np.testing.assert_allclose(k[:, :, c, c], np.outer(taps, taps))
+    assert np.all(k[:, :, 0, 1] == 0)  # channels are upsampled apart
+
+
+@pytest.mark.parametrize("factor", [2, 3, 8, 32])
+def test_a_ramp_is_upsampled_exactly_and_pixel_centres_line_up(factor):
+    ramp = np.tile(np.arange(10, dtype=np.float32), (10, 1))[None, ..., None]
+    out = bilinear_upsampling(factor, 1)(ramp).numpy()[0, :, :, 0]
+    assert out.shape == (10 * factor, 10 * factor)
+    inner = slice(factor, 9 * factor)  # away from the borders, where the kernel is cut off
+    expected = (np.arange(10 * factor) + 0.5) / factor - 0.5  # output pixel centre in feature coordinates
+    np.testing.assert_allclose(out[5 * factor, inner], expected[inner], atol=1e-5)
+    # A pixel ramp averaged over stride-f cells (what "same" convolutions and poolings see) comes back as the ramp.
+    pixels = np.tile(np.arange(8 * factor, dtype=np.float32), (8 * factor, 1))[None, ..., None]
+    pooled = keras.layers.AveragePooling2D(factor)(pixels)
+    back = bilinear_upsampling(factor, 1)(pooled).numpy()[0, :, :, 0]
+    np.testing.assert_allclose(back[4 * factor, factor : 7 * factor], np.arange(factor, 7 * factor), atol=1e-4)
+
+
+@pytest.mark.parametrize("variant", ["32s", "16s", "8s"])
+def test_fcn_outputs_align_with_inputs_of_any_size(variant):
+    model = FCN(5, variant, fc_units=16)
+    for h, w in ((37, 53), (64, 32), (1, 1)):
+        assert model(np.zeros((2, h, w, 3), np.float32)).shape == (2, h, w, 5)
+    # The final upsampling stays bilinear; the x2 ones learn.
+    final = model.get_layer(f"upscore{variant[:-1]}")
+    assert not final.trainable
+    np.testing.assert_array_equal(final.kernel.numpy(), bilinear_kernel(int(variant[:-1]), 5))
+
+
+def test_a_16s_model_starts_from_a_trained_32s_model_with_zero_skip_scores(tmp_path):
+    coarse = FCN(4, "32s", fc_units=16)
+    coarse.save(tmp_path / "model.keras")
+    finer = FCN(4, "16s", fc_units=16, all_at_once=True)
+    copied = initialize_from(finer, str(tmp_path))
+    assert "score_fr" in copied and "fc6" in copied and "conv5_2" in copied
+    np.testing.assert_array_equal(
+        finer.get_layer("score_fr").kernel.numpy(), coarse.get_layer("score_fr").kernel.numpy()
+    )
+    assert not np.any(finer.get_layer("score_pool4").kernel.numpy())
+    assert finer.get_layer("scale_pool4").scale == pytest.approx(0.01)
+    with pytest.raises(FileNotFoundError, match="model.keras"):
+        initialize_from(finer, str(tmp_path / "nothing"))
+
+
+def test_a_convolutionalized_classifier_gives_the_classifier_outputs_and_slides_over_bigger_images():
+    rng = np.random.default_rng(0)
+    features = keras.Input((2, 3, 8))
+    dense = keras.layers.Dense(5)
+    classifier = keras.Model(features, dense(keras.layers.Flatten()(features)))
+    conv = keras.layers.Conv2D(5, (2, 3))
+    conv.build((None, 2, 3, 8))
+    conv.set_weights(convolutionalize(dense, (2, 3, 8)))
+    x = rng.normal(size=(4, 2, 3, 8)).astype(np.float32)
+    np.testing.assert_allclose(conv(x).numpy()[:, 0, 0], classifier(x).numpy(), rtol=1e-5, atol=1e-5)
+    assert conv(rng.normal(size=(1, 6, 9, 8)).astype(np.float32)).shape == (1, 5, 7, 5)  # a map of scores
+
+
+def test_segmentation_measures_match_a_direct_count_and_keras_mean_iou():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, (3, 20, 20))
+    predicted = np.where(rng.random(labels.shape) < 0.7, labels, rng.integers(0, 4, labels.shape))
+    labels[0, :2] = 255  # ignored
+    scores = segmentation_scores(confusion_matrix(labels, predicted, 4))
+    keep = labels != 255
+    y, p = labels[keep], predicted[keep]
+    ious = [np.sum((y == c) & (p == c)) / np.sum((y == c) | (p == c)) for c in range(4)]
+    freq = [np.mean(y == c) for c in range(4)]
+    assert scores["pixel_accuracy"] == pytest.approx(np.mean(y == p))
+    assert scores["mean_accuracy"] == pytest.approx(np.mean([np.mean(p[y == c] == c) for c in range(4)]))
+    assert scores["mean_iu"] == pytest.approx(np.mean(ious))
+    assert scores["frequency_weighted_iu"] == pytest.approx(np.dot(freq, ious))
+    reference = keras.metrics.MeanIoU(4, ignore_class=255)
+    reference.update_state(labels.ravel(), predicted.ravel())
+    assert scores["mean_iu"] == pytest.approx(float(reference.result()), rel=1e-5)
+    with pytest.raises(ValueError, match="labels"):
+        confusion_matrix(np.full((2, 2), 7), np.zeros((2, 2)), 4)
+
+
+def test_the_scale_invariant_loss_follows_its_formula_forgives_scale_and_masks_missing_depth():
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(1, 5, (2, 6, 8)).astype(np.float32)
+    log_pred = np.log(truth) + rng.normal(0, 0.2, truth.shape).astype(np.float32)
+    d = (log_pred - np.log(truth)).reshape(2, -1)
+    n = d.shape[1]
+    expected = np.mean(d**2, axis=1) - 0.5 * np.sum(d, axis=1) ** 2 / n**2
+    loss = ScaleInvariantLoss(0.5, reduction=None)
+    np.testing.assert_allclose(loss(truth, log_pred).numpy(), expected, rtol=1e-5)
+    invariant = ScaleInvariantLoss(1.0, reduction=None)
+    np.testing.assert_allclose(
+        invariant(truth, log_pred + np.log(3.0)).numpy(), invariant(truth, log_pred).numpy(), atol=1e-6
+    )
+    # With lambda 0.5, scaling the prediction costs half of what plain log-MSE charges.
+    shift = np.log(2.0)
+    np.testing.assert_allclose(
+        loss(truth, log_pred + shift).numpy() - loss(truth, log_pred).numpy(),
+        (np.mean((d + shift) ** 2, 1) - np.mean(d**2, 1)) - 0.5 * (np.mean(d + shift, 1) ** 2 - np.mean(d, 1) ** 2),
+        rtol=1e-4,
+    )
+    holes = truth.copy()
+    holes[0, :3] = 0.0
+    holes[1, 0, 0] = np.nan
+    masked = loss(holes, log_pred).numpy()
+    keep = (holes[0] > 0).ravel()
+    d0 = d[0][keep]
+    assert masked[0] == pytest.approx(np.mean(d0**2) - 0.5 * np.mean(d0) ** 2, rel=1e-5)
+    assert np.all(np.isfinite(masked))
+
+
+def test_depth_measures_follow_their_formulas():
+    truth = np.array([[[1.0, 2.0], [4.0, 0.0]]])  # the 0 is missing
+    predicted = np.array([[[1.2, 1.0], [4.0, 9.0]]])
+    s = depth_scores(predicted, truth)
+    y, t = np.array([1.2, 1.0, 4.0]), np.array([1.0, 2.0, 4.0])
+    assert s["delta<1.25"] == pytest.approx(2 / 3) and s["delta<1.25^2"] == pytest.approx(2 / 3)
+    assert s["delta<1.25^3"] == pytest.approx(2 / 3)  # 2 / 1 = 2 > 1.25^3
+    assert s["abs_rel"] == pytest.approx(np.mean(np.abs(y - t) / t))
+    assert s["sq_rel"] == pytest.approx(np.mean((y - t) ** 2 / t))
+    assert s["rmse"] == pytest.approx(np.sqrt(np.mean((y - t) ** 2)))
+    assert s["rmse_log"] == pytest.approx(np.sqrt(np.mean(np.log(y / t) ** 2)))
+    d = np.log(y / t)
+    assert s["rmse_log_scale_invariant"] == pytest.approx(np.sqrt(np.mean(d**2) - np.mean(d) ** 2))
+    assert depth_scores(predicted * 3, truth)["rmse_log_scale_invariant"] == pytest.approx(
+        s["rmse_log_scale_invariant"]
+    )
+
+
+def test_the_depth_network_has_the_papers_two_stages():
+    coarse = DepthNetwork(48, 64, "coarse", fc_units=32)
+    assert coarse(np.zeros((2, 48, 64, 3), np.float32)).shape == (2, 12, 16)
+    fine = DepthNetwork(48, 64, "fine", fc_units=32)
+    assert fine(np.zeros((1, 48, 64, 3), np.float32)).shape == (1, 12, 16)
+    frozen = {w.path.split("/")[0] for w in fine.non_trainable_weights}
+    assert {"coarse_conv1", "coarse_fc6", "coarse_fc7"} <= frozen
+    assert all(w.path.startswith("fine_") for w in fine.trainable_weights)
+    # The coarse prediction joins after the fine network's first layer (and its pooling).
+    joined = fine.get_layer("fine_with_coarse")
+    assert [t.shape[-1] for t in joined.input] == [32, 1]
+    with pytest.raises(ValueError, match="multiples of 4"):
+        DepthNetwork(50, 64)
+
+
+def test_rendered_rooms_have_exact_floor_depth_and_holes():
+    rng = np.random.default_rng(3)
+    scenes = [depth_data.render_scene(rng, 64, 48) for _ in range(8)]
+    for s in scenes:
+        assert s["image"].shape == (48, 64, 3) and s["image"].dtype == np.uint8 and s["depth"].dtype == np.float32
+        assert np.all(np.isfinite(s["depth"])) and np.all(s["depth"] >= 0)
+    assert any(np.any(s["depth"] == 0) for s in scenes)  # missing depth somewhere
+    # Where the floor is the nearest surface, depth = camera height / the ray's downward slope.
+    rays = depth_data._rays(64, 48)
+    floor = depth_data._plane(rays, 1, -depth_data.CAMERA_HEIGHT)
+    bottom = scenes[0]["depth"][-1]
+    on_floor = np.isclose(bottom, floor[-1], rtol=1e-5)
+    assert on_floor.sum() > 0
+    np.testing.assert_allclose(floor[-1], depth_data.CAMERA_HEIGHT / -rays[-1, :, 1], rtol=1e-6)
+    left, disparity = depth_data.stereo_motorcycle()
+    assert left.shape[:2] == disparity.shape and np.isfinite(disparity).mean() > 0.8
