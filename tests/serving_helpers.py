@@ -83,3 +83,14 @@ def http(method, url, body=None, raw=None, timeout=30):
             return err.code, json.loads(text)
         except ValueError:
             return err.code, {"raw": text.decode("utf-8", "replace")}
+
+
+def png(image):
+    """A uint8 image `[H, W, 3]` as PNG bytes, as a client would send it."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()

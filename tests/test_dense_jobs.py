@@ -2,13 +2,11 @@
 image bytes over the local server exactly as the SavedModels do."""
 
 import base64
-import io
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from PIL import Image
-from serving_helpers import http, start_server
+from serving_helpers import http, png, start_server
 
 from keras_l11.data import depth as depth_data
 from keras_l11.data import segmentation as seg_data
@@ -37,12 +35,6 @@ def test_depth_beats_the_mean_depth_map_and_the_fine_stage_improves_on_the_coars
     assert coarse["rmse_log_scale_invariant"] < coarse["baseline_rmse_log_scale_invariant"] - 0.02, coarse
     assert coarse["delta<1.25"] > coarse["baseline_delta<1.25"], coarse
     assert fine["rmse_log_scale_invariant"] < coarse["rmse_log_scale_invariant"], (coarse, fine)
-
-
-def png(image):
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")

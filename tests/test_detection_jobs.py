@@ -1,12 +1,11 @@
 """The R-CNN job beats chance, and its export detects digits in image bytes over the local server."""
 
 import base64
-import io
 
 import numpy as np
 import pytest
 from PIL import Image
-from serving_helpers import http, start_server
+from serving_helpers import http, png, start_server
 
 from keras_l11 import proposals
 from keras_l11.data import detection as det_data
@@ -25,12 +24,6 @@ def test_rcnn_beats_a_chance_detector(rcnn_export):
     ev = rcnn_export["summary"]["evaluation"]
     assert ev["with_regression"]["voc07_map_50"] > ev["chance_voc07_map_50"] + 0.1, ev
     assert ev["proposal_recall_50"] > 0.9 and ev["proposals_per_image"] > 100
-
-
-def png(image):
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
