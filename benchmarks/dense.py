@@ -3,7 +3,7 @@ the offline digit canvases, Eigen's coarse and coarse + fine depth networks on
 the rendered rooms, beside the papers' figures; and images per second for
 training and inference at fixed sizes.
 
-    python -m benchmarks.dense            # trains the six small runs first (about 40 min)
+    python -m benchmarks.dense            # trains the six small runs first (about 35 min)
     python -m benchmarks.dense --reuse    # reads their runs/benchmark/*/summary.json if present
 """
 
