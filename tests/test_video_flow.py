@@ -39,3 +39,25 @@ def test_flow_stacks_have_two_channels_per_pair_in_u_v_order():
         flow_stack(frames[:3], length=3)
     with pytest.raises(ValueError, match="method"):
         optical_flow(frames[0], frames[1], "lucas")
+
+
+def test_generated_clips_move_their_digit_as_the_label_says():
+    from keras_l11.data.video import CLASS_NAMES, MOTIONS, moving_digit_clip, moving_digit_clips
+
+    clips, labels = moving_digit_clips(24, seed=0)
+    assert clips.shape == (24, 16, 64, 64, 3) and clips.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [2] * len(CLASS_NAMES)
+    rng = np.random.default_rng(1)
+    for motion in MOTIONS:
+        clip = moving_digit_clip(rng, MOTIONS.index(motion))
+        background = clip[0, 0, 0].astype(float)
+        centre = [np.nonzero(np.abs(f.astype(float) - background).sum(-1) > 60)[1].mean() for f in clip]
+        travel = centre[-1] - centre[0]
+        if motion == "right":
+            assert travel > 10
+        elif motion == "left":
+            assert travel < -10
+        elif motion == "rotate":  # turns in place (the ink's centre moves a little as it turns)
+            assert abs(travel) < 6
+        else:  # a period of 8 frames: back where it started, having moved in between
+            assert abs(centre[8] - centre[0]) < 2 and np.ptp(centre) > 4
