@@ -141,8 +141,15 @@ def test_the_paper_config_path_reads_voc_through_tfds_and_scores_regions_in_chun
         summary = smoke_job("rcnn", tmp_path, "voc", "--steps", "10")
     ev = summary["evaluation"]
     assert ev["proposals_per_image"] > 50 and ev["proposal_recall_50"] > 0.5, ev
-    assert 0.0 <= ev["with_regression"]["voc07_map_50"] <= 1.0 and 0.0 <= ev["with_regression"]["coco_map"] <= 1.0
-    assert any((tmp_path / "saved_models" / "rcnn").glob("*/saved_model.pb"))
+    # The export scores its regions in chunks of 64 inside the graph, and names VOC's 20 classes.
+    import tensorflow as tf
+
+    [saved] = (tmp_path / "saved_models" / "rcnn").glob("*/saved_model.pb")
+    found = tf.saved_model.load(str(saved.parent)).signatures["detect_windows"](
+        images=tf.constant([png(canvases[0]["image"])])
+    )
+    assert found["detection_boxes"].shape[-1] == 4 and found["num_detections"].shape == (1,)
+    assert set(found["detection_classes"].numpy()[0][: int(found["num_detections"][0])]) <= set(range(20))
 
 
 @pytest.fixture(scope="session")

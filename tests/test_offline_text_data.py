@@ -79,10 +79,20 @@ def test_a_missing_data_set_names_the_install_command(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(
     "job, message",
-    [("char_rnn", "needs --data_path"), ("word_rnn", "needs --data_path"), ("translate", "not prepared in TFDS")],
+    [
+        ("char_rnn", "needs --data_path"),
+        ("word_rnn", "needs --data_path"),
+        ("translate", "not prepared in TFDS"),
+        ("rcnn", "voc/2007 is not prepared in TFDS"),
+        ("localization", "voc/2007 is not prepared in TFDS"),
+        ("fcn", "needs --data_path"),
+        ("depth", "nyu_depth_v2 is not prepared in TFDS"),
+    ],
 )
-def test_paper_configs_without_their_data_say_what_is_missing(job, message, tmp_path):
+def test_paper_configs_without_their_data_say_what_is_missing(job, message, tmp_path, monkeypatch):
     import importlib
+
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))  # never a data set prepared on this machine
 
     args = ["--config", "paper", "--model_dir", str(tmp_path / "run"), "--no_export", "--verbose", "0"]
     args += ["--intra_op_threads", "0", "--inter_op_threads", "0", "--serving_config", ""]

@@ -109,12 +109,10 @@ def nyu_depth_v2(split, width, height):
     """NYU Depth v2 from TFDS (`nyu_depth_v2`, prepared beforehand), resized to
     `width x height` (images bilinear, depth nearest so missing pixels stay 0)."""
     import tensorflow as tf
-    import tensorflow_datasets as tfds
 
-    try:
-        data = tfds.load("nyu_depth_v2", split=split, download=False)
-    except Exception as err:  # TFDS raises several types for a data set that is not prepared
-        raise FileNotFoundError(f"NYU Depth v2 is not prepared for TFDS ({err}); use the offline data") from None
+    from keras_l11.data.install import prepared_tfds
+
+    data = prepared_tfds("nyu_depth_v2", split)
     examples = []
     for ex in data:
         image = tf.image.resize(ex["image"], [height, width], antialias=True)

@@ -15,10 +15,10 @@ test canvases its test digits.
 
 import numpy as np
 
-from keras_l11.data.install import mnist_path, require
+from keras_l11.data.install import mnist_path, prepared_tfds, require
 
 DIGIT_NAMES = tuple(str(d) for d in range(10))
-IGNORE_LABEL = 255
+IGNORE_LABEL = 255  # VOC's boundary label, as keras_l11.metrics.segmentation (kept TensorFlow-free here)
 RIM_ALPHA = 0.15
 VOC_NAMES = (
     "aeroplane bicycle bird boat bottle bus car cat chair cow diningtable dog horse motorbike person "
@@ -145,10 +145,7 @@ def voc2007(split):
     in the VOC protocol and the R-CNN code)."""
     import tensorflow_datasets as tfds
 
-    try:
-        data = tfds.load("voc/2007", split=split, download=False)
-    except Exception as err:  # TFDS raises several types for a data set that is not prepared
-        raise FileNotFoundError(f"PASCAL VOC 2007 is not prepared for TFDS ({err}); use the offline data") from None
+    data = prepared_tfds("voc/2007", split)
     examples = []
     for ex in tfds.as_numpy(data):
         h, w = ex["image"].shape[:2]

@@ -69,6 +69,22 @@ def require(path_or_flag, what):
     raise FileNotFoundError(f"{what} is not installed; run: {INSTALL_COMMAND}")
 
 
+def prepared_tfds(name, split, data_dir=None):
+    """`tfds.load(name, split)` from a data set prepared beforehand (never a
+    download), in `data_dir` or `$TFDS_DATA_DIR` (read at call time) or TFDS's
+    default folder; a FileNotFoundError that names it when it is not there."""
+    import tensorflow_datasets as tfds
+
+    data_dir = data_dir or os.environ.get("TFDS_DATA_DIR") or None
+    try:
+        return tfds.load(name, split=split, data_dir=data_dir, download=False)
+    except Exception as err:  # TFDS raises several kinds for "not prepared"
+        raise FileNotFoundError(
+            f"{name} is not prepared in TFDS ({err}); run `tfds build {name}` where you have its files, "
+            "or use the offline data"
+        ) from None
+
+
 def install_sword():
     if sword_installed():
         return "present"

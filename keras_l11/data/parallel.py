@@ -48,13 +48,7 @@ def wmt14_pairs(split, source="en", target="fr", data_dir=None):
     """WMT'14 pairs from a prepared TFDS directory (never downloads)."""
     import tensorflow_datasets as tfds
 
-    try:
-        ds = tfds.load(f"wmt14_translate/{target}-{source}", split=split, data_dir=data_dir, download=False)
-    except Exception as err:  # TFDS raises several kinds for "not prepared"
-        raise FileNotFoundError(
-            f"WMT'14 {source}-{target} is not prepared in TFDS ({err}); "
-            f"run `tfds build wmt14_translate/{target}-{source}`"
-        ) from err
+    ds = install.prepared_tfds(f"wmt14_translate/{target}-{source}", split, data_dir)
     return [(ex[source].decode("utf-8"), ex[target].decode("utf-8")) for ex in tfds.as_numpy(ds)]
 
 
