@@ -45,7 +45,7 @@ def test_generated_clips_move_their_digit_as_the_label_says():
     from keras_l11.data.video import CLASS_NAMES, MOTIONS, moving_digit_clip, moving_digit_clips
 
     clips, labels = moving_digit_clips(24, seed=0)
-    assert clips.shape == (24, 16, 64, 64, 3) and clips.dtype == np.uint8
+    assert clips.shape == (24, 24, 64, 64, 3) and clips.dtype == np.uint8
     assert np.bincount(labels).tolist() == [2] * len(CLASS_NAMES)
     rng = np.random.default_rng(1)
     for motion in MOTIONS:

@@ -8,10 +8,14 @@ variational method close to TV-L1. Flow is `[H, W, 2]` float32 in pixels:
 channel 0 horizontal (x, positive right), channel 1 vertical (y, positive
 down), so that `frame_b[y + v, x + u] ~ frame_a[y, x]`.
 
-`flow_stack` is the temporal stream's input for L consecutive frame pairs:
-`[H, W, 2L]` with channels ordered `u_1, v_1, u_2, v_2, ..., u_L, v_L` (the
-paper's eq. 1, I_tau(u, v, 2k - 1) = d^x, I_tau(u, v, 2k) = d^y), each pair's
-mean displacement subtracted (the paper's camera-motion compensation).
+`video_flows` computes the flow of every consecutive pair of a video once
+(what the data cache stores and what a client sends to the temporal stream's
+signature). `flow_stack` is the temporal stream's input for L consecutive
+frame pairs: `[H, W, 2L]` with channels ordered `u_1, v_1, u_2, v_2, ..., u_L,
+v_L` (the paper's eq. 1, I_tau(u, v, 2k - 1) = d^x, I_tau(u, v, 2k) = d^y),
+each pair's mean displacement subtracted (the paper's camera-motion
+compensation). Inside models, `keras_l11.layers.FlowStack` does the same
+stacking (and trajectory stacking) on the flows of a window.
 """
 
 import numpy as np
@@ -51,16 +55,21 @@ def optical_flow(frame_a, frame_b, method="farneback"):
     return flow.astype(np.float32)
 
 
+def video_flows(frames, method="farneback"):
+    """`[T - 1, H, W, 2]` float32: the flow of each consecutive pair of `T` frames."""
+    frames = list(frames)
+    if len(frames) < 2:
+        raise ValueError(f"flow needs at least 2 frames, got {len(frames)}")
+    return np.stack([optical_flow(a, b, method) for a, b in zip(frames[:-1], frames[1:])])
+
+
 def flow_stack(frames, length=10, method="farneback", subtract_mean=True):
     """The temporal stream's input from `length + 1` consecutive frames:
     `[H, W, 2 * length]` float32, channels `u_1, v_1, ..., u_L, v_L`."""
     frames = list(frames)
     if len(frames) != length + 1:
         raise ValueError(f"a stack of L = {length} flows needs {length + 1} frames, got {len(frames)}")
-    flows = []
-    for a, b in zip(frames[:-1], frames[1:]):
-        flow = optical_flow(a, b, method)
-        if subtract_mean:
-            flow = flow - flow.reshape(-1, 2).mean(axis=0)
-        flows.append(flow)
-    return np.concatenate(flows, axis=-1)
+    flows = video_flows(frames, method)
+    if subtract_mean:
+        flows = flows - flows.mean(axis=(1, 2), keepdims=True)
+    return np.concatenate(list(flows), axis=-1)
