@@ -14,6 +14,7 @@ reported figures come from one function.
 """
 
 import dataclasses
+import os
 import sys
 
 import numpy as np
@@ -240,6 +241,17 @@ def chance(train, test):
     return float((np.asarray(test.labels) == most_frequent).mean())
 
 
+def plot_predictions(videos, scores, path, count=4):
+    """Frames and flow of the first `count` videos, titled with the true and
+    the predicted class."""
+    from keras_l11 import plots
+
+    names = videos.class_names
+    predicted = scores[:count].mean(axis=1).argmax(-1)
+    titles = [f"true: {names[t]}\npredicted: {names[p]}" for t, p in zip(videos.labels[:count], predicted)]
+    return plots.plot_video_flow(videos.frames[:count], videos.flows[:count], path, titles)
+
+
 def signatures_of(signature):
     """The signature map of an export whose one signature is `classify`."""
     return {"serving_default": signature, "classify": signature}
@@ -276,6 +288,8 @@ def train_window_model(flags, job_name, build_model, window, signature, window_f
     evaluation = {**accuracies(scores, test.labels, test.class_names), "chance": chance(train, test)}
     run.summary["evaluation"] = evaluation
     print(accuracy_table(f"{job_name} ({len(test)} test videos)", {job_name: evaluation}))
+    if run.is_chief:
+        run.summary["figure"] = plot_predictions(test, scores, os.path.join(run.model_dir, "videos.png"))
     run.save_keras(result.model)
     run.export(result.model, job_name, lambda m: signatures_of(signature(m)))
     run.write_summary()
