@@ -62,7 +62,7 @@ class FlowStack(keras.layers.Layer):
         self.subtract_mean = subtract_mean
 
     def call(self, flows):
-        flows = tf.cast(flows, self.compute_dtype)
+        flows = tf.cast(flows, tf.float32)  # positions to 1/100 px even under mixed precision
         if flows.shape[1] is None:
             raise ValueError("FlowStack needs a known number of flows L (the input's axis 1)")
         steps = tf.unstack(flows, axis=1)
@@ -80,7 +80,7 @@ class FlowStack(keras.layers.Layer):
             steps = sampled
         if self.subtract_mean:
             steps = [d - tf.reduce_mean(d, axis=[1, 2], keepdims=True) for d in steps]
-        return tf.concat(steps, axis=-1)
+        return tf.cast(tf.concat(steps, axis=-1), self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         batch, length, height, width, _ = input_shape
