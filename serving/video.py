@@ -35,6 +35,12 @@ def signature_inputs(signature, saved_model=None, server=None, model=None, proto
     return {name: [None if d < 0 else d for d in shape] for name, (_, shape) in inputs.items()}
 
 
+def capped(size, width):
+    """`(height, width)` scaled down (aspect kept) to at most `width` wide."""
+    h, w = size
+    return (round(h * width / w), width) if w > width else (h, w)
+
+
 def video_inputs(videos, wanted, size, method="farneback"):
     """The signature's `frames` and/or `flows` for `videos` (RGB uint8 `[V,
     h, w, 3]` each, of one length), all resized to `size` (height, width)."""
@@ -61,7 +67,7 @@ def main(argv=None):
         nargs=2,
         default=None,
         metavar=("HEIGHT", "WIDTH"),
-        help="frame size sent (default: the flows input's, else 64 x 64)",
+        help="frame size sent (default: the flows input's, else the video's, at most 256 wide)",
     )
     parser.add_argument("--flow", choices=METHODS, default="farneback", help="the flow the model was trained on")
     parser.add_argument("--signature", default="classify")
@@ -71,8 +77,8 @@ def main(argv=None):
     source = dict(saved_model=args.saved_model, server=args.server, model=args.model, protocol=args.protocol)
     try:
         wanted = signature_inputs(args.signature, **source)
-        size = args.size or (wanted["flows"][2:4] if "flows" in wanted else (64, 64))
         videos = [video_data.read_video(path, args.frames) for path in args.videos]
+        size = args.size or (wanted["flows"][2:4] if "flows" in wanted else capped(videos[0].shape[1:3], 256))
         lengths = {len(v) for v in videos}
         if len(lengths) > 1:
             raise ValueError(f"the videos have different lengths {sorted(lengths)}: pass --frames at most the shortest")

@@ -49,9 +49,7 @@ class TwoStreamConfig(VideoConfig):
 
 
 CONFIGS = {
-    "smoke": TwoStreamConfig(
-        batch_size=32, steps=500, steps_per_epoch=100, validation_videos=120, test_videos=120
-    ),
+    "smoke": TwoStreamConfig(batch_size=32, steps=500, steps_per_epoch=100, validation_videos=120, test_videos=120),
     "small": TwoStreamConfig(batch_size=32, steps=2000, steps_per_epoch=200),
     # The paper: UCF-101, 224 x 224 crops, CNN-M-2048, batch 256, SGD with momentum 0.9, learning rate 1e-2
     # (the temporal net from scratch: down to 1e-3 after 50K iterations, stopped at 80K), L = 10.
