@@ -174,3 +174,59 @@ def test_clip_and_video_accuracy_and_the_digit_and_motion_breakdown():
     result = video_lib.accuracies(scores, labels, CLASS_NAMES)
     assert result == {"clip_accuracy": 2 / 6, "video_accuracy": 0.5, "motion_accuracy": 0.5, "digit_accuracy": 1.0}
     assert "motion_accuracy" not in video_lib.accuracies(scores, labels)
+
+
+def test_the_tower_of_a_video_config_is_overridden_with_json():
+    from keras_l11.training.config import apply_overrides
+    from keras_l11.training.video import VideoConfig
+
+    config = apply_overrides(VideoConfig(), ['tower={"dropout": 0.5, "fc_units": [64, 32]}'])
+    assert config.tower.dropout == 0.5 and config.tower.fc_units == (64, 32)
+    assert config.tower.filters == VideoConfig().tower.filters  # the rest unchanged
+    for bad in ('tower={"dropuot": 0.5}', "tower=[1, 2]", 'tower={"filters": [8]}'):
+        with pytest.raises(ValueError, match="tower needs a ConvTower"):
+            apply_overrides(VideoConfig(), [bad])
+
+
+def test_a_video_set_is_cached_whole_or_not_at_all(tmp_path, monkeypatch):
+    from keras_l11.data.video import build_video_set
+
+    monkeypatch.setenv("KERAS_L11_DATA", str(tmp_path))
+    rng = np.random.default_rng(0)
+    clips = [(rng.integers(0, 255, (3, 16, 16, 3), dtype=np.uint8), k % 2) for k in range(4)]
+
+    def interrupted():
+        yield from clips[:2]
+        raise KeyboardInterrupt  # the build is killed half-way
+
+    abandoned = tmp_path / "video" / "toy.part-999999999"  # a killed build's folder (no such process)
+    abandoned.mkdir(parents=True)
+    with pytest.raises(KeyboardInterrupt):
+        build_video_set("toy", interrupted(), 4, 3, 16, 16, ("a", "b"))
+    assert sorted(p.name for p in (tmp_path / "video").iterdir()) == []  # nothing half-made is left
+    videos = build_video_set("toy", iter(clips), 4, 3, 16, 16, ("a", "b"))
+    np.testing.assert_array_equal(videos.frames[2], clips[2][0])
+    np.testing.assert_allclose(videos.flows[1], video_flows(clips[1][0]), atol=0.01)
+    assert videos.labels.tolist() == [0, 1, 0, 1] and videos.class_names == ("a", "b")
+    again = build_video_set("toy", iter(()), 4, 3, 16, 16, ("a", "b"))  # read from the cache, not rebuilt
+    np.testing.assert_array_equal(again.frames, videos.frames)
+
+
+def test_the_paper_configs_read_ucf101_through_tfds(tmp_path, monkeypatch):
+    """TFDS's own mock of UCF-101 (random videos with the builder's features)
+    goes through the same reader and cache as a prepared data set would."""
+    import dataclasses
+
+    import tensorflow_datasets as tfds
+
+    from keras_l11.training.video import VideoConfig, load_videos
+
+    monkeypatch.setenv("KERAS_L11_DATA", str(tmp_path))
+    config = dataclasses.replace(VideoConfig(), data="ucf101", frames=12, height=32, width=40)
+    with tfds.testing.mock_data(num_examples=3, policy=tfds.testing.MockPolicy.USE_CODE):
+        train, validation, test = load_videos(config)
+    for videos in (train, validation, test):
+        assert videos.frames.shape[1:] == (12, 32, 40, 3) and videos.flows.shape[1:] == (11, 32, 40, 2)
+        assert videos.num_classes == 101 and "ApplyEyeMakeup" in videos.class_names
+        assert ((0 <= videos.labels) & (videos.labels < 101)).all()
+    assert len(list((tmp_path / "video").iterdir())) == 3  # train[:90%], train[90%:], test, each cached

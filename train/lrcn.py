@@ -88,8 +88,8 @@ def clip_probabilities(model):
     return lambda clips: tf.reduce_mean(model(clips), axis=1)
 
 
-def window_of(model, clip_frames):
-    return Window("frames" if model.modality == "rgb" else "flows", clip_frames)
+def window_of(modality, clip_frames):
+    return Window("frames" if modality == "rgb" else "flows", clip_frames)
 
 
 def signature_of(model, config):
@@ -102,7 +102,6 @@ def signature_of(model, config):
 def train_model(flags, config):
     kind = f"{'single_frame_' if flags.single_frame else ''}{flags.modality}"
     flags.model_dir = flags.model_dir or os.path.join("runs", "lrcn", f"{flags.config}-{kind}")
-    window = Window("frames" if flags.modality == "rgb" else "flows", config.clip_frames)
     return video_lib.train_window_model(
         flags,
         f"lrcn_{kind}",
@@ -115,7 +114,7 @@ def train_model(flags, config):
             not flags.single_frame,
             config.tower,
         ),
-        window,
+        window_of(flags.modality, config.clip_frames),
         lambda model: signature_of(model, config),
         window_fn=clip_probabilities,
         per_step_labels=True,
@@ -155,7 +154,9 @@ def fuse(flags, config):
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     r, f = (
-        video_lib.video_scores(clip_probabilities(m), test, window_of(m, config.clip_frames), config.test_windows)
+        video_lib.video_scores(
+            clip_probabilities(m), test, window_of(m.modality, config.clip_frames), config.test_windows
+        )
         for m in (rgb, flow)
     )
     names, w = test.class_names, config.rgb_weight

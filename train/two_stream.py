@@ -84,10 +84,9 @@ def stream_window(stream, flow_length):
 
 
 def stream_signature(model, config):
-    window = stream_window(model.stream, model.flow_length)
     if model.stream == "spatial":
         return video_lib.frames_signature(model, 1, config.test_windows, model.height, model.width, squeeze=True)
-    return video_lib.flows_signature(model, window.span, config.test_windows, model.height, model.width)
+    return video_lib.flows_signature(model, model.flow_length, config.test_windows, model.height, model.width)
 
 
 def train_stream(flags, config):
@@ -163,9 +162,7 @@ def fuse(flags, config):
     run.export(
         svm,
         "two_stream",
-        lambda m: dict.fromkeys(
-            ("serving_default", "classify"), fused_signature(spatial, temporal, m, config.test_windows)
-        ),
+        lambda m: video_lib.signatures_of(fused_signature(spatial, temporal, m, config.test_windows)),
         assets=(spatial, temporal),
     )
     run.write_summary()

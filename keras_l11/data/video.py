@@ -4,7 +4,7 @@ computed once and cached on disk.
 A `VideoSet` holds `frames [N, T, H, W, 3]` uint8, `flows [N, T - 1, H, W, 2]`
 float16 (the flow of each consecutive pair, `keras_l11.video.flow`) and
 `labels [N]`. Sets are built once into the data cache (`$KERAS_L11_DATA/video/`)
-as memory-mapped `.npy` files: flow is the expensive part (the two-stream paper
+as memory-mapped `.npy` files (`build_video_set`): flow is the expensive part (the two-stream paper
 also precomputed it), it is computed in worker processes with a progress bar,
 and a set larger than memory (UCF-101) is read a window at a time.
 
@@ -134,53 +134,85 @@ def _compute_flows(directory, start, stop, method):
     return stop - start
 
 
+def _remove_abandoned_builds(directory):
+    """Deletes `<directory>.part-<pid>` folders whose process is gone (killed builds)."""
+    parent, base = os.path.split(directory)
+    for entry in os.listdir(parent) if os.path.isdir(parent) else ():
+        if entry.startswith(base + ".part-"):
+            try:
+                os.kill(int(entry.rsplit("-", 1)[1]), 0)
+            except (ValueError, ProcessLookupError):
+                shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+            except PermissionError:  # alive, another user's
+                pass
+
+
+def _write_video_set(directory, videos, count, frames, height, width, class_names, method, workers):
+    """Frames, labels, then flows (in `workers` processes) into `directory`."""
+    name = os.path.basename(directory).split(".part-")[0]
+    stored = np.lib.format.open_memmap(
+        os.path.join(directory, "frames.npy"), "w+", np.uint8, (count, frames, height, width, 3)
+    )
+    labels = np.zeros(count, np.int32)
+    progress = _progress(count, f"{name}: frames")
+    n = 0
+    for clip, label in videos:
+        if n == count:
+            break
+        stored[n], labels[n] = clip, label
+        n += 1
+        progress and progress.update()
+    progress and progress.close()
+    if n != count:
+        raise ValueError(f"{name}: expected {count} videos, got {n}")
+    stored.flush()
+    del stored
+    np.save(os.path.join(directory, "labels.npy"), labels)
+    np.lib.format.open_memmap(
+        os.path.join(directory, "flows.npy"), "w+", np.float16, (count, frames - 1, height, width, 2)
+    ).flush()
+    chunks = [(directory, s, min(s + 16, count), method) for s in range(0, count, 16)]
+    progress = _progress(count, f"{name}: {method} optical flow")
+    if workers is None:  # a process pool starts in seconds: worth it for many videos only
+        workers = (os.cpu_count() or 1) if count >= 200 else 1
+    if workers <= 1:
+        for chunk in chunks:
+            progress and progress.update(_compute_flows(*chunk))
+    else:  # fresh interpreters: forking a process that runs TensorFlow is unsafe
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for done in pool.map(_compute_flows, *zip(*chunks)):
+                progress and progress.update(done)
+    progress and progress.close()
+    with open(os.path.join(directory, "complete.json"), "w") as f:
+        json.dump({"class_names": list(class_names), "method": method}, f)
+
+
 def build_video_set(name, videos, count, frames, height, width, class_names, method="farneback", workers=None):
     """The cached `VideoSet` called `name`, built from `videos` (an iterable
     of `(frames uint8 [frames, height, width, 3], label)`) when it is not
-    cached yet. A build that was interrupted starts again."""
+    cached yet.
+
+    A build writes into `<name>.part-<pid>` and renames it into place when
+    complete, so a killed build leaves nothing half-made (the next build
+    removes its folder), and processes that build one set at once (the workers
+    of a multi-worker job) do not clobber one another: the first to finish wins.
+    """
     directory = os.path.join(install.data_dir(), "video", name)
-    meta_path = os.path.join(directory, "complete.json")
-    if not os.path.exists(meta_path):
-        shutil.rmtree(directory, ignore_errors=True)
-        os.makedirs(directory)
-        stored = np.lib.format.open_memmap(
-            os.path.join(directory, "frames.npy"), "w+", np.uint8, (count, frames, height, width, 3)
-        )
-        labels = np.zeros(count, np.int32)
-        progress = _progress(count, f"{name}: frames")
-        n = 0
-        for clip, label in videos:
-            if n == count:
-                break
-            stored[n], labels[n] = clip, label
-            n += 1
-            progress and progress.update()
-        progress and progress.close()
-        if n != count:
-            raise ValueError(f"{name}: expected {count} videos, got {n}")
-        stored.flush()
-        del stored
-        np.save(os.path.join(directory, "labels.npy"), labels)
-        np.lib.format.open_memmap(
-            os.path.join(directory, "flows.npy"), "w+", np.float16, (count, frames - 1, height, width, 2)
-        ).flush()
-        chunks = [(directory, s, min(s + 16, count), method) for s in range(0, count, 16)]
-        progress = _progress(count, f"{name}: {method} optical flow")
-        if workers is None:  # a process pool starts in seconds: worth it for many videos only
-            workers = (os.cpu_count() or 1) if count >= 200 else 1
-        if workers <= 1:
-            for chunk in chunks:
-                done = _compute_flows(*chunk)
-                progress and progress.update(done)
-        else:  # fresh interpreters: forking a process that runs TensorFlow is unsafe
-            context = multiprocessing.get_context("spawn")
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-                for done in pool.map(_compute_flows, *zip(*chunks)):
-                    progress and progress.update(done)
-        progress and progress.close()
-        with open(meta_path, "w") as f:
-            json.dump({"class_names": list(class_names), "method": method}, f)
-    with open(meta_path) as f:
+    if not os.path.exists(os.path.join(directory, "complete.json")):
+        _remove_abandoned_builds(directory)
+        staging = f"{directory}.part-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        os.makedirs(staging)
+        try:
+            _write_video_set(staging, videos, count, frames, height, width, class_names, method, workers)
+            os.rename(staging, directory)
+        except OSError:
+            if not os.path.exists(os.path.join(directory, "complete.json")):
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # gone if renamed; another process's set won
+    with open(os.path.join(directory, "complete.json")) as f:
         meta = json.load(f)
     return VideoSet(
         np.load(os.path.join(directory, "frames.npy"), mmap_mode="r"),
@@ -210,7 +242,8 @@ def _central(video, frames, height, width):
 
 
 def ucf101_set(split, frames, height, width, method="farneback", config="ucf101_1_256", data_dir=None):
-    """UCF-101 (`split` "train" or "test" of TFDS's `config`) as a cached
+    """UCF-101 (`split` of TFDS's `config`: "train", "test" or a slice such
+    as "train[:90%]") as a cached
     `VideoSet`: each video cut to its central `frames` frames at
     `height x width`. Needs TFDS's prepared data; never downloads."""
     import tensorflow_datasets as tfds
@@ -219,8 +252,14 @@ def ucf101_set(split, frames, height, width, method="farneback", config="ucf101_
     ds = install.prepared_tfds(name, split, data_dir)
     info = tfds.builder(name, data_dir=data_dir or os.environ.get("TFDS_DATA_DIR") or None).info
     videos = ((_central(ex["video"], frames, height, width), int(ex["label"])) for ex in tfds.as_numpy(ds))
-    count = info.splits[split].num_examples
-    key = f"ucf101-{config}-{split}-{frames}x{height}x{width}-{method}"
+    count = int(ds.cardinality())
+    if count < 0:
+        try:
+            count = info.splits[split].num_examples
+        except KeyError:  # no split metadata: count them (decodes every video once more)
+            count = sum(1 for _ in ds)
+    safe_split = "".join(c if c.isalnum() else "_" for c in split)
+    key = f"ucf101-{config}-{safe_split}-{frames}x{height}x{width}-{method}"
     return build_video_set(key, videos, count, frames, height, width, info.features["label"].names, method)
 
 
