@@ -87,6 +87,9 @@ def test_a_missing_data_set_names_the_install_command(monkeypatch, tmp_path):
         ("localization", "voc/2007 is not prepared in TFDS"),
         ("fcn", "needs --data_path"),
         ("depth", "nyu_depth_v2 is not prepared in TFDS"),
+        ("two_stream", "ucf101/ucf101_1_256 is not prepared in TFDS"),
+        ("lrcn", "ucf101/ucf101_1_256 is not prepared in TFDS"),
+        ("video_fusion", "ucf101/ucf101_1_256 is not prepared in TFDS"),
     ],
 )
 def test_paper_configs_without_their_data_say_what_is_missing(job, message, tmp_path, monkeypatch):

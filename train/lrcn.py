@@ -1,0 +1,182 @@
+"""Long-term recurrent convolutional networks (Donahue et al. 2014) for
+activity recognition.
+
+A per-frame CNN feeds an LSTM that predicts the class at every frame of a
+16-frame clip; the clip's prediction is the average. One run trains the RGB
+model (`--modality rgb`) or the flow model (`--modality flow`, the flow of
+each frame pair); `--single_frame` trains the same CNN without the LSTM, the
+paper's single-frame baseline. The fusion step averages a trained RGB and
+flow model's scores with the paper's weights (1/3 RGB, 2/3 flow) and equal
+ones. Test protocol: `test_windows` clips evenly spaced in each video
+(the paper: 16-frame clips with stride 8), predictions averaged.
+
+Exports (`classify` = `serving_default`):
+- `lrcn_rgb` / `lrcn_flow` (`lrcn_single_frame_rgb` / `_flow` for the
+  baseline): `frames [B, V, h, w, 3]` uint8 or `flows [B, V - 1, H, W, 2]` ->
+  `probabilities`;
+- `lrcn` (fusion step): `frames` and `flows` -> `rgb_probabilities`,
+  `flow_probabilities`, the fused `probabilities` and `classes`.
+Clients compute flows with `keras_l11.video.flow.video_flows`.
+
+    python -m train.lrcn --modality rgb --config small
+    python -m train.lrcn --modality flow --config small
+    python -m train.lrcn --fuse --rgb_from runs/lrcn/small-rgb --flow_from runs/lrcn/small-flow
+"""
+
+import dataclasses
+import os
+import sys
+
+import tensorflow as tf
+
+from keras_l11.models.lrcn import LRCN
+from keras_l11.models.score_fusion import weighted_average
+from keras_l11.training import harness
+from keras_l11.training import video as video_lib
+from keras_l11.training.export import Signature
+from keras_l11.training.video import VideoConfig, Window
+
+
+@dataclasses.dataclass(frozen=True)
+class LRCNConfig(VideoConfig):
+    clip_frames: int = 16
+    lstm_units: int = 128
+    rgb_weight: float = 1 / 3  # the paper's fusion: 1/3 RGB, 2/3 flow
+
+
+CONFIGS = {
+    "smoke": LRCNConfig(
+        batch_size=16,
+        steps=300,
+        steps_per_epoch=100,
+        train_videos=960,
+        validation_videos=120,
+        test_videos=120,
+        clip_frames=8,
+        test_windows=3,
+    ),
+    "small": LRCNConfig(batch_size=16, steps=1500, steps_per_epoch=150, test_windows=3),
+    # The paper: UCF-101 split 1, CaffeNet to fc6 on 227 x 227 crops, LSTM 256 (RGB) or 1024 (flow) units,
+    # 16-frame clips with stride 8 (test: clips every 8 frames, averaged).
+    "paper": LRCNConfig(
+        batch_size=24,
+        steps=30_000,
+        steps_per_epoch=1000,
+        learning_rate=1e-3,
+        optimizer="sgd",
+        data="ucf101",
+        frames=64,
+        height=227,
+        width=227,
+        lstm_units=256,
+        test_windows=7,
+    ),
+}
+
+
+def add_job_flags(parser):
+    g = parser.add_argument_group("LRCN")
+    g.add_argument("--modality", choices=("rgb", "flow"), default="rgb")
+    g.add_argument("--single_frame", action="store_true", help="the baseline: the same CNN without the LSTM")
+    g.add_argument("--fuse", action="store_true", help="fuse two trained models (needs --rgb_from, --flow_from)")
+    g.add_argument("--rgb_from", default="", help="the RGB model's run folder")
+    g.add_argument("--flow_from", default="", help="the flow model's run folder")
+
+
+def clip_probabilities(model):
+    """Windows -> the average of the model's per-frame probabilities."""
+    return lambda clips: tf.reduce_mean(model(clips), axis=1)
+
+
+def window_of(modality, clip_frames):
+    return Window("frames" if modality == "rgb" else "flows", clip_frames)
+
+
+def signature_of(model, config):
+    fn, count = clip_probabilities(model), config.test_windows
+    if model.modality == "rgb":
+        return video_lib.frames_signature(fn, config.clip_frames, count, model.height, model.width)
+    return video_lib.flows_signature(fn, config.clip_frames, count, model.height, model.width)
+
+
+def train_model(flags, config):
+    kind = f"{'single_frame_' if flags.single_frame else ''}{flags.modality}"
+    flags.model_dir = flags.model_dir or os.path.join("runs", "lrcn", f"{flags.config}-{kind}")
+    return video_lib.train_window_model(
+        flags,
+        f"lrcn_{kind}",
+        lambda num_classes: LRCN(
+            flags.modality,
+            num_classes,
+            config.height,
+            config.width,
+            config.lstm_units,
+            not flags.single_frame,
+            config.tower,
+        ),
+        window_of(flags.modality, config.clip_frames),
+        lambda model: signature_of(model, config),
+        window_fn=clip_probabilities,
+        per_step_labels=True,
+    )
+
+
+def fused_signature(rgb, flow, config):
+    count, span, weight = config.test_windows, config.clip_frames, config.rgb_weight
+
+    def classify(frames, flows):
+        videos = video_lib.resize_frames(frames, rgb.height, rgb.width)
+        r = video_lib.classify_videos(clip_probabilities(rgb), videos, span, count)["probabilities"]
+        f = video_lib.classify_videos(clip_probabilities(flow), flows, span, count)["probabilities"]
+        fused = weight * r + (1 - weight) * f
+        return {
+            "rgb_probabilities": r,
+            "flow_probabilities": f,
+            "probabilities": fused,
+            "classes": tf.argmax(fused, axis=-1, output_type=tf.int32),
+        }
+
+    inputs = {
+        "frames": tf.TensorSpec([None, None, None, None, 3], tf.uint8),
+        "flows": tf.TensorSpec([None, None, flow.height, flow.width, 2], tf.float32),
+    }
+    return Signature(classify, inputs)
+
+
+def fuse(flags, config):
+    if not (flags.rgb_from and flags.flow_from):
+        sys.exit("error: --fuse needs --rgb_from and --flow_from, the two models' run folders")
+    flags.model_dir = flags.model_dir or os.path.join("runs", "lrcn", f"{flags.config}-fused")
+    try:
+        _, _, test = video_lib.load_videos(config)
+        run = harness.start(flags, "lrcn")
+        rgb, flow = (video_lib.load_trained(d) for d in (flags.rgb_from, flags.flow_from))
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f"error: {err}")
+    r, f = (
+        video_lib.video_scores(
+            clip_probabilities(m), test, window_of(m.modality, config.clip_frames), config.test_windows
+        )
+        for m in (rgb, flow)
+    )
+    names, w = test.class_names, config.rgb_weight
+    evaluation = {
+        "rgb": video_lib.accuracies(r, test.labels, names),
+        "flow": video_lib.accuracies(f, test.labels, names),
+        "fused 1/2, 1/2": video_lib.accuracies(weighted_average([r, f]), test.labels, names),
+        f"fused {w:.2g}, {1 - w:.2g}": video_lib.accuracies(weighted_average([r, f], [w, 1 - w]), test.labels, names),
+    }
+    run.summary["evaluation"] = evaluation
+    print(video_lib.accuracy_table(f"LRCN ({len(test)} test videos)", evaluation))
+    run.export(rgb, "lrcn", lambda m: video_lib.signatures_of(fused_signature(m, flow, config)), assets=(flow,))
+    run.write_summary()
+    return run.summary
+
+
+def main(argv=None):
+    flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
+    return (fuse if flags.fuse else train_model)(flags, flags.train_config)
+
+
+if __name__ == "__main__":
+    harness.run_main(main)

@@ -1,0 +1,178 @@
+"""Two-stream networks for action recognition (Simonyan & Zisserman 2014).
+
+The spatial stream learns appearance from single RGB frames, the temporal
+stream motion from stacks of L = 10 optical flows (mean flow subtracted;
+`--trajectory` for trajectory stacking). Each stream is one run; the fusion
+step then loads both, fits a linear SVM on their softmax scores of held-out
+videos, and reports clip and video accuracy (25 evenly spaced windows per
+video, scores averaged: the paper's test protocol) for each stream, their
+average and the SVM.
+
+Offline: moving digits whose class is a (digit, motion) pair; the table also
+gives the accuracy of the digit alone (appearance) and of the motion alone.
+`--config paper` reads UCF-101 split 1 through TFDS (prepared beforehand).
+
+Exports (`classify` = `serving_default` in each):
+- `two_stream_spatial`: `frames [B, V, h, w, 3]` uint8 -> `probabilities`;
+- `two_stream_temporal`: `flows [B, V - 1, H, W, 2]` -> `probabilities`;
+- `two_stream` (fusion step): `frames` and `flows` -> each stream's, the
+  averaged `probabilities`, the `svm_scores` and the SVM's `classes`.
+Flow is OpenCV code, which cannot run inside a SavedModel: clients compute it
+with `keras_l11.video.flow.video_flows` (`python -m serving.video` does).
+
+    python -m train.two_stream --stream spatial --config small
+    python -m train.two_stream --stream temporal --config small
+    python -m train.two_stream --fuse --spatial_from runs/two_stream/small-spatial \\
+        --temporal_from runs/two_stream/small-temporal
+"""
+
+import dataclasses
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from keras_l11.models.score_fusion import fit_linear_svm, weighted_average
+from keras_l11.models.two_stream import CNN_M_2048, CNN_M_2048_TEMPORAL, StreamConvNet
+from keras_l11.training import harness
+from keras_l11.training import video as video_lib
+from keras_l11.training.export import Signature
+from keras_l11.training.video import VideoConfig, Window
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoStreamConfig(VideoConfig):
+    flow_length: int = 10
+    trajectory: bool = False
+    svm_penalty: float = 1e-3
+
+
+CONFIGS = {
+    "smoke": TwoStreamConfig(batch_size=32, steps=500, steps_per_epoch=100, validation_videos=120, test_videos=120),
+    "small": TwoStreamConfig(batch_size=32, steps=2000, steps_per_epoch=200),
+    # The paper: UCF-101, 224 x 224 crops, CNN-M-2048, batch 256, SGD with momentum 0.9, learning rate 1e-2
+    # (the temporal net from scratch: down to 1e-3 after 50K iterations, stopped at 80K), L = 10.
+    "paper": TwoStreamConfig(
+        batch_size=256,
+        steps=80_000,
+        steps_per_epoch=1000,
+        learning_rate=1e-2,
+        optimizer="sgd",
+        data="ucf101",
+        frames=64,
+        height=224,
+        width=224,
+        tower=CNN_M_2048,
+    ),
+}
+
+
+def add_job_flags(parser):
+    g = parser.add_argument_group("two-stream")
+    g.add_argument("--stream", choices=("spatial", "temporal"), default="spatial")
+    g.add_argument("--trajectory", action="store_true", help="trajectory stacking of the flows (temporal stream)")
+    g.add_argument(
+        "--fuse", action="store_true", help="fuse two trained streams (needs --spatial_from, --temporal_from)"
+    )
+    g.add_argument("--spatial_from", default="", help="the spatial stream's run folder")
+    g.add_argument("--temporal_from", default="", help="the temporal stream's run folder")
+
+
+def stream_window(stream, flow_length):
+    return Window("frames", 1, squeeze=True) if stream == "spatial" else Window("flows", flow_length)
+
+
+def stream_signature(model, config):
+    if model.stream == "spatial":
+        return video_lib.frames_signature(model, 1, config.test_windows, model.height, model.width, squeeze=True)
+    return video_lib.flows_signature(model, model.flow_length, config.test_windows, model.height, model.width)
+
+
+def train_stream(flags, config):
+    if flags.trajectory:
+        config = dataclasses.replace(config, trajectory=True)
+    if flags.stream == "temporal" and config.tower == CNN_M_2048:
+        config = dataclasses.replace(config, tower=CNN_M_2048_TEMPORAL)
+    flags.train_config = config
+    flags.model_dir = flags.model_dir or os.path.join("runs", "two_stream", f"{flags.config}-{flags.stream}")
+    return video_lib.train_window_model(
+        flags,
+        f"two_stream_{flags.stream}",
+        lambda num_classes: StreamConvNet(
+            flags.stream, num_classes, config.height, config.width, config.flow_length, config.trajectory, config.tower
+        ),
+        stream_window(flags.stream, config.flow_length),
+        lambda model: stream_signature(model, config),
+    )
+
+
+def fused_signature(spatial, temporal, svm, count):
+    flow_length = temporal.flow_length
+
+    def classify(frames, flows):
+        videos = video_lib.resize_frames(frames, spatial.height, spatial.width)
+        s = video_lib.classify_videos(spatial, videos, 1, count, squeeze=True)["probabilities"]
+        t = video_lib.classify_videos(temporal, flows, flow_length, count)["probabilities"]
+        svm_scores = svm(tf.stack([s, t], axis=1))
+        return {
+            "spatial_probabilities": s,
+            "temporal_probabilities": t,
+            "probabilities": (s + t) / 2,
+            "svm_scores": svm_scores,
+            "classes": tf.argmax(svm_scores, axis=-1, output_type=tf.int32),
+        }
+
+    inputs = {
+        "frames": tf.TensorSpec([None, None, None, None, 3], tf.uint8),
+        "flows": tf.TensorSpec([None, None, temporal.height, temporal.width, 2], tf.float32),
+    }
+    return Signature(classify, inputs)
+
+
+def fuse(flags, config):
+    if not (flags.spatial_from and flags.temporal_from):
+        sys.exit("error: --fuse needs --spatial_from and --temporal_from, the two streams' run folders")
+    flags.model_dir = flags.model_dir or os.path.join("runs", "two_stream", f"{flags.config}-fused")
+    try:
+        _, validation, test = video_lib.load_videos(config)
+        run = harness.start(flags, "two_stream")
+        spatial, temporal = (video_lib.load_trained(d) for d in (flags.spatial_from, flags.temporal_from))
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f"error: {err}")
+    windows = [stream_window(m.stream, m.flow_length) for m in (spatial, temporal)]
+
+    def scores_of(videos):
+        return [video_lib.video_scores(m, videos, w, config.test_windows) for m, w in zip((spatial, temporal), windows)]
+
+    held_out = scores_of(validation)
+    svm = fit_linear_svm(np.stack([s.mean(1) for s in held_out], 1), validation.labels, config.svm_penalty)
+    s, t = scores_of(test)
+    svm_windows = svm.predict(np.stack([s, t], 2).reshape(-1, 2, s.shape[-1]), verbose=0).reshape(s.shape)
+    svm_videos = svm.predict(np.stack([s.mean(1), t.mean(1)], 1), verbose=0)
+    names = test.class_names
+    evaluation = {
+        "spatial": video_lib.accuracies(s, test.labels, names),
+        "temporal": video_lib.accuracies(t, test.labels, names),
+        "average": video_lib.accuracies(weighted_average([s, t]), test.labels, names),
+        "svm": video_lib.accuracies(svm_windows, test.labels, names, video_scores=svm_videos),
+    }
+    run.summary["evaluation"] = evaluation
+    print(video_lib.accuracy_table(f"two-stream ({len(test)} test videos)", evaluation))
+    run.export(
+        svm,
+        "two_stream",
+        lambda m: video_lib.signatures_of(fused_signature(spatial, temporal, m, config.test_windows)),
+        assets=(spatial, temporal),
+    )
+    run.write_summary()
+    return run.summary
+
+
+def main(argv=None):
+    flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
+    return (fuse if flags.fuse else train_stream)(flags, flags.train_config)
+
+
+if __name__ == "__main__":
+    harness.run_main(main)
