@@ -146,3 +146,10 @@ def test_the_video_client_classifies_a_video_file_computing_flow_itself(server, 
         inputs = {"frames": decoded[None], "flows": video_flows(decoded)[None]}
         direct = client.predict("two_stream", inputs, signature_name="classify")
     np.testing.assert_allclose(out["probabilities"], direct["probabilities"], rtol=1e-5, atol=1e-6)
+
+
+def test_a_fusion_step_without_its_models_says_which_are_missing(tmp_path):
+    with pytest.raises(SystemExit, match="--spatial_from and --temporal_from"):
+        smoke_job("two_stream", tmp_path, "fused", "--fuse")
+    with pytest.raises(SystemExit, match="no model.keras in"):
+        smoke_job("lrcn", tmp_path, "fused", "--fuse", "--rgb_from", str(tmp_path), "--flow_from", str(tmp_path))

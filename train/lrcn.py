@@ -25,7 +25,6 @@ Clients compute flows with `keras_l11.video.flow.video_flows`.
 
 import dataclasses
 import os
-import sys
 
 import tensorflow as tf
 
@@ -136,23 +135,12 @@ def fused_signature(rgb, flow, config):
             "classes": tf.argmax(fused, axis=-1, output_type=tf.int32),
         }
 
-    inputs = {
-        "frames": tf.TensorSpec([None, None, None, None, 3], tf.uint8),
-        "flows": tf.TensorSpec([None, None, flow.height, flow.width, 2], tf.float32),
-    }
-    return Signature(classify, inputs)
+    return Signature(classify, video_lib.frames_and_flows_inputs(flow.height, flow.width))
 
 
 def fuse(flags, config):
-    if not (flags.rgb_from and flags.flow_from):
-        sys.exit("error: --fuse needs --rgb_from and --flow_from, the two models' run folders")
-    flags.model_dir = flags.model_dir or os.path.join("runs", "lrcn", f"{flags.config}-fused")
-    try:
-        _, _, test = video_lib.load_videos(config)
-        run = harness.start(flags, "lrcn")
-        rgb, flow = (video_lib.load_trained(d) for d in (flags.rgb_from, flags.flow_from))
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
+    run_dirs = {"--rgb_from": flags.rgb_from, "--flow_from": flags.flow_from}
+    run, (_, _, test), (rgb, flow) = video_lib.start_fusion(flags, "lrcn", run_dirs)
     r, f = (
         video_lib.video_scores(
             clip_probabilities(m), test, window_of(m.modality, config.clip_frames), config.test_windows

@@ -28,7 +28,6 @@ with `keras_l11.video.flow.video_flows` (`python -m serving.video` does).
 
 import dataclasses
 import os
-import sys
 
 import numpy as np
 import tensorflow as tf
@@ -123,23 +122,12 @@ def fused_signature(spatial, temporal, svm, count):
             "classes": tf.argmax(svm_scores, axis=-1, output_type=tf.int32),
         }
 
-    inputs = {
-        "frames": tf.TensorSpec([None, None, None, None, 3], tf.uint8),
-        "flows": tf.TensorSpec([None, None, temporal.height, temporal.width, 2], tf.float32),
-    }
-    return Signature(classify, inputs)
+    return Signature(classify, video_lib.frames_and_flows_inputs(temporal.height, temporal.width))
 
 
 def fuse(flags, config):
-    if not (flags.spatial_from and flags.temporal_from):
-        sys.exit("error: --fuse needs --spatial_from and --temporal_from, the two streams' run folders")
-    flags.model_dir = flags.model_dir or os.path.join("runs", "two_stream", f"{flags.config}-fused")
-    try:
-        _, validation, test = video_lib.load_videos(config)
-        run = harness.start(flags, "two_stream")
-        spatial, temporal = (video_lib.load_trained(d) for d in (flags.spatial_from, flags.temporal_from))
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
+    run_dirs = {"--spatial_from": flags.spatial_from, "--temporal_from": flags.temporal_from}
+    run, (_, validation, test), (spatial, temporal) = video_lib.start_fusion(flags, "two_stream", run_dirs)
     windows = [stream_window(m.stream, m.flow_length) for m in (spatial, temporal)]
 
     def scores_of(videos):

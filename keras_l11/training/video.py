@@ -205,6 +205,15 @@ def frames_signature(window_fn, span, count, height, width, squeeze=False):
     return Signature(classify, {"frames": tf.TensorSpec([None, None, None, None, 3], tf.uint8)})
 
 
+def frames_and_flows_inputs(height, width):
+    """The inputs of a fused signature: `frames` (uint8, any size) and
+    `flows` at the temporal model's `height x width`."""
+    return {
+        "frames": tf.TensorSpec([None, None, None, None, 3], tf.uint8),
+        "flows": tf.TensorSpec([None, None, height, width, 2], tf.float32),
+    }
+
+
 def flows_signature(window_fn, span, count, height, width):
     """A `Signature` that classifies `flows [B, V - 1, height, width, 2]`
     (float32 pixels at the model's size, computed by the client with
@@ -294,3 +303,24 @@ def train_window_model(flags, job_name, build_model, window, signature, window_f
     run.export(result.model, job_name, lambda m: signatures_of(signature(m)))
     run.write_summary()
     return run.summary
+
+
+def start_fusion(flags, job_name, run_dirs):
+    """What a fusion step does first: check that `run_dirs` (`{flag: run
+    folder}`) are all given, load the config's videos, start the run (in
+    `runs/<job_name>/<config>-fused` by default) and load the trained models.
+    Returns `(run, (train, validation, test), models)`; exits with a message
+    on missing folders or data."""
+    from keras_l11.training import harness
+
+    missing = [flag for flag, folder in run_dirs.items() if not folder]
+    if missing:
+        sys.exit(f"error: --fuse needs {' and '.join(missing)}, the trained models' run folders")
+    flags.model_dir = flags.model_dir or os.path.join("runs", job_name, f"{flags.config}-fused")
+    try:
+        videos = load_videos(flags.train_config)
+        run = harness.start(flags, job_name)
+        models = [load_trained(folder) for folder in run_dirs.values()]
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f"error: {err}")
+    return run, videos, models
