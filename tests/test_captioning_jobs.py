@@ -100,3 +100,24 @@ def test_bad_caption_requests_get_a_clear_error(server):
     status, answer = http("POST", f"{server.url}/v1/models/captioning:predict", body)
     assert status == 400 and "image" in answer["error"].lower(), answer
     assert http("GET", f"{server.url}/v1/models/captioning")[0] == 200
+
+
+def test_the_retrieve_command_finds_the_images_a_typed_sentence_describes(server, caption_runs, capsys):
+    import os
+
+    from serving import retrieve
+    from train.retrieval import CONFIGS
+
+    gallery = caption_runs["retrieval"]["gallery"]
+    config = CONFIGS["smoke"]
+    test = caption_data.caption_scenes(config.test_images, 1, config.image_size)  # the job's test split
+    sentences = [ex["captions"][0] for ex in test[:10]]
+    results = retrieve.main(["--server", server.rest, "--gallery", gallery, *sentences])
+    ranks = [1 + paths.index(os.path.join(gallery, f"{i:04d}.png")) for i, (_, paths) in enumerate(results)]
+    assert np.median(ranks) <= 5, ranks  # of 60 images
+    printed = capsys.readouterr().out
+    assert sentences[0] in printed and gallery in printed
+    with pytest.raises(SystemExit, match="empty"):
+        retrieve.main(["--server", server.rest, "--gallery", gallery, " "])
+    with pytest.raises(SystemExit, match="not a folder"):
+        retrieve.main(["--server", server.rest, "--gallery", os.path.join(gallery, "missing"), "a red circle"])

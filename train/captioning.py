@@ -48,7 +48,7 @@ CONFIGS = {
     "smoke": CaptioningConfig(
         batch_size=32, steps=400, steps_per_epoch=100, learning_rate=2e-3, train_images=400, test_images=60
     ),
-    "small": CaptioningConfig(batch_size=64, steps=3000, steps_per_epoch=300, learning_rate=2e-3),
+    "small": CaptioningConfig(batch_size=32, steps=1500, steps_per_epoch=150, learning_rate=2e-3),
     # Show and Tell on COCO: ImageNet CNN (here VGG16), 512 embeddings and LSTM, dropout, SGD, beam 3.
     "paper": CaptioningConfig(
         batch_size=32,

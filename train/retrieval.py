@@ -48,7 +48,7 @@ CONFIGS = {
     "smoke": RetrievalConfig(
         batch_size=32, steps=300, steps_per_epoch=100, learning_rate=1e-3, train_images=400, test_images=60
     ),
-    "small": RetrievalConfig(batch_size=64, steps=2000, steps_per_epoch=200, learning_rate=1e-3),
+    "small": RetrievalConfig(batch_size=32, steps=1000, steps_per_epoch=100, learning_rate=1e-3),
     # Karpathy & Fei-Fei on COCO: a VGG16 image encoder, a 1000-dim space, margin 0.1 (ours: Kiros et al.'s 0.2).
     "paper": RetrievalConfig(
         batch_size=100,
