@@ -149,3 +149,38 @@ def test_captions_end_at_the_end_token(caption_model):
         assert (beams[:, 0, 0].numpy() == 3).all()
     finally:
         readout.set_weights([kernel, bias])
+
+
+@pytest.mark.parametrize(
+    "make, inputs",
+    [
+        (
+            lambda: CaptionNetwork(12, 32, 32, dense_units=(16,), embedding_dim=8, units=16),
+            {"images": np.full((2, 32, 32, 3), 100, np.float32), "caption_in": np.array([[2, 5, 6], [2, 7, 0]])},
+        ),
+        (
+            lambda: ImageSentenceEmbedding(12, 32, 32, dense_units=(16,), embedding_dim=8, word_dim=8, units=8),
+            {"images": np.full((2, 32, 32, 3), 100, np.float32), "sentences": np.array([[5, 6], [7, 0]])},
+        ),
+    ],
+)
+def test_caption_and_ranking_models_round_trip_through_keras_files(make, inputs, tmp_path):
+    import keras
+
+    model = make()
+    model.save(tmp_path / "model.keras")
+    again = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(again(inputs).numpy(), model(inputs).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_flickr_configs_need_their_folder(tmp_path):
+    import dataclasses
+
+    from keras_l11.training.captions import CaptionDataConfig, load_caption_data
+
+    with pytest.raises(ValueError, match="needs --data_path"):
+        load_caption_data(dataclasses.replace(CaptionDataConfig(), data="flickr8k"))
+    (tmp_path / "Flickr8k.token.txt").write_text("a.jpg#0\tA dog .\n")
+    (tmp_path / "images").mkdir()
+    with pytest.raises(FileNotFoundError, match="a.jpg"):
+        load_caption_data(dataclasses.replace(CaptionDataConfig(), data="flickr8k"), str(tmp_path))
