@@ -145,8 +145,14 @@ def test_captions_end_at_the_end_token(caption_model):
         tokens, log_probs = caption_model.greedy(images, 2, 3, 6)
         np.testing.assert_array_equal(tokens.numpy(), 3)  # ended at once, padded with end tokens
         np.testing.assert_allclose(log_probs, 0, atol=1e-5)  # log p(end) ~ 0, and nothing counted after it
-        beams, _ = caption_model.beam_search(images, 2, 3, 2, 6)
-        assert (beams[:, 0, 0].numpy() == 3).all()
+        # Every beam ends within two steps, so the search stops early; each beam is still read back whole.
+        beams, beam_log_probs = caption_model.beam_search(images, 2, 3, 3, 6)
+        beams = beams.numpy()
+        assert (beams[:, 0] == 3).all()  # the best: end at once
+        assert (beams[:, 1:, 0] != 3).all() and (beams[:, 1:, 1:] == 3).all()  # one word, then the end
+        assert (beams[:, 1, 0] != beams[:, 2, 0]).all()
+        for k in range(3):
+            np.testing.assert_allclose(caption_model.score(images, beams[:, k], 2, 3), beam_log_probs[:, k], rtol=1e-5)
     finally:
         readout.set_weights([kernel, bias])
 

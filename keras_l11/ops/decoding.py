@@ -219,13 +219,13 @@ def ranked_beam_search(step_fn, initial_state, start_tokens, beam_size, max_leng
             out,
         )
 
-    _, _, _, scores, _, out = tf.while_loop(
+    steps_run, _, _, scores, _, out = tf.while_loop(
         lambda i, *rest: tf.logical_and(i < max_length, tf.logical_not(tf.reduce_all(rest[3]))),
         body,
         (tf.constant(0), tokens, state, scores, finished, out),
     )
-    # Backtrack through the parents to read each final hypothesis.
-    steps = out.stack()  # [steps, 2, batch * k]
+    # Backtrack through the parents to read each final hypothesis (the loop stops early once all have ended).
+    steps = out.gather(tf.range(steps_run))  # [steps, 2, batch * k]
     count = tf.shape(steps)[0]
     parents = tf.reshape(steps[:, 0], [count, batch, k])
     chosen = tf.reshape(steps[:, 1], [count, batch, k])
