@@ -75,8 +75,8 @@ def add_job_flags(parser):
 def pair_arrays(examples, tokenizer, max_length):
     """`({"images", "sentences"}, dummy targets)`: one row per (image, sentence)."""
     inputs, _, _ = caption_lib.caption_arrays(examples, tokenizer, max_length)
-    sentences = np.where(inputs["caption_in"][:, 1:] == tokenizer.end_id, 0, inputs["caption_in"][:, 1:])
-    return {"images": inputs["images"], "sentences": sentences.astype(np.int32)}, np.zeros(len(sentences), np.float32)
+    sentences = inputs["caption_in"][:, 1:].astype(np.int32)  # the words, without the start token
+    return {"images": inputs["images"], "sentences": sentences}, np.zeros(len(sentences), np.float32)
 
 
 def dataset(arrays, batch, seed):
