@@ -190,3 +190,21 @@ def test_flickr_configs_need_their_folder(tmp_path):
     (tmp_path / "images").mkdir()
     with pytest.raises(FileNotFoundError, match="a.jpg"):
         load_caption_data(dataclasses.replace(CaptionDataConfig(), data="flickr8k"), str(tmp_path))
+
+
+def test_the_paper_configs_read_coco_captions_through_tfds():
+    """TFDS's own mock of `coco_captions` (random images and strings with the
+    builder's features) goes through the reader the paper configs use."""
+    import dataclasses
+
+    import tensorflow_datasets as tfds
+
+    from keras_l11.training.captions import CaptionDataConfig, load_caption_data
+
+    with tfds.testing.mock_data(num_examples=3, policy=tfds.testing.MockPolicy.USE_CODE):
+        train, test = load_caption_data(dataclasses.replace(CaptionDataConfig(), data="coco", image_size=40))
+    for examples in (train, test):
+        assert len(examples) == 3
+        for ex in examples:
+            assert ex["image"].shape == (40, 40, 3) and ex["image"].dtype == np.uint8
+            assert ex["captions"] and all(isinstance(c, str) for c in ex["captions"])
