@@ -33,9 +33,6 @@ from keras_l11.training.images import decode_images, resize_each
 
 @dataclasses.dataclass(frozen=True)
 class CaptioningConfig(caption_lib.CaptionDataConfig):
-    backbone: str = "small_cnn"
-    weights: str = ""  # "" (none), "imagenet" or a weights file
-    dense_units: tuple = (256,)
     embedding_dim: int = 128
     units: int = 256
     dropout: float = 0.0
@@ -68,18 +65,6 @@ CONFIGS = {
         max_length=20,
     ),
 }
-
-
-def add_job_flags(parser):
-    g = parser.add_argument_group("captioning")
-    g.add_argument("--data_path", default=None, help="Flickr8k/30k: the folder of the token file and images/")
-
-
-def dataset(arrays, batch, seed=None):
-    ds = tf.data.Dataset.from_tensor_slices(arrays)
-    if seed is not None:
-        ds = ds.shuffle(len(arrays[1]), seed=seed).repeat()
-    return ds.batch(batch).map(lambda x, y, w: ({**x, "images": tf.cast(x["images"], tf.float32)}, y, w))
 
 
 def decode_captions(model, tokenizer, images, beam_size, max_length):
@@ -131,7 +116,7 @@ def caption_signatures(model, tokenizer, config):
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
+    flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, caption_lib.add_data_flags, argv)
     flags.model_dir = flags.model_dir or os.path.join("runs", "captioning", flags.config)
     config = flags.train_config
     try:
@@ -156,7 +141,7 @@ def main(argv=None):
         ),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=lambda: [],
-        train_data=lambda batch, seed, start: dataset(arrays, batch, seed).skip(start),
+        train_data=lambda batch, seed, start: caption_lib.training_rows(arrays, batch, seed).skip(start),
     )
     model = run.local_copy(result.model)
     scores, examples = evaluate(model, tokenizer, train, test, config)

@@ -34,9 +34,6 @@ from keras_l11.training.images import decode_images, resize_each
 
 @dataclasses.dataclass(frozen=True)
 class RetrievalConfig(caption_lib.CaptionDataConfig):
-    backbone: str = "small_cnn"
-    weights: str = ""
-    dense_units: tuple = (256,)
     embedding_dim: int = 128
     word_dim: int = 64
     units: int = 64
@@ -67,22 +64,11 @@ CONFIGS = {
 }
 
 
-def add_job_flags(parser):
-    g = parser.add_argument_group("retrieval")
-    g.add_argument("--data_path", default=None, help="Flickr8k/30k: the folder of the token file and images/")
-
-
 def pair_arrays(examples, tokenizer, max_length):
     """`({"images", "sentences"}, dummy targets)`: one row per (image, sentence)."""
     inputs, _, _ = caption_lib.caption_arrays(examples, tokenizer, max_length)
     sentences = inputs["caption_in"][:, 1:].astype(np.int32)  # the words, without the start token
     return {"images": inputs["images"], "sentences": sentences}, np.zeros(len(sentences), np.float32)
-
-
-def dataset(arrays, batch, seed):
-    ds = tf.data.Dataset.from_tensor_slices(arrays).shuffle(len(arrays[1]), seed=seed).repeat()
-    # Whole batches only: the loss compares each pair with the batch's others.
-    return ds.batch(batch, drop_remainder=True).map(lambda x, y: ({**x, "images": tf.cast(x["images"], tf.float32)}, y))
 
 
 def sentence_ids(tokenizer, sentences, max_length):
@@ -132,7 +118,7 @@ def write_gallery(test, folder):
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
+    flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, caption_lib.add_data_flags, argv)
     flags.model_dir = flags.model_dir or os.path.join("runs", "retrieval", flags.config)
     config = flags.train_config
     try:
@@ -156,7 +142,8 @@ def main(argv=None):
         ),
         loss=BidirectionalRankingLoss(config.margin),
         metrics=lambda: [],
-        train_data=lambda batch, seed, start: dataset(arrays, batch, seed).skip(start),
+        # Whole batches only: the loss compares each pair with the batch's others.
+        train_data=lambda batch, seed, start: caption_lib.training_rows(arrays, batch, seed, True).skip(start),
     )
     model = run.local_copy(result.model)
     scores, chance = evaluate(model, tokenizer, test, config.max_length)

@@ -1,6 +1,7 @@
 """What the captioning and retrieval jobs share: their data (generated scenes,
-COCO through TFDS, Flickr8k/30k from the user's files), the vocabulary built
-with a word-count threshold, and captions as padded token arrays."""
+COCO through TFDS, Flickr8k/30k from the user's files) and its flag, the image
+encoder's config, the vocabulary built with a word-count threshold, captions
+as padded token arrays, and the training stream of (image, caption) rows."""
 
 import dataclasses
 
@@ -15,7 +16,7 @@ from keras_l11.training.config import TrainConfig
 
 @dataclasses.dataclass(frozen=True)
 class CaptionDataConfig(TrainConfig):
-    """The data fields of the captioning and retrieval configs.
+    """The data and image-encoder fields of the captioning and retrieval configs.
 
     Attributes:
         data: "scenes" (offline), "coco" (TFDS `coco_captions`), "flickr8k"
@@ -23,6 +24,8 @@ class CaptionDataConfig(TrainConfig):
         image_size: images are resized to image_size x image_size.
         train_images, test_images: offline set sizes.
         min_count: words seen fewer times in the training captions are `<unk>`.
+        backbone, weights, dense_units: the image encoder
+            (`keras_l11.models.backbones`; weights "" for none).
     """
 
     data: str = "scenes"
@@ -30,6 +33,14 @@ class CaptionDataConfig(TrainConfig):
     train_images: int = 2000
     test_images: int = 200
     min_count: int = 5
+    backbone: str = "small_cnn"
+    weights: str = ""
+    dense_units: tuple = (256,)
+
+
+def add_data_flags(parser):
+    g = parser.add_argument_group("data")
+    g.add_argument("--data_path", default=None, help="Flickr8k/30k: the folder of the token file and images/")
 
 
 FLICKR_FILES = {"flickr8k": "Flickr8k.token.txt", "flickr30k": "results_20130124.token"}
@@ -82,3 +93,14 @@ def most_frequent_caption(train):
     texts = [" ".join(c.lower().split()) for ex in train for c in ex["captions"]]
     values, counts = np.unique(texts, return_counts=True)
     return str(values[np.argmax(counts)])
+
+
+def training_rows(arrays, batch, seed, drop_remainder=False):
+    """Endless shuffled batches of `arrays` (a tuple whose first item is a dict
+    with uint8 `images`), the images as float32."""
+    ds = tf.data.Dataset.from_tensor_slices(arrays).shuffle(len(arrays[1]), seed=seed).repeat()
+
+    def as_float(inputs, *rest):
+        return ({**inputs, "images": tf.cast(inputs["images"], tf.float32)}, *rest)
+
+    return ds.batch(batch, drop_remainder=drop_remainder).map(as_float)
