@@ -27,6 +27,7 @@ setup(
         "hershey-fonts>=2.1",  # cursive vector fonts: synthetic online handwriting with transcripts
         "pycocotools>=2.0",  # COCO-style detection mAP, the reference ours is tested against
         "scikit-image>=0.22",  # ships the Middlebury stereo pair with ground-truth disparity
+        "pycocoevalcap>=1.2",  # the COCO caption evaluation code: BLEU, CIDEr, ROUGE-L
     ],
     extras_require={
         "test": ["pytest>=8", "ruff>=0.6", "pyyaml>=6"],

@@ -90,6 +90,8 @@ def test_a_missing_data_set_names_the_install_command(monkeypatch, tmp_path):
         ("two_stream", "ucf101/ucf101_1_256 is not prepared in TFDS"),
         ("lrcn", "ucf101/ucf101_1_256 is not prepared in TFDS"),
         ("video_fusion", "ucf101/ucf101_1_256 is not prepared in TFDS"),
+        ("captioning", "coco_captions is not prepared in TFDS"),
+        ("retrieval", "coco_captions is not prepared in TFDS"),
     ],
 )
 def test_paper_configs_without_their_data_say_what_is_missing(job, message, tmp_path, monkeypatch):

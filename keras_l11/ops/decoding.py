@@ -67,7 +67,18 @@ def uniform_noise(seed, step, shape):
     return (tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32) + 0.5) / 16777216.0
 
 
-def sample(step_fn, initial_state, start_tokens, length, temperature=1.0, bias=0.0, top_k=0, seed=0, row_lengths=None):
+def sample(
+    step_fn,
+    initial_state,
+    start_tokens,
+    length,
+    temperature=1.0,
+    bias=0.0,
+    top_k=0,
+    seed=0,
+    row_lengths=None,
+    end_token=None,
+):
     """Samples `length` tokens after `start_tokens`.
 
     `temperature`, `bias` and `seed` are scalars or one value per row.
@@ -79,6 +90,8 @@ def sample(step_fn, initial_state, start_tokens, length, temperature=1.0, bias=0
         `(tokens [batch, length] int32, log_probs [batch])`, the log-probability
         (nats) of the sampled tokens under the model's own, unadjusted
         distribution, over the first `row_lengths` tokens of each row if given.
+        With an `end_token`, a row ends at its first end token (counted in
+        its log-probability) and is padded with end tokens after it.
     """
     start_tokens = tf.cast(start_tokens, tf.int32)
     length = tf.convert_to_tensor(length, tf.int32)
@@ -89,7 +102,9 @@ def sample(step_fn, initial_state, start_tokens, length, temperature=1.0, bias=0
     batch = tf.shape(start_tokens)[0]
     row_lengths = tf.fill([batch], length) if row_lengths is None else tf.cast(row_lengths, tf.int32)
 
-    def body(i, tokens, state, out, log_probs):
+    end_token = tf.constant(-1 if end_token is None else end_token, tf.int32)
+
+    def body(i, tokens, state, out, log_probs, ended):
         logits, state = step_fn(tokens, state)
         logits = tf.cast(logits, tf.float32)
         adjusted = adjust_logits(logits, tf.where(greedy, 1.0, temperature), tf.where(greedy, 0.0, bias), top_k)
@@ -97,14 +112,16 @@ def sample(step_fn, initial_state, start_tokens, length, temperature=1.0, bias=0
         drawn = tf.argmax(adjusted - tf.math.log(-tf.math.log(noise)), axis=-1)
         chosen = tf.cast(tf.where(greedy, tf.argmax(logits, axis=-1), drawn), tf.int32)
         token_log_probs = tf.gather(tf.nn.log_softmax(logits), chosen, axis=-1, batch_dims=1)
-        log_probs += tf.where(i < row_lengths, token_log_probs, 0.0)
-        return i + 1, chosen, state, out.write(i, chosen), log_probs
+        log_probs += tf.where(tf.logical_and(i < row_lengths, tf.logical_not(ended)), token_log_probs, 0.0)
+        chosen = tf.where(ended, end_token, chosen)
+        ended = tf.logical_or(ended, tf.equal(chosen, end_token))
+        return i + 1, chosen, state, out.write(i, chosen), log_probs, ended
 
     out = tf.TensorArray(tf.int32, size=length)
-    _, _, _, out, log_probs = tf.while_loop(
+    _, _, _, out, log_probs, _ = tf.while_loop(
         lambda i, *_: i < length,
         body,
-        (tf.constant(0), start_tokens, initial_state, out, tf.zeros([batch], tf.float32)),
+        (tf.constant(0), start_tokens, initial_state, out, tf.zeros([batch], tf.float32), tf.zeros([batch], tf.bool)),
     )
     tokens = tf.reshape(tf.transpose(out.stack()), [batch, length])
     return tokens, log_probs
@@ -137,3 +154,92 @@ def beam_search(step_fn, initial_state, start_tokens, vocab_size, beam_size, max
         eos_id=end_token,
     )
     return ids[:, :, 1:], scores
+
+
+def ranked_beam_search(step_fn, initial_state, start_tokens, beam_size, max_length, end_token):
+    """The textbook beam search: at every step, keep the `beam_size` most
+    probable hypotheses among all one-token extensions of the current ones,
+    finished hypotheses (those that produced `end_token`) competing with
+    their score frozen. With `beam_size` 1 it is greedy decoding, exactly.
+
+    (`beam_search` above keeps finished and unfinished hypotheses in separate
+    beams, as tf-models-official and the Transformer papers do; with beam 1 it
+    may return a shorter caption than greedy decoding.)
+
+    Returns:
+        `(tokens [batch, beam, max_length] int32, log_probs [batch, beam])`,
+        best first; tokens after an `end_token` are `end_token`.
+    """
+    start_tokens = tf.cast(start_tokens, tf.int32)
+    batch = tf.shape(start_tokens)[0]
+    k = beam_size
+    end_token = tf.constant(end_token, tf.int32)
+
+    def tile(t):  # [batch, ...] -> [batch * k, ...], each row k times
+        return tf.repeat(t, k, axis=0)
+
+    def gather_beams(t, parents):  # [batch * k, ...] rows by parent index [batch, k]
+        flat = parents + tf.range(batch)[:, None] * k
+        return tf.gather(t, tf.reshape(flat, [-1]))
+
+    state = tf.nest.map_structure(tile, initial_state)
+    tokens = tile(start_tokens)
+    # Only the first copy of each row is alive at the start, so the beams do not repeat one another.
+    # Scores add up in float64: a float32 sum of ~20 log-probabilities can reorder near-ties that greedy
+    # decoding (an argmax per step) tells apart.
+    scores = tf.tile(
+        tf.concat([tf.zeros([1], tf.float64), tf.fill([k - 1], tf.constant(-1e9, tf.float64))], 0)[None], [batch, 1]
+    )
+    finished = tf.zeros([batch, k], tf.bool)
+    out = tf.TensorArray(tf.int32, size=max_length)
+    loop_state = (state, scores, finished)
+
+    def body(i, tokens, state, scores, finished, out):
+        logits, new_state = step_fn(tokens, state)
+        log_probs = tf.reshape(tf.cast(tf.nn.log_softmax(tf.cast(logits, tf.float32)), tf.float64), [batch, k, -1])
+        vocab = tf.shape(log_probs)[-1]
+        # A finished hypothesis extends only by the end token, at no cost.
+        frozen = tf.where(tf.range(vocab) == end_token, tf.constant(0.0, tf.float64), -1e9)[None, None, :]
+        log_probs = tf.where(finished[:, :, None], frozen, log_probs)
+        candidates = tf.reshape(scores[:, :, None] + log_probs, [batch, -1])
+        scores, index = tf.math.top_k(candidates, k)
+        parents, chosen = index // vocab, tf.cast(index % vocab, tf.int32)
+        finished = tf.logical_or(tf.gather(finished, parents, batch_dims=1), tf.equal(chosen, end_token))
+        state = tf.nest.map_structure(lambda t: gather_beams(t, parents), new_state)
+        out = out.write(i, tf.stack([tf.reshape(parents, [-1]), tf.reshape(chosen, [-1])]))
+        # The loop's tensors keep the shapes they entered with (static batch sizes included).
+        same = lambda new, old: tf.ensure_shape(new, old.shape)  # noqa: E731
+        state = tf.nest.map_structure(same, state, loop_state[0])
+        return (
+            i + 1,
+            same(tf.reshape(chosen, [-1]), tokens),
+            state,
+            same(scores, loop_state[1]),
+            same(finished, loop_state[2]),
+            out,
+        )
+
+    steps_run, _, _, scores, _, out = tf.while_loop(
+        lambda i, *rest: tf.logical_and(i < max_length, tf.logical_not(tf.reduce_all(rest[3]))),
+        body,
+        (tf.constant(0), tokens, state, scores, finished, out),
+    )
+    # Backtrack through the parents to read each final hypothesis (the loop stops early once all have ended).
+    steps = out.gather(tf.range(steps_run))  # [steps, 2, batch * k]
+    count = tf.shape(steps)[0]
+    parents = tf.reshape(steps[:, 0], [count, batch, k])
+    chosen = tf.reshape(steps[:, 1], [count, batch, k])
+
+    def back(j, beam, sequence):
+        t = count - 1 - j
+        sequence = sequence.write(t, tf.gather(chosen[t], beam, batch_dims=1))
+        return j + 1, tf.gather(parents[t], beam, batch_dims=1), sequence
+
+    _, _, sequence = tf.while_loop(
+        lambda j, *_: j < count,
+        back,
+        (tf.constant(0), tf.tile(tf.range(k)[None], [batch, 1]), tf.TensorArray(tf.int32, size=count)),
+    )
+    result = tf.transpose(sequence.stack(), [1, 2, 0])  # [batch, k, count]
+    result = tf.pad(result, [[0, 0], [0, 0], [0, max_length - count]], constant_values=end_token)
+    return result, tf.cast(scores, tf.float32)
