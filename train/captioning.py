@@ -16,8 +16,6 @@ and their `log_probs [B, beam]` (nats), best first.
 """
 
 import dataclasses
-import os
-import sys
 
 import keras
 import numpy as np
@@ -117,14 +115,8 @@ def caption_signatures(model, tokenizer, config):
 
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, caption_lib.add_data_flags, argv)
-    flags.model_dir = flags.model_dir or os.path.join("runs", "captioning", flags.config)
-    config = flags.train_config
-    try:
-        train, test = caption_lib.load_caption_data(config, flags.data_path)
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
-    run = harness.start(flags, "captioning")
-    tokenizer = caption_lib.caption_tokenizer(train, config.min_count)
+    run, (train, test), tokenizer = caption_lib.start_caption_job(flags, "captioning")
+    config = run.config
     arrays = caption_lib.caption_arrays(train, tokenizer, config.max_length)
     print(f"{len(train)} training images ({len(arrays[1])} captions), vocabulary {tokenizer.vocab_size}")
     result = run.fit(

@@ -19,7 +19,6 @@ strings -> `embeddings [B, D]` (unit vectors), and `embed_image`: encoded
 
 import dataclasses
 import os
-import sys
 
 import numpy as np
 import tensorflow as tf
@@ -119,14 +118,8 @@ def write_gallery(test, folder):
 
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, caption_lib.add_data_flags, argv)
-    flags.model_dir = flags.model_dir or os.path.join("runs", "retrieval", flags.config)
-    config = flags.train_config
-    try:
-        train, test = caption_lib.load_caption_data(config, flags.data_path)
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
-    run = harness.start(flags, "retrieval")
-    tokenizer = caption_lib.caption_tokenizer(train, config.min_count)
+    run, (train, test), tokenizer = caption_lib.start_caption_job(flags, "retrieval")
+    config = run.config
     arrays = pair_arrays(train, tokenizer, config.max_length)
     result = run.fit(
         build_model=lambda: ImageSentenceEmbedding(

@@ -4,6 +4,8 @@ encoder's config, the vocabulary built with a word-count threshold, captions
 as padded token arrays, and the training stream of (image, caption) rows."""
 
 import dataclasses
+import os
+import sys
 
 import numpy as np
 import tensorflow as tf
@@ -59,8 +61,6 @@ def load_caption_data(config, data_path=None):
     if config.data in FLICKR_FILES:
         if not data_path:
             raise ValueError(f"--config with data={config.data} needs --data_path, the folder of its files")
-        import os
-
         token_file = os.path.join(data_path, FLICKR_FILES[config.data])
         examples = caption_data.flickr_captions(token_file, os.path.join(data_path, "images"), config.image_size)
         held_out = min(config.test_images, len(examples) // 5)  # the last images are the test split
@@ -104,3 +104,18 @@ def training_rows(arrays, batch, seed, drop_remainder=False):
         return ({**inputs, "images": tf.cast(inputs["images"], tf.float32)}, *rest)
 
     return ds.batch(batch, drop_remainder=drop_remainder).map(as_float)
+
+
+def start_caption_job(flags, job_name):
+    """What both jobs do first: load the config's data (exit with a message
+    when it is missing), start the run (in `runs/<job_name>/<config>` by
+    default) and build the vocabulary. Returns `(run, (train, test), tokenizer)`."""
+    from keras_l11.training import harness
+
+    flags.model_dir = flags.model_dir or os.path.join("runs", job_name, flags.config)
+    try:
+        data = load_caption_data(flags.train_config, flags.data_path)
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f"error: {err}")
+    run = harness.start(flags, job_name)
+    return run, data, caption_tokenizer(data[0], flags.train_config.min_count)
