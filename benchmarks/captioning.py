@@ -37,28 +37,19 @@ def retrieval(summary):
     return format_table(["200 test scenes, 1,000 sentences", *RETRIEVAL_MEASURES], rows)
 
 
-def _png(image):
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def caption_speed(export, rounds=3):
     """Captions per second of the exported `caption` signature (in process: the
     model's own speed, without a server's encoding)."""
     import tensorflow as tf
 
     from keras_l11.data.captions import caption_scenes
-    from serving.samples import latest_version
+    from keras_l11.training.images import encode_png
+    from serving.samples import saved_signature
 
-    signature = tf.saved_model.load(latest_version(export)).signatures["caption"]
+    signature = saved_signature(export, "caption")
     rows = []
     for batch in (1, 32):
-        images = tf.constant([_png(ex["image"]) for ex in caption_scenes(batch, seed=9)])
+        images = tf.constant([encode_png(ex["image"]) for ex in caption_scenes(batch, seed=9)])
         for beam in (1, 3):
             signature(images=images, beam_size=tf.constant(beam))  # warm up
             best = float("inf")

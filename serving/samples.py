@@ -11,6 +11,7 @@ slide. It reads a SavedModel folder or asks a running server over REST or gRPC.
 """
 
 import argparse
+import functools
 import os
 import sys
 import textwrap
@@ -39,13 +40,29 @@ def sample_inputs(prime, length, temperature, biases, seed):
     }
 
 
+@functools.lru_cache(maxsize=8)
+def _load(path):
+    import tensorflow as tf
+
+    return tf.saved_model.load(path)
+
+
+def saved_signature(saved_model, signature):
+    """Signature `signature` of a SavedModel folder (or its latest version),
+    loaded once per process however many calls a client makes."""
+    loaded = _load(latest_version(saved_model))
+    if signature not in loaded.signatures:
+        raise ValueError(f"{saved_model} has no signature {signature!r} (it has {sorted(loaded.signatures)})")
+    return loaded.signatures[signature]
+
+
 def call_signature(signature, inputs, saved_model=None, server=None, model=None, protocol="rest"):
     """`{output: array}` of `signature` on `inputs`, from a SavedModel folder
     (`saved_model`) or from model `model` on a running `server` (host:port)."""
     if saved_model:
         import tensorflow as tf
 
-        fn = tf.saved_model.load(latest_version(saved_model)).signatures[signature]
+        fn = saved_signature(saved_model, signature)
         return {k: v.numpy() for k, v in fn(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
     from serving.client import Client
 

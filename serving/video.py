@@ -15,15 +15,13 @@ import numpy as np
 
 from keras_l11.data import video as video_data
 from keras_l11.video.flow import METHODS, video_flows
-from serving.samples import add_source_flags, call_signature, latest_version
+from serving.samples import add_source_flags, call_signature, saved_signature
 
 
 def signature_inputs(signature, saved_model=None, server=None, model=None, protocol="rest"):
     """`{input name: shape}` of a signature (unknown sizes are None)."""
     if saved_model:
-        import tensorflow as tf
-
-        fn = tf.saved_model.load(latest_version(saved_model)).signatures[signature]
+        fn = saved_signature(saved_model, signature)
         return {name: spec.shape.as_list() for name, spec in fn.structured_input_signature[1].items()}
     from serving.client import Client
 

@@ -87,10 +87,6 @@ def http(method, url, body=None, raw=None, timeout=30):
 
 def png(image):
     """A uint8 image `[H, W, 3]` as PNG bytes, as a client would send it."""
-    import io
+    from keras_l11.training.images import encode_png
 
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return encode_png(image)

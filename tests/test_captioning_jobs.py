@@ -121,3 +121,19 @@ def test_the_retrieve_command_finds_the_images_a_typed_sentence_describes(server
         retrieve.main(["--server", server.rest, "--gallery", gallery, " "])
     with pytest.raises(SystemExit, match="not a folder"):
         retrieve.main(["--server", server.rest, "--gallery", os.path.join(gallery, "missing"), "a red circle"])
+
+
+def test_the_retrieve_command_on_a_saved_model_loads_it_once_and_ranks_as_the_server(server, caption_runs):
+    from serving import retrieve, samples
+
+    gallery = caption_runs["retrieval"]["gallery"]
+    sentence = caption_data.caption_scenes(1, 1)[0]["captions"][0]
+    before = samples._load.cache_info()
+    [(local_scores, local_paths)] = retrieve.main(
+        ["--saved_model", caption_runs["retrieval"]["export"], "--gallery", gallery, sentence]
+    )
+    after = samples._load.cache_info()
+    assert after.misses - before.misses == 1 and after.hits - before.hits == 1  # two signatures, one load
+    [(served_scores, served_paths)] = retrieve.main(["--server", server.rest, "--gallery", gallery, sentence])
+    assert local_paths[:5] == served_paths[:5]
+    np.testing.assert_allclose(local_scores, served_scores, rtol=1e-4, atol=1e-5)

@@ -143,7 +143,7 @@ def fuse(flags, config):
         "spatial": video_lib.accuracies(s, test.labels, names),
         "temporal": video_lib.accuracies(t, test.labels, names),
         "average": video_lib.accuracies(weighted_average([s, t]), test.labels, names),
-        "svm": video_lib.accuracies(svm_windows, test.labels, names, video_scores=svm_videos),
+        "svm": video_lib.accuracies(svm_windows, test.labels, names, per_video=svm_videos),
     }
     run.summary["evaluation"] = evaluation
     print(video_lib.accuracy_table(f"two-stream ({len(test)} test videos)", evaluation))

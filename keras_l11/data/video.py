@@ -4,8 +4,8 @@ computed once and cached on disk.
 A `VideoSet` holds `frames [N, T, H, W, 3]` uint8, `flows [N, T - 1, H, W, 2]`
 float16 (the flow of each consecutive pair, `keras_l11.video.flow`) and
 `labels [N]`. Sets are built once into the data cache (`$KERAS_L11_DATA/video/`)
-as memory-mapped `.npy` files (`build_video_set`): flow is the expensive part (the two-stream paper
-also precomputed it), it is computed in worker processes with a progress bar,
+as memory-mapped `.npy` files (`build_video_set`): flow is the expensive
+part (the two-stream paper also precomputed it), it is computed in worker processes with a progress bar,
 and a set larger than memory (UCF-101) is read a window at a time.
 
 Offline: clips of a moving MNIST digit whose class is a (digit, motion) pair,
@@ -40,7 +40,7 @@ CLASS_NAMES = tuple(f"{d} {m}" for d in DIGITS for m in MOTIONS)
 OSCILLATION_PERIOD = 8  # frames
 
 
-def _pose(motion, t, frames, speed, phase):
+def _pose(motion, t, speed, phase):
     """`(dx, angle)` of the digit at frame t (pixels, degrees)."""
     if motion == "right":
         return speed * t, 0.0
@@ -78,7 +78,7 @@ def moving_digit_clip(rng, label, split="train", frames=24, size=64, digit_size=
     colour = det_data._contrasting_colour(background.mean(axis=(0, 1)), rng)
     clip = []
     for t in range(frames):
-        dx, angle = _pose(motion, t, frames, speed, phase)
+        dx, angle = _pose(motion, t, speed, phase)
         alpha = Image.fromarray(sample).resize((digit_size, digit_size), Image.BILINEAR).rotate(angle, Image.BILINEAR)
         alpha = np.asarray(alpha, np.float32) / 255.0
         frame = background.copy()
@@ -88,13 +88,18 @@ def moving_digit_clip(rng, label, split="train", frames=24, size=64, digit_size=
     return np.stack(clip)
 
 
-def moving_digit_clips(count, split="train", seed=0, frames=24, size=64):
-    """`(clips uint8 [N, frames, size, size, 3], labels int32 [N])`, classes balanced."""
+def _moving_digit_videos(count, split, seed, frames, size):
+    """`(clip, label)` of `count` videos, classes balanced, in a seeded random order."""
     rng = np.random.default_rng(seed)
     labels = np.arange(count) % len(CLASS_NAMES)
     rng.shuffle(labels)
-    clips = np.stack([moving_digit_clip(rng, int(k), split, frames, size) for k in labels])
-    return clips, labels.astype(np.int32)
+    return ((moving_digit_clip(rng, int(k), split, frames, size), int(k)) for k in labels)
+
+
+def moving_digit_clips(count, split="train", seed=0, frames=24, size=64):
+    """`(clips uint8 [N, frames, size, size, 3], labels int32 [N])` in memory (no flow, no cache)."""
+    clips, labels = zip(*_moving_digit_videos(count, split, seed, frames, size))
+    return np.stack(clips), np.array(labels, np.int32)
 
 
 @dataclasses.dataclass
@@ -223,11 +228,8 @@ def build_video_set(name, videos, count, frames, height, width, class_names, met
 
 
 def moving_digit_set(count, split="train", seed=0, frames=24, size=64, method="farneback"):
-    """`count` moving-digit videos (classes balanced) with their flow, cached."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(count) % len(CLASS_NAMES)
-    rng.shuffle(labels)
-    videos = ((moving_digit_clip(rng, int(k), split, frames, size), k) for k in labels)
+    """`count` moving-digit videos (`moving_digit_clips`' videos) with their flow, cached."""
+    videos = _moving_digit_videos(count, split, seed, frames, size)
     name = f"digits-{split}-{count}-{seed}-{frames}x{size}-{method}"
     return build_video_set(name, videos, count, frames, size, size, CLASS_NAMES, method)
 

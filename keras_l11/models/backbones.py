@@ -1,4 +1,5 @@
-"""Image feature extractors shared by the localization and R-CNN models.
+"""Image feature extractors shared by the localization, R-CNN, captioning and
+retrieval models.
 
 `"small_cnn"` is a six-convolution network with batch normalisation for the
 offline data and CPUs;
@@ -65,3 +66,11 @@ def dense_features(feature_map, dense_units=(256, 256), dropout=0.0):
 def image_features(name, inputs, weights=None, dense_units=(256, 256), dropout=0.0):
     """The feature vector of `inputs` (a Keras tensor of preprocessed images)."""
     return dense_features(conv_features(name, inputs, weights), dense_units, dropout)
+
+
+def image_encoder(name, height, width, weights=None, dense_units=(256, 256), dropout=0.0, model_name="image_encoder"):
+    """A model from images `[B, height, width, 3]` (0-255) to their feature vector."""
+    images = keras.Input((height, width, 3), name="image")
+    return keras.Model(
+        images, image_features(name, preprocess(name, images), weights, dense_units, dropout), name=model_name
+    )

@@ -64,11 +64,7 @@ class CaptionNetwork(keras.Model):
         **kwargs,
     ):
         # Layers.
-        image_input = keras.Input((height, width, 3), name="image")
-        features = backbones.image_features(
-            backbone, backbones.preprocess(backbone, image_input), weights, dense_units, dropout
-        )
-        encoder = keras.Model(image_input, features, name="image_encoder")
+        encoder = backbones.image_encoder(backbone, height, width, weights, dense_units, dropout)
         initial_h = layers.Dense(units, name="initial_h")
         initial_c = layers.Dense(units, name="initial_c")
         word_embedding = layers.Embedding(vocab_size, embedding_dim, name="word_embedding")

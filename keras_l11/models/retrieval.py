@@ -79,12 +79,11 @@ class ImageSentenceEmbedding(keras.Model):
         **kwargs,
     ):
         # Layers: two encoders into one space.
-        image = keras.Input((height, width, 3), name="image")
-        features = backbones.image_features(backbone, backbones.preprocess(backbone, image), weights, dense_units)
+        cnn = backbones.image_encoder(backbone, height, width, weights, dense_units, model_name="image_cnn")
         image_vector = layers.UnitNormalization(name="image_unit")(
-            layers.Dense(embedding_dim, name="image_map")(features)
+            layers.Dense(embedding_dim, name="image_map")(cnn.output)
         )
-        image_encoder = keras.Model(image, image_vector, name="image_encoder")
+        image_encoder = keras.Model(cnn.input, image_vector, name="image_encoder")
         words = keras.Input((None,), dtype="int32", name="words")
         x = layers.Embedding(vocab_size, word_dim, mask_zero=True, name="word_embedding")(words)
         x = layers.Bidirectional(layers.LSTM(units), name="sentence_lstm")(x)

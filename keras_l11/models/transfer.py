@@ -32,10 +32,15 @@ def saved_model_file(run_dir):
     return path
 
 
+def load_saved_model(run_dir):
+    """The model an earlier run saved in `run_dir` (a folder the user names on
+    the command line, never a request's path)."""
+    return keras.saving.load_model(saved_model_file(run_dir), compile=False)
+
+
 def initialize_from(target, run_dir):
-    """`transfer_weights` from the model an earlier run saved in `run_dir`
-    (a folder the user names on the command line, never a request's path)."""
-    copied = transfer_weights(keras.saving.load_model(saved_model_file(run_dir), compile=False), target)
+    """`transfer_weights` from the model an earlier run saved in `run_dir`."""
+    copied = transfer_weights(load_saved_model(run_dir), target)
     if not copied:
         raise ValueError(f"the model in {run_dir} shares no layer with this one")
     return copied

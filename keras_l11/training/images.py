@@ -4,6 +4,17 @@ resized to a network's fixed input, and in-memory image data sets."""
 import tensorflow as tf
 
 
+def encode_png(image):
+    """A uint8 image `[H, W, 3]` as PNG bytes, what clients send to the image signatures."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def decode_images(encoded):
     """Encoded images (PNG, JPEG, GIF, BMP) `[B]` -> `(images [B, H, W, 3]
     float32 0-255, padded at the bottom and right to the largest, sizes [B, 2])`.

@@ -176,13 +176,13 @@ def video_scores(window_fn, videos, window, count, batch=8):
     return np.concatenate([fn(chunk)["window_probabilities"].numpy() for chunk in chunks])
 
 
-def accuracies(scores, labels, class_names=None, video_scores=None):
+def accuracies(scores, labels, class_names=None, per_video=None):
     """Clip (single window) and video accuracy of window `scores [N, windows,
-    C]`, a video's scores being the windows' mean unless `video_scores [N, C]`
-    are given (an SVM on the mean); on the offline digits, also the video
+    C]`, a video's scores being the windows' mean unless `per_video [N, C]`
+    is given (an SVM on the mean); on the offline digits, also the video
     accuracy of the motion alone and of the digit alone."""
     labels = np.asarray(labels)
-    video = (scores.mean(axis=1) if video_scores is None else video_scores).argmax(-1)
+    video = (scores.mean(axis=1) if per_video is None else per_video).argmax(-1)
     result = {
         "clip_accuracy": float((scores.argmax(-1) == labels[:, None]).mean()),
         "video_accuracy": float((video == labels).mean()),
@@ -195,6 +195,14 @@ def accuracies(scores, labels, class_names=None, video_scores=None):
     return result
 
 
+FRAMES_SPEC = tf.TensorSpec([None, None, None, None, 3], tf.uint8)  # videos of any length and size
+
+
+def flows_spec(height, width):
+    """Per-pair flows `[B, V - 1, height, width, 2]` at a model's frame size."""
+    return tf.TensorSpec([None, None, height, width, 2], tf.float32)
+
+
 def frames_signature(window_fn, span, count, height, width, squeeze=False):
     """A `Signature` that classifies `frames [B, V, h, w, 3]` (uint8, any
     size: resized to the model's) with the test protocol."""
@@ -202,16 +210,13 @@ def frames_signature(window_fn, span, count, height, width, squeeze=False):
     def classify(frames):
         return classify_videos(window_fn, resize_frames(frames, height, width), span, count, squeeze)
 
-    return Signature(classify, {"frames": tf.TensorSpec([None, None, None, None, 3], tf.uint8)})
+    return Signature(classify, {"frames": FRAMES_SPEC})
 
 
 def frames_and_flows_inputs(height, width):
     """The inputs of a fused signature: `frames` (uint8, any size) and
     `flows` at the temporal model's `height x width`."""
-    return {
-        "frames": tf.TensorSpec([None, None, None, None, 3], tf.uint8),
-        "flows": tf.TensorSpec([None, None, height, width, 2], tf.float32),
-    }
+    return {"frames": FRAMES_SPEC, "flows": flows_spec(height, width)}
 
 
 def flows_signature(window_fn, span, count, height, width):
@@ -222,21 +227,11 @@ def flows_signature(window_fn, span, count, height, width):
     def classify(flows):
         return classify_videos(window_fn, flows, span, count)
 
-    return Signature(classify, {"flows": tf.TensorSpec([None, None, height, width, 2], tf.float32)})
-
-
-def load_trained(run_dir):
-    """The model an earlier run saved in `run_dir` (a folder the user names on
-    the command line)."""
-    import keras
-
-    from keras_l11.models.transfer import saved_model_file
-
-    return keras.saving.load_model(saved_model_file(run_dir), compile=False)
+    return Signature(classify, {"flows": flows_spec(height, width)})
 
 
 def accuracy_table(title, results):
-    """A table of `{row name: accuracies(...)}` with chance as the last row."""
+    """A table of `{row name: accuracies(...)}`, one row each."""
     from keras_l11.training.harness import format_table
 
     columns = list(next(iter(results.values())))
@@ -311,6 +306,7 @@ def start_fusion(flags, job_name, run_dirs):
     `runs/<job_name>/<config>-fused` by default) and load the trained models.
     Returns `(run, (train, validation, test), models)`; exits with a message
     on missing folders or data."""
+    from keras_l11.models.transfer import load_saved_model
     from keras_l11.training import harness
 
     missing = [flag for flag, folder in run_dirs.items() if not folder]
@@ -320,7 +316,7 @@ def start_fusion(flags, job_name, run_dirs):
     try:
         videos = load_videos(flags.train_config)
         run = harness.start(flags, job_name)
-        models = [load_trained(folder) for folder in run_dirs.values()]
+        models = [load_saved_model(folder) for folder in run_dirs.values()]
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     return run, videos, models
