@@ -105,7 +105,7 @@ def main(argv=None):
     write_report(
         "generative",
         [
-            ("DARN on binarised MNIST (ours: importance sampling with the encoder as proposal; the paper: its estimates)", nats),
+            ("DARN on binarised MNIST (ours: importance-sampled with the encoder; the paper: its estimates)", nats),
             ("The estimate against the number of importance samples (first 500 test images)", convergence),
             (
                 "Autoencoders, mean squared error per pixel (MNIST) and per point (2-D curve); small config",
