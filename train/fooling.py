@@ -43,7 +43,7 @@ class FoolingConfig(TrainConfig):
     stop_when_all_fooled: end the search once every class is fooled.
     """
 
-    generations: int = 500
+    generations: int = 1000
     children: int = 100
     confidence: float = 0.9999
     stop_when_all_fooled: bool = False
@@ -51,7 +51,7 @@ class FoolingConfig(TrainConfig):
 
 CONFIGS = {
     "smoke": FoolingConfig(batch_size=100, steps=300, steps_per_epoch=100, generations=400, children=50),
-    "small": FoolingConfig(batch_size=100, steps=3000, steps_per_epoch=500, generations=500),
+    "small": FoolingConfig(batch_size=100, steps=3000, steps_per_epoch=500, generations=1000),
     # Caffe's LeNet schedule is 10,000 steps of 64; the paper ran evolution for thousands of generations.
     "paper": FoolingConfig(batch_size=64, steps=10_000, steps_per_epoch=1000, generations=5000, children=400),
 }

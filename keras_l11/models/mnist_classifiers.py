@@ -6,7 +6,8 @@ Szegedy et al. 2014 (Table 1), all ending in a softmax (these output logits):
 - `FC100-100-10`, `FC200-200-10`, `FC123-456-10`: sigmoid hidden layers
   (`fully_connected`);
 - `AE400-10`: a softmax on the 400 sigmoid units of a sparse autoencoder
-  trained first (`autoencoder_classifier`, the encoder frozen).
+  trained first (`autoencoder_classifier`; the encoder frozen, or fine-tuned
+  with the softmax).
 
 Nguyen et al. 2015: `lenet`, Caffe's LeNet (conv 20 5x5, pool, conv 50 5x5,
 pool, 500 ReLU, 10), the MNIST network they fooled.
@@ -39,13 +40,14 @@ def fully_connected(hidden=(100, 100), weight_decay=0.0, name=None):
     return keras.Sequential(stack, name=name)
 
 
-def autoencoder_classifier(autoencoder, weight_decay=0.0, name=None):
-    """A softmax on an autoencoder's code (`keras_l11.models.autoencoder.Autoencoder`),
-    the encoder frozen: AE400-10 with a 400-unit sparse code."""
+def autoencoder_classifier(autoencoder, weight_decay=0.0, finetune=False, name=None):
+    """A softmax on an autoencoder's code (`keras_l11.models.autoencoder.Autoencoder`):
+    AE400-10 with a 400-unit sparse code. The encoder is frozen unless `finetune`,
+    in which case it starts from the autoencoder's weights and trains with the softmax."""
     codes = images = keras.Input((28, 28))
     codes = layers.Flatten()(codes)
     for layer in [*autoencoder.encoder_layers, autoencoder.code_layer]:
-        layer.trainable = False
+        layer.trainable = finetune
         codes = layer(codes)
     logits = layers.Dense(10, kernel_regularizer=_decay(weight_decay))(codes)
     return keras.Model(images, logits, name=name)
