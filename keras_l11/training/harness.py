@@ -408,13 +408,14 @@ def run_main(main):
         sys.exit(f"error: {err}")
 
 
+def _cell(value):
+    """A table cell: floats with 4 significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def format_table(header, rows):
     """A plain-text table; floats with 4 significant digits."""
-
-    def cell(v):
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-    text = [[cell(v) for v in row] for row in [header] + rows]
+    text = [[_cell(v) for v in row] for row in [header] + rows]
     widths = [max(len(r[i]) for r in text) for i in range(len(header))]
     lines = ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in text]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -423,10 +424,6 @@ def format_table(header, rows):
 
 def format_markdown(header, rows):
     """A Markdown table; floats with 4 significant digits."""
-
-    def cell(v):
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(cell(v) for v in row) + " |" for row in [header] + rows]
+    lines = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in [header] + rows]
     lines.insert(1, "|" + "---|" * len(header))
     return "\n".join(lines)
