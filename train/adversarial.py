@@ -226,6 +226,69 @@ def percent_cells(ours, paper):
     return [f"{o:.1f}%" + (f" ({p:g}%)" if p is not None else "") for o, p in zip(ours, paper or [None] * len(ours))]
 
 
+def cross_model_experiment(run, config, train_x, train_y, test, seed):
+    """Tables 1 and 2: the six models, attacked on training images.
+
+    Returns `(name -> (model, train error, test error), experiment)`, the
+    experiment holding the attacked `images`, `labels`, attack `results`, the
+    transfer `table` (row -> errors %) and each row's `distortion`."""
+    builders = {
+        "FC10(1e-4)": lambda: classifiers.softmax_classifier(1e-4),
+        "FC10(1e-2)": lambda: classifiers.softmax_classifier(1e-2),
+        "FC10(1)": lambda: classifiers.softmax_classifier(1.0),
+        "FC100-100-10": lambda: classifiers.fully_connected((100, 100)),
+        "FC200-200-10": lambda: classifiers.fully_connected((200, 200)),
+        "AE400-10": pretrain_autoencoder(run, config, train_x),
+    }
+    trained = train_classifiers(run, builders, train_x, train_y, test)
+    models = {name: run.local_copy(model) for name, (model, _, _) in trained.items()}
+    images, labels = train_x[: config.attack_train_images], train_y[: config.attack_train_images]
+    results = attack_all(models, images, labels, config, seed)
+    rows = {name: (r["lbfgs"].adversarial, r["lbfgs"].success) for name, r in results.items()}
+    for stddev in config.noise_stddevs:
+        rows[f"Gaussian noise, stddev {stddev:g}"] = (gaussian_noise(images, stddev, seed), np.ones(len(images), bool))
+    return trained, experiment(models, images, labels, results, rows)
+
+
+def cross_training_experiment(run, config, train, valid, test, limit, seed):
+    """Table 3: FC100-100-10 and FC123-456-10 on P1, FC100-100-10' on P2 (the two
+    halves of train + validation), attacked on test images; as `cross_model_experiment`."""
+    pool_x = np.concatenate([train[0], valid[0]])[: 2 * (limit or 30_000)]
+    pool_y = np.concatenate([train[1], valid[1]])[: 2 * (limit or 30_000)]
+    half = len(pool_x) // 2
+    p1, p2 = (pool_x[:half], pool_y[:half]), (pool_x[half:], pool_y[half:])
+    halves = {
+        "FC100-100-10 (P1)": (lambda: classifiers.fully_connected((100, 100)), p1),
+        "FC123-456-10 (P1)": (lambda: classifiers.fully_connected((123, 456)), p1),
+        "FC100-100-10' (P2)": (lambda: classifiers.fully_connected((100, 100)), p2),
+    }
+    trained = {}
+    for name, (build, (x, y)) in halves.items():
+        trained.update(train_classifiers(run, {name: build}, x, y, test))
+    models = {name: run.local_copy(model) for name, (model, _, _) in trained.items()}
+    images, labels = test[0][: config.attack_test_images], test[1][: config.attack_test_images]
+    results = attack_all(models, images, labels, config, seed + 1)
+    stddev = config.magnified_stddev
+    rows = {f"distorted for {name}": (r["lbfgs"].adversarial, r["lbfgs"].success) for name, r in results.items()}
+    for name, r in results.items():
+        boosted = magnified(images, r["lbfgs"].adversarial, stddev)
+        rows[f"magnified to stddev {stddev:g}, for {name}"] = (boosted, r["lbfgs"].success)
+    rows[f"Gaussian noise, stddev {stddev:g}"] = (gaussian_noise(images, stddev, seed), np.ones(len(images), bool))
+    return trained, experiment(models, images, labels, results, rows)
+
+
+def experiment(models, images, labels, results, rows):
+    return {
+        "images": images,
+        "labels": labels,
+        "results": results,
+        "table": transfer_table(models, rows, labels),
+        "distortion": {
+            row: float(np.mean(attacks.distortion(images[keep], x[keep]))) for row, (x, keep) in rows.items()
+        },
+    }
+
+
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, None, argv)
     config = flags.train_config
@@ -238,73 +301,28 @@ def main(argv=None):
     train_x, train_y = train[0][:limit], train[1][:limit]
     run = harness.start(flags, "adversarial")
 
-    # Cross-model generalisation (the paper's Tables 1 and 2): training images attacked.
-    builders = {
-        "FC10(1e-4)": lambda: classifiers.softmax_classifier(1e-4),
-        "FC10(1e-2)": lambda: classifiers.softmax_classifier(1e-2),
-        "FC10(1)": lambda: classifiers.softmax_classifier(1.0),
-        "FC100-100-10": lambda: classifiers.fully_connected((100, 100)),
-        "FC200-200-10": lambda: classifiers.fully_connected((200, 200)),
-        "AE400-10": pretrain_autoencoder(run, config, train_x),
-    }
-    trained = train_classifiers(run, builders, train_x, train_y, test)
-    models = {name: run.local_copy(model) for name, (model, _, _) in trained.items()}
-    attacked = slice(0, config.attack_train_images)
-    images, labels = train_x[attacked], train_y[attacked]
-    results = attack_all(models, images, labels, config, flags.seed)
-    rows = {name: (r["lbfgs"].adversarial, r["lbfgs"].success) for name, r in results.items()}
-    for stddev in config.noise_stddevs:
-        noisy = gaussian_noise(images, stddev, flags.seed)
-        rows[f"Gaussian noise, stddev {stddev:g}"] = (noisy, np.ones(len(images), bool))
-    cross_model = transfer_table(models, rows, labels)
-    distortions = {row: float(np.mean(attacks.distortion(images[keep], x[keep]))) for row, (x, keep) in rows.items()}
-
-    # Cross-training-set generalisation (Table 3): test images attacked.
-    pool_x = np.concatenate([train[0], valid[0]])[: 2 * (limit or 30_000)]
-    pool_y = np.concatenate([train[1], valid[1]])[: 2 * (limit or 30_000)]
-    half = len(pool_x) // 2
-    p1, p2 = (pool_x[:half], pool_y[:half]), (pool_x[half:], pool_y[half:])
-    halves = {
-        "FC100-100-10 (P1)": (lambda: classifiers.fully_connected((100, 100)), p1),
-        "FC123-456-10 (P1)": (lambda: classifiers.fully_connected((123, 456)), p1),
-        "FC100-100-10' (P2)": (lambda: classifiers.fully_connected((100, 100)), p2),
-    }
-    trained_halves = {}
-    for name, (build, (x, y)) in halves.items():
-        trained_halves.update(train_classifiers(run, {name: build}, x, y, test))
-    half_models = {name: run.local_copy(model) for name, (model, _, _) in trained_halves.items()}
-    test_images, test_labels = test[0][: config.attack_test_images], test[1][: config.attack_test_images]
-    half_results = attack_all(half_models, test_images, test_labels, config, flags.seed + 1)
-    half_rows = {}
-    for name, r in half_results.items():
-        half_rows[f"distorted for {name}"] = (r["lbfgs"].adversarial, r["lbfgs"].success)
-    for name, r in half_results.items():
-        boosted = magnified(test_images, r["lbfgs"].adversarial, config.magnified_stddev)
-        half_rows[f"magnified to stddev {config.magnified_stddev:g}, for {name}"] = (boosted, r["lbfgs"].success)
-    all_test = np.ones(len(test_images), bool)
-    half_rows["Gaussian noise, stddev 0.1"] = (gaussian_noise(test_images, 0.1, flags.seed), all_test)
-    cross_training = transfer_table(half_models, half_rows, test_labels)
-    half_distortions = {
-        row: float(np.mean(attacks.distortion(test_images[keep], x[keep]))) for row, (x, keep) in half_rows.items()
-    }
+    trained, cross_model = cross_model_experiment(run, config, train_x, train_y, test, flags.seed)
+    trained_halves, cross_training = cross_training_experiment(run, config, train, valid, test, limit, flags.seed)
 
     # Tables.
+    results = cross_model["results"] | cross_training["results"]
     figures = {
-        name: {"train_error": tr, "test_error": te, **(results | half_results)[name]["figures"]}
+        name: {"train_error": tr, "test_error": te, **results[name]["figures"]}
         for name, (_, tr, te) in {**trained, **trained_halves}.items()
     }
-    tables = format_tables(figures, cross_model, distortions, cross_training, half_distortions, len(images))
+    tables = format_tables(figures, cross_model, cross_training)
     print(tables)
     run.summary["evaluation"] = {
         "models": figures,
-        "cross_model": {row: dict(zip(CROSS_MODEL, errors)) for row, errors in cross_model.items()},
-        "cross_model_distortion": distortions,
-        "cross_training": {row: dict(zip(CROSS_TRAINING, errors)) for row, errors in cross_training.items()},
-        "cross_training_distortion": half_distortions,
+        "cross_model": {row: dict(zip(CROSS_MODEL, errors)) for row, errors in cross_model["table"].items()},
+        "cross_model_distortion": cross_model["distortion"],
+        "cross_training": {row: dict(zip(CROSS_TRAINING, errors)) for row, errors in cross_training["table"].items()},
+        "cross_training_distortion": cross_training["distortion"],
     }
     if run.is_chief:
         with open(os.path.join(run.model_dir, "tables.md"), "w") as f:
             f.write(tables)
+        images, labels = cross_model["images"], cross_model["labels"]
         examples = []
         for name in CROSS_MODEL:
             found, targets = results[name]["lbfgs"], results[name]["targets"]
@@ -317,7 +335,7 @@ def main(argv=None):
     return run.summary
 
 
-def format_tables(figures, cross_model, distortions, cross_training, half_distortions, attacked):
+def format_tables(figures, cross_model, cross_training):
     """The three Markdown tables, the paper's figures in brackets."""
 
     def paper_cell(value, paper, fmt):
@@ -343,21 +361,21 @@ def format_tables(figures, cross_model, distortions, cross_training, half_distor
     cross_model_md = harness.format_markdown(
         ["examples made for", *CROSS_MODEL, "av. distortion"],
         [
-            [row, *percent_cells(errors, PAPER_CROSS_MODEL.get(row)), f"{distortions[row]:.3f}"]
-            for row, errors in cross_model.items()
+            [row, *percent_cells(errors, PAPER_CROSS_MODEL.get(row)), f"{cross_model['distortion'][row]:.3f}"]
+            for row, errors in cross_model["table"].items()
         ],
     )
     cross_training_md = harness.format_markdown(
         ["", *CROSS_TRAINING, "av. distortion"],
         [
-            [row, *percent_cells(errors, PAPER_CROSS_TRAINING.get(row)), f"{half_distortions[row]:.3f}"]
-            for row, errors in cross_training.items()
+            [row, *percent_cells(errors, PAPER_CROSS_TRAINING.get(row)), f"{cross_training['distortion'][row]:.3f}"]
+            for row, errors in cross_training["table"].items()
         ],
     )
     return (
         f"Models (the paper's Table 1 in brackets; distortions of the attacked images)\n\n{models_md}\n\n"
         f"Cross-model generalisation: error of each column's model on each row's examples "
-        f"({attacked} training images; the paper's Table 2 in brackets)\n\n{cross_model_md}\n\n"
+        f"({len(cross_model['images'])} training images; the paper's Table 2 in brackets)\n\n{cross_model_md}\n\n"
         f"Cross-training-set generalisation (test images; the paper's Table 3 in brackets)\n\n{cross_training_md}\n"
     )
 
