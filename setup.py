@@ -28,6 +28,8 @@ setup(
         "pycocotools>=2.0",  # COCO-style detection mAP, the reference ours is tested against
         "scikit-image>=0.22",  # ships the Middlebury stereo pair with ground-truth disparity
         "pycocoevalcap>=1.2",  # the COCO caption evaluation code: BLEU, CIDEr, ROUGE-L
+        "ribs>=0.12,<0.13",  # pyribs: MAP-Elites' archive for the fooling images
+        "scipy>=1.11",  # L-BFGS-B for the box-constrained adversarial attack
     ],
     extras_require={
         "test": ["pytest>=8", "ruff>=0.6", "pyyaml>=6"],

@@ -301,3 +301,39 @@ def plot_energy_maps(maps, extent, points, path):
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_adversarial_examples(examples, path):
+    """A row per `(image, adversarial, title)`: x, the perturbation r magnified
+    (grey is 0; its largest |r| is black or white) and x + r."""
+    fig, axes = plt.subplots(len(examples), 3, figsize=(5.4, 1.9 * len(examples)), squeeze=False)
+    for row, (image, adversarial, title) in zip(axes, examples):
+        r = np.asarray(adversarial, np.float32) - np.asarray(image, np.float32)
+        panels = (image, 0.5 + 0.5 * r / max(float(np.abs(r).max()), 1e-8), adversarial)
+        for ax, picture, name in zip(row, panels, ("x", "r (magnified)", "x + r")):
+            ax.imshow(picture, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(name, fontsize=8)
+        row[0].set_ylabel(title, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_labelled_images(images, titles, path, columns=5, title=None):
+    """Grey images in [0, 1] in a grid, each with its title."""
+    rows = -(-len(images) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.7 * columns, 1.9 * rows + 0.4), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, image, name in zip(axes.ravel(), images, titles):
+        ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(name, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

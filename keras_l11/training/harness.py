@@ -158,8 +158,11 @@ class Run:
     @property
     def backup_dir(self):
         """Per-worker checkpoint folder (workers must not write the same files)."""
+        return self._backup_dir(self.model_dir)
+
+    def _backup_dir(self, folder):
         index = strategy_lib.worker_index(self.strategy)
-        return os.path.join(self.model_dir, "backup" if index == 0 else f"backup_worker{index}")
+        return os.path.join(folder, "backup" if index == 0 else f"backup_worker{index}")
 
     def _optimizer(self):
         c = self.config
@@ -172,7 +175,18 @@ class Run:
             return keras.optimizers.SGD(c.learning_rate, momentum=0.9, **clip)
         raise ValueError(f"optimizer must be 'adam', 'rmsprop' or 'sgd', got {c.optimizer!r}")
 
-    def fit(self, build_model, loss, metrics, train_data, eval_data=None, weighted_metrics=None, loss_weights=None):
+    def fit(
+        self,
+        build_model,
+        loss,
+        metrics,
+        train_data,
+        eval_data=None,
+        weighted_metrics=None,
+        loss_weights=None,
+        name=None,
+        steps=None,
+    ):
         """Builds, compiles and trains a model under the run's strategy.
 
         Args:
@@ -187,13 +201,19 @@ class Run:
                 the data's sample weights (Keras gives none to `metrics`), e.g.
                 a padding mask.
             loss_weights: optional weights of a multi-output model's losses.
+            name: for jobs that train several models: this one's checkpoints
+                and TensorBoard logs go to `<model_dir>/<name>/`, and its
+                figures to the summary's `fits/<name>`.
+            steps: this model's total steps (default: the config's `steps`).
 
         Returns:
             `FitResult` with the trained model, the history and a summary.
         """
         c, flags = self.config, self.flags
-        epochs = max(1, -(-c.steps // c.steps_per_epoch))
-        start_epoch = cb.ResumableBackup.saved_epoch(self.backup_dir)
+        epochs = max(1, -(-(steps or c.steps) // c.steps_per_epoch))
+        folder = os.path.join(self.model_dir, name) if name else self.model_dir
+        backup_dir = self._backup_dir(folder)
+        start_epoch = cb.ResumableBackup.saved_epoch(backup_dir)
         with self.strategy.scope():
             model = build_model()
             model.compile(
@@ -216,15 +236,15 @@ class Run:
         )
         callbacks = [
             cb.StopOnNonFiniteLoss(c.steps_per_epoch),
-            cb.ResumableBackup(self.backup_dir, c.steps_per_epoch),
+            cb.ResumableBackup(backup_dir, c.steps_per_epoch),
             budget,
         ]
         if self.is_chief:
-            callbacks.append(keras.callbacks.TensorBoard(os.path.join(self.model_dir, "logs"), profile_batch=0))
+            callbacks.append(keras.callbacks.TensorBoard(os.path.join(folder, "logs"), profile_batch=0))
         validation = self._even_split(eval_data(self.global_batch_size)) if eval_data else None
         verbose = flags.verbose if flags.verbose is not None else (1 if os.isatty(1) else 2)
         if start_epoch >= epochs:
-            print(f"Training already complete ({start_epoch * c.steps_per_epoch} steps in {self.backup_dir}).")
+            print(f"Training already complete ({start_epoch * c.steps_per_epoch} steps in {backup_dir}).")
         started = time.perf_counter()
         history = model.fit(
             dataset,
@@ -235,7 +255,7 @@ class Run:
             verbose=verbose,
             shuffle=False,
         )
-        self.summary.update(
+        (self.summary.setdefault("fits", {}).setdefault(name, {}) if name else self.summary).update(
             {
                 "resumed_from_step": start_epoch * c.steps_per_epoch,
                 "final_step": (history.epoch[-1] + 1 if history.epoch else start_epoch) * c.steps_per_epoch,
@@ -388,14 +408,22 @@ def run_main(main):
         sys.exit(f"error: {err}")
 
 
+def _cell(value):
+    """A table cell: floats with 4 significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def format_table(header, rows):
     """A plain-text table; floats with 4 significant digits."""
-
-    def cell(v):
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-    text = [[cell(v) for v in row] for row in [header] + rows]
+    text = [[_cell(v) for v in row] for row in [header] + rows]
     widths = [max(len(r[i]) for r in text) for i in range(len(header))]
     lines = ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in text]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def format_markdown(header, rows):
+    """A Markdown table; floats with 4 significant digits."""
+    lines = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in [header] + rows]
+    lines.insert(1, "|" + "---|" * len(header))
     return "\n".join(lines)
