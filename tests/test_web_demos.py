@@ -178,8 +178,9 @@ def test_ranking_page_ranks_the_gallery_for_a_sentence(demo_server, page):
     assert "Type a sentence" in page.inner_text("#error")
 
 
-def test_pages_say_when_the_server_is_down(browser, tmp_path):
-    server = start_server(["--model_name=none", f"--model_base_path={tmp_path}", "--web"], tmp_path)
+def test_pages_say_when_the_server_is_down(browser, caption_runs, tmp_path):
+    base = os.path.dirname(caption_runs["retrieval"]["export"])
+    server = start_server(["--model_name=retrieval", f"--model_base_path={base}", "--web"], tmp_path)
     page = browser.new_page()
     try:
         page.goto(f"{server.url}/handwriting.html")
