@@ -32,6 +32,6 @@ setup(
         "scipy>=1.11",  # L-BFGS-B for the box-constrained adversarial attack
     ],
     extras_require={
-        "test": ["pytest>=8", "ruff>=0.6", "pyyaml>=6"],
+        "test": ["pytest>=8", "ruff>=0.6", "pyyaml>=6", "playwright>=1.40"],  # playwright drives Debian's chromium
     },
 )

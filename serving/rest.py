@@ -28,8 +28,9 @@ class RestServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
     request_queue_size = 256  # listen backlog: many clients connecting at once are not refused
 
-    def __init__(self, address, inference, timeout_ms=30_000, max_body_bytes=64 << 20, metrics_path=None):
+    def __init__(self, address, inference, timeout_ms=30_000, max_body_bytes=64 << 20, metrics_path=None, static=None):
         self.inference = inference
+        self.static = static  # serving.static.StaticFiles of the web demos, or None
         self.timeout_s = timeout_ms / 1000 if timeout_ms and timeout_ms > 0 else None
         self.max_body_bytes = max_body_bytes
         self.metrics_path = metrics_path
@@ -120,6 +121,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     # --- verbs --------------------------------------------------------------
     def do_GET(self):
         try:
+            path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
+            if self.server.static is not None and self.server.static.handles(path) and path != self.server.metrics_path:
+                return self._send(200, *self.server.static.get(path))
             if self.server.metrics_path and urllib.parse.urlsplit(self.path).path == self.server.metrics_path:
                 text = self.server.inference.metrics.prometheus_text(self.server.inference.gauges())
                 return self._send(200, text.encode(), "text/plain; version=0.0.4")

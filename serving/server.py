@@ -72,6 +72,9 @@ def build_parser():
     flag("--allow_version_labels_for_unavailable_models", type=_bool, nargs="?", const=True, default=False)
     flag("--load_retry_interval_micros", type=int, default=60_000_000, help="wait before retrying a failed load")
     flag("--max_num_load_retries", type=int, default=5)
+    flag("--web", action="store_true", help="(ours) serve the web demos at / on the REST port")
+    flag("--web_root", default="", help="(ours) the web demos' folder (default: serving/web)")
+    flag("--web_gallery", default="", help="(ours) a folder of images for the ranking page, served at /gallery/")
     return p
 
 
@@ -94,6 +97,13 @@ def single_model_config(name, base_path):
 
 
 class ModelServer:
+    def _static_files(self):
+        if not self.options.web:
+            return None
+        from serving.static import DEFAULT_ROOT, StaticFiles
+
+        return StaticFiles(self.options.web_root or DEFAULT_ROOT, self.options.web_gallery or None)
+
     def __init__(self, config, options):
         self.options = options
         self.batcher = None
@@ -141,6 +151,7 @@ class ModelServer:
                 timeout_ms=self.options.rest_api_timeout_in_ms,
                 max_body_bytes=self.options.rest_api_max_body_bytes,
                 metrics_path=self.metrics_path,
+                static=self._static_files(),
             )
             self._spawn(self.rest_server.serve_forever, "rest")
         if self.options.model_config_file and self.options.model_config_file_poll_wait_seconds > 0:

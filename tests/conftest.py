@@ -83,3 +83,15 @@ def handwriting_export(tmp_path_factory):
     out = tmp_path_factory.mktemp("handwriting")
     summaries = {net: smoke_job("handwriting", out, net, "--network", net) for net in ("prediction", "synthesis")}
     return {"dir": out, "summaries": summaries, "config": out / "serving" / "models.config"}
+
+
+@pytest.fixture(scope="session")
+def caption_runs(tmp_path_factory):
+    """Smoke runs of the captioning and retrieval models, exported under one serving config."""
+    out = tmp_path_factory.mktemp("captioning")
+    return {
+        "dir": out,
+        "config": out / "serving" / "models.config",
+        "captioning": smoke_job("captioning", out, "captioning"),
+        "retrieval": smoke_job("retrieval", out, "retrieval"),
+    }

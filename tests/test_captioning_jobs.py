@@ -12,19 +12,6 @@ from serving_helpers import http, png, start_server
 from keras_l11.data import captions as caption_data
 from serving.client import Client
 
-from conftest import smoke_job
-
-
-@pytest.fixture(scope="session")
-def caption_runs(tmp_path_factory):
-    out = tmp_path_factory.mktemp("captioning")
-    return {
-        "dir": out,
-        "config": out / "serving" / "models.config",
-        "captioning": smoke_job("captioning", out, "captioning"),
-        "retrieval": smoke_job("retrieval", out, "retrieval"),
-    }
-
 
 def test_captions_beat_the_most_frequent_sentence(caption_runs):
     ev = caption_runs["captioning"]["evaluation"]

