@@ -43,6 +43,9 @@ class DirectEncoding:
     def load(self, solutions):
         return list(solutions)
 
+    def forget_all_but(self, solutions):
+        """Nothing to forget: the archive holds the genomes themselves."""
+
 
 class CPPNEncoding:
     """CPPN genomes; the archive holds their ids."""
@@ -74,8 +77,10 @@ class CPPNEncoding:
     def load(self, solutions):
         return [self.genomes[int(s[0])] for s in solutions]
 
-    def forget_all_but(self, live_ids):
-        self.genomes = {i: g for i, g in self.genomes.items() if i in live_ids}
+    def forget_all_but(self, solutions):
+        """Drops the genomes no archived solution (id) refers to any more."""
+        live = {int(s[0]) for s in solutions}
+        self.genomes = {i: g for i, g in self.genomes.items() if i in live}
 
 
 class ClassMapElites:
@@ -115,8 +120,7 @@ class ClassMapElites:
             children = [self.encoding.mutate(p, self.rng, self.generation) for p in parents]
         self.offer(children)
         self.generation += 1
-        if isinstance(self.encoding, CPPNEncoding):
-            self.encoding.forget_all_but({int(s[0]) for s in self.archive.data("solution")})
+        self.encoding.forget_all_but(self.archive.data("solution"))
 
     def champions(self):
         """`(images [num_classes, H, W], confidence [num_classes])` (nan where a class has none)."""
