@@ -63,8 +63,8 @@ def main():
 
     import tensorflow as tf
 
-    from keras_l11.data.ntm_tasks import CopyTask
-    from serving.client import Client
+    from keras_l11.ntm.tasks import CopyTask
+    from keras_l11.serving.client import Client
 
     inputs, targets = CopyTask().example(seed=12345, length=12)
     local = tf.saved_model.load(summary["export"]).signatures["serving_default"]

@@ -42,9 +42,9 @@ def caption_speed(export, rounds=3):
     model's own speed, without a server's encoding)."""
     import tensorflow as tf
 
-    from keras_l11.data.captions import caption_scenes
-    from keras_l11.training.images import encode_png
-    from serving.samples import saved_signature
+    from keras_l11.captioning.data import caption_scenes
+    from keras_l11.ops.images import encode_png
+    from keras_l11.serving.sources import saved_signature
 
     signature = saved_signature(export, "caption")
     rows = []

@@ -73,9 +73,9 @@ def throughput(rounds=3):
     import keras
     import tensorflow as tf
 
-    from keras_l11.metrics.depth import ScaleInvariantLoss
-    from keras_l11.models.depth import DepthNetwork
-    from keras_l11.models.fcn import FCN
+    from keras_l11.dense.depth import DepthNetwork
+    from keras_l11.dense.depth_metrics import ScaleInvariantLoss
+    from keras_l11.dense.fcn import FCN
 
     cases = [
         (

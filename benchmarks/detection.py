@@ -58,8 +58,8 @@ def localization(runs_dir, reuse):
 
 
 def recall_table(count):
-    from keras_l11 import proposals
-    from keras_l11.data import detection as det_data
+    from keras_l11.detection import data as det_data
+    from keras_l11.detection import proposals
 
     canvases = det_data.digit_canvases(count, "test", seed=1)
     truths = [c["boxes"] for c in canvases]
@@ -80,9 +80,9 @@ def recall_table(count):
 def latency(count=5, regions_per_image=300):
     import tensorflow as tf
 
-    from keras_l11 import proposals
-    from keras_l11.data import detection as det_data
-    from keras_l11.models.rcnn import RegionCNN, score_regions, warp_regions
+    from keras_l11.detection import data as det_data
+    from keras_l11.detection import proposals
+    from keras_l11.detection.rcnn import RegionCNN, score_regions, warp_regions
 
     canvases = det_data.digit_canvases(count, "test", seed=2)
     rows = []

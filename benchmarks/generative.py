@@ -51,14 +51,14 @@ def reconstruction_table(summaries):
 
 
 def energy_figure(summaries):
-    from keras_l11 import plots
+    from keras_l11.generative import figures
 
     maps = {}
     for code in CODES:
         with np.load(os.path.join(os.path.dirname(summaries[code]["energy_png"]), "energy.npz")) as saved:
             maps[code], points, extent = saved["energy"], saved["points"], tuple(saved["extent"])
     os.makedirs(DOCS, exist_ok=True)
-    return plots.plot_energy_maps(maps, extent, points[:500], os.path.join(DOCS, "energy.png"))
+    return figures.plot_energy_maps(maps, extent, points[:500], os.path.join(DOCS, "energy.png"))
 
 
 def best_seconds(fn, rounds):
@@ -75,8 +75,8 @@ def signature_speed(export, rounds=3):
     """Samples/s of the exported `sample` and images/s of `log_prob` (in process)."""
     import tensorflow as tf
 
-    from keras_l11.data.generative import binarized_mnist
-    from serving.samples import saved_signature
+    from keras_l11.generative.data import binarized_mnist
+    from keras_l11.serving.sources import saved_signature
 
     sample, log_prob = saved_signature(export, "sample"), saved_signature(export, "log_prob")
     rows = []

@@ -51,9 +51,9 @@ def throughput(steps, rounds=3, units=128, num_layers=2, num_components=10, batc
     `mixture_nll_direct` (plain TF ops), same model size, same data."""
     import keras
 
-    from keras_l11.data import handwriting as hw
-    from keras_l11.layers.mixture_density import MixtureDensityLoss, mixture_nll_direct
-    from keras_l11.models import HandwritingPredictionNetwork
+    from keras_l11.handwriting import data as hw
+    from keras_l11.handwriting.mixture_density import MixtureDensityLoss, mixture_nll_direct
+    from keras_l11.handwriting.prediction import HandwritingPredictionNetwork
 
     lines = [o for o, _, _ in hw.synthetic_dataset(512, seed=0)]
     normaliser = hw.Normaliser.fit(lines)
@@ -89,10 +89,10 @@ def sampling(length, units=128, num_layers=2, num_components=10):
     depend on the weights), one line (batch 1)."""
     import tensorflow as tf
 
-    from keras_l11.layers.mixture_density import mixture_parameters
-    from keras_l11.models import HandwritingPredictionNetwork
+    from keras_l11.handwriting.mixture_density import mixture_parameters
+    from keras_l11.handwriting.prediction import HandwritingPredictionNetwork
+    from keras_l11.handwriting.task import handwriting_signatures
     from keras_l11.training.export import export_saved_model
-    from keras_l11.training.handwriting import handwriting_signatures
 
     model = HandwritingPredictionNetwork(units, num_layers, num_components)
     model(tf.zeros([1, 1, 3]))

@@ -116,9 +116,9 @@ def run_steptime(results, steps):
     tf.config.threading.set_inter_op_parallelism_threads(2)
     import keras
 
-    from keras_l11.data.ntm_tasks import CopyTask
-    from keras_l11.metrics import SequenceBinaryCrossentropy
-    from keras_l11.models import NeuralTuringMachine, SequenceLSTM
+    from keras_l11.ntm.metrics import SequenceBinaryCrossentropy
+    from keras_l11.ntm.models import NeuralTuringMachine, SequenceLSTM
+    from keras_l11.ntm.tasks import CopyTask
 
     task = CopyTask()
     fixed = [task.make_batch(tf.constant([0, i], tf.int64), 32, length=tf.constant(20)) for i in range(4)]

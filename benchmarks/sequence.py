@@ -81,8 +81,8 @@ def throughput(steps, rounds=3, batch=128, maxlen=40, step=3):
     import keras
     import tensorflow as tf
 
-    from keras_l11.data import text as text_data
-    from keras_l11.models import RecurrentLanguageModel
+    from keras_l11.language import text as text_data
+    from keras_l11.language.language_model import RecurrentLanguageModel
 
     raw = text_data.read_bytes(text_data.wikipedia_sample_path())[:600_000]
     # keras-io reads text and lowercases it; both models see the same characters.
@@ -125,11 +125,11 @@ def sampling(length, units=128, num_layers=2):
     the small config's model size (speed does not depend on the weights)."""
     import tensorflow as tf
 
+    from keras_l11.language.client import sample_inputs
+    from keras_l11.language.language_model import RecurrentLanguageModel
+    from keras_l11.language.task import language_model_signatures
     from keras_l11.layers.tokenizers import ByteTokenizer
-    from keras_l11.models import RecurrentLanguageModel
     from keras_l11.training.export import export_saved_model
-    from keras_l11.training.language_models import language_model_signatures
-    from serving.samples import sample_inputs
 
     model = RecurrentLanguageModel(256, units=units, num_layers=num_layers)
     model(tf.zeros([1, 1], tf.int32))

@@ -43,10 +43,10 @@ def export_models(tmp):
     latency does not depend on the weights."""
     import tensorflow as tf
 
-    from keras_l11.data.ntm_tasks import CopyTask
-    from keras_l11.models import NeuralTuringMachine
+    from keras_l11.ntm.models import NeuralTuringMachine
+    from keras_l11.ntm.tasks import CopyTask
     from keras_l11.training.export import Signature, export_saved_model
-    from serving.toy_models import export_half_plus_two
+    from tests.toy_models import export_half_plus_two
 
     export_half_plus_two(os.path.join(tmp, "tiny"), 1)
     task = CopyTask()

@@ -91,15 +91,15 @@ def karpathy(runs_dir, reuse):
 def flow_speed(rounds=3):
     import cv2
 
-    from keras_l11 import plots
-    from keras_l11.data.video import vtest_frames
+    from keras_l11.video import figures
+    from keras_l11.video.data import vtest_frames
     from keras_l11.video.flow import optical_flow, video_flows
 
     frames = vtest_frames(count=12)  # 768 x 576 pedestrians
     figure = os.path.join(ROOT, "docs", "video", "vtest_flow.png")
     os.makedirs(os.path.dirname(figure), exist_ok=True)
     small = np.stack([cv2.resize(f, (256, 192), interpolation=cv2.INTER_AREA) for f in frames[:10]])
-    plots.plot_video_flow([small], [video_flows(small)], figure, ["vtest.avi, Farneback"], steps=(0, 4, 8))
+    figures.plot_video_flow([small], [video_flows(small)], figure, ["vtest.avi, Farneback"], steps=(0, 4, 8))
     rows = []
     for height, width in ((64, 64), (224, 224), (576, 768)):
         small = [cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in frames]

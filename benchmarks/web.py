@@ -33,8 +33,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    from keras_l11.data.captions import caption_scenes
-    from keras_l11.training.images import encode_png
+    from keras_l11.captioning.data import caption_scenes
+    from keras_l11.ops.images import encode_png
 
     scene = {"name": "scene.png", "mimeType": "image/png", "buffer": encode_png(caption_scenes(1, seed=21)[0]["image"])}
 

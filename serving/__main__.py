@@ -1,5 +1,5 @@
 import sys
 
-from serving.server import main
+from keras_l11.serving.server import main
 
 sys.exit(main())

@@ -87,6 +87,6 @@ def http(method, url, body=None, raw=None, timeout=30):
 
 def png(image):
     """A uint8 image `[H, W, 3]` as PNG bytes, as a client would send it."""
-    from keras_l11.training.images import encode_png
+    from keras_l11.ops.images import encode_png
 
     return encode_png(image)

@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_l11 import attacks
-from keras_l11.data.detection import mnist
-from keras_l11.data.generative import grey_mnist
-from keras_l11.evolution import encodings
-from keras_l11.evolution.map_elites import ClassMapElites, CPPNEncoding, DirectEncoding
-from keras_l11.models import mnist_classifiers as classifiers
-from keras_l11.models.autoencoder import Autoencoder
+from keras_l11.detection.data import mnist
+from keras_l11.generative.autoencoder import Autoencoder
+from keras_l11.generative.data import grey_mnist
+from keras_l11.robustness import attacks, encodings
+from keras_l11.robustness import classifiers as classifiers
+from keras_l11.robustness.map_elites import ClassMapElites, CPPNEncoding, DirectEncoding
 
 from conftest import smoke_job
 

@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 from serving_helpers import http, png, start_server
 
-from keras_l11.data import captions as caption_data
-from serving.client import Client
+from keras_l11.captioning import data as caption_data
+from keras_l11.serving.client import Client
 
 
 def test_captions_beat_the_most_frequent_sentence(caption_runs):
@@ -92,7 +92,7 @@ def test_bad_caption_requests_get_a_clear_error(server):
 def test_the_retrieve_command_finds_the_images_a_typed_sentence_describes(server, caption_runs, capsys):
     import os
 
-    from serving import retrieve
+    from keras_l11.captioning import client as retrieve
     from train.retrieval import CONFIGS
 
     gallery = caption_runs["retrieval"]["gallery"]
@@ -111,7 +111,8 @@ def test_the_retrieve_command_finds_the_images_a_typed_sentence_describes(server
 
 
 def test_the_retrieve_command_on_a_saved_model_loads_it_once_and_ranks_as_the_server(server, caption_runs):
-    from serving import retrieve, samples
+    from keras_l11.captioning import client as retrieve
+    from keras_l11.serving import sources as samples
 
     gallery = caption_runs["retrieval"]["gallery"]
     sentence = caption_data.caption_scenes(1, 1)[0]["captions"][0]

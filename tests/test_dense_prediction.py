@@ -5,13 +5,13 @@ import keras
 import numpy as np
 import pytest
 
-from keras_l11.data import depth as depth_data
-from keras_l11.metrics.depth import ScaleInvariantLoss, depth_scores
-from keras_l11.metrics.segmentation import confusion_matrix, segmentation_scores
-from keras_l11.models.depth import DepthNetwork
-from keras_l11.models.fcn import FCN, convolutionalize
-from keras_l11.models.transfer import initialize_from
-from keras_l11.ops.upsampling import bilinear_kernel, bilinear_upsampling
+from keras_l11.dense import depth_data as depth_data
+from keras_l11.dense.depth import DepthNetwork
+from keras_l11.dense.depth_metrics import ScaleInvariantLoss, depth_scores
+from keras_l11.dense.fcn import FCN, convolutionalize
+from keras_l11.dense.segmentation_metrics import confusion_matrix, segmentation_scores
+from keras_l11.dense.upsampling import bilinear_kernel, bilinear_upsampling
+from keras_l11.training.transfer import initialize_from
 
 
 def test_the_kernel_is_the_bilinear_formula():

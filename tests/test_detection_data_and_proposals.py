@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_l11 import proposals
-from keras_l11.data import detection as det_data
-from keras_l11.data.regions import label_regions, labelled_regions, region_dataset
-from keras_l11.models.rcnn import TARGET_SCALE, RegionCNN, score_regions, warp_regions, with_context
-from keras_l11.ops import boxes as box_ops
+from keras_l11.detection import boxes as box_ops
+from keras_l11.detection import data as det_data
+from keras_l11.detection import proposals
+from keras_l11.detection.rcnn import TARGET_SCALE, RegionCNN, score_regions, warp_regions, with_context
+from keras_l11.detection.regions import label_regions, labelled_regions, region_dataset
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_selective_search_returns_hundreds_of_boxes_inside_the_image_that_cover_
 
 
 def test_proposals_are_computed_on_threads_once_and_then_read_from_the_cache(canvases, tmp_path, monkeypatch):
-    from keras_l11.training.detection import cached_proposals
+    from keras_l11.detection.task import cached_proposals
 
     monkeypatch.setenv("KERAS_L11_DATA", str(tmp_path))
     first = cached_proposals(canvases[:3], "canvases", workers=2)
@@ -139,7 +139,7 @@ def test_regions_scored_in_chunks_equal_one_batch():
 def test_keras_applications_backbones_take_no_weights_or_a_local_weights_file(tmp_path):
     import keras
 
-    from keras_l11.models import Localizer
+    from keras_l11.detection.localization import Localizer
 
     # A local weights file, as a user without Keras' ImageNet download would have one.
     reference = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(64, 64, 3))

@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 from serving_helpers import http, png, start_server
 
-from keras_l11 import proposals
-from keras_l11.data import detection as det_data
-from serving.client import Client
+from keras_l11.detection import data as det_data
+from keras_l11.detection import proposals
+from keras_l11.serving.client import Client
 
 from conftest import smoke_job
 
@@ -64,7 +64,7 @@ def test_detections_from_image_bytes_and_client_proposals_over_rest_and_grpc(ser
 
 
 def test_the_detect_command_gives_the_saved_models_detections_over_rest_and_grpc(server, rcnn_export, tmp_path, capsys):
-    from serving import detect as detect_command
+    from keras_l11.detection import client as detect_command
 
     example = det_data.digit_canvases(1, "test", seed=42, size=128)[0]
     image = tmp_path / "canvas.png"
@@ -168,7 +168,7 @@ def test_localization_beats_the_majority_class_and_mean_box(localization_export)
 def test_localize_signature_answers_in_the_pixels_of_each_image(localization_export):
     import tensorflow as tf
 
-    from serving.samples import latest_version
+    from keras_l11.serving.sources import latest_version
 
     path = latest_version(str(localization_export["dir"] / "saved_models" / "localization"))
     localize = tf.saved_model.load(path).signatures["localize"]

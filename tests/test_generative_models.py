@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_l11.data import generative as data
-from keras_l11.layers.autoregressive import AutoregressiveBernoulli
-from keras_l11.models.autoencoder import Autoencoder, kl_penalty, l1_penalty
-from keras_l11.models.darn import DARN
+from keras_l11.generative import data as data
+from keras_l11.generative.autoencoder import Autoencoder, kl_penalty, l1_penalty
+from keras_l11.generative.autoregressive import AutoregressiveBernoulli
+from keras_l11.generative.darn import DARN
 
 ALL_IMAGES = np.array(list(itertools.product((0.0, 1.0), repeat=6)), np.float32).reshape(-1, 2, 3)
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from keras_l11.data import handwriting as hw
+from keras_l11.handwriting import data as hw
 
 IAM_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
 <WhiteboardCaptureSession>

@@ -9,11 +9,11 @@ import pytest
 import tensorflow as tf
 from serving_helpers import http, start_server
 
-from keras_l11 import plots
-from keras_l11.data import handwriting as hw
-from serving import handwriting_figures
-from serving.client import Client
-from serving.samples import latest_version
+from keras_l11.handwriting import client as handwriting_figures
+from keras_l11.handwriting import data as hw
+from keras_l11.handwriting import figures
+from keras_l11.serving.client import Client
+from keras_l11.serving.sources import latest_version
 
 from conftest import read_summary, run_job
 
@@ -160,10 +160,10 @@ def test_text_the_model_cannot_write_is_refused_by_name(server, text, message):
 
 def test_strokes_render_to_svg_with_one_path_per_pen_down_stroke():
     offsets = np.array([[0, 0, 0], [10, 0, 0], [0, 10, 1], [5, -20, 0], [5, 0, 1]], np.float32)
-    strokes = plots.pen_strokes(offsets)
+    strokes = figures.pen_strokes(offsets)
     np.testing.assert_array_equal(strokes[0], [[0, 0], [10, 0], [10, 10]])
     np.testing.assert_array_equal(strokes[1], [[15, -10], [20, -10]])
-    svg = ET.fromstring(plots.strokes_svg(offsets, margin=0))
+    svg = ET.fromstring(figures.strokes_svg(offsets, margin=0))
     paths = [p.get("d") for p in svg.iter("{http://www.w3.org/2000/svg}path")]
     # x from the left edge (0), y flipped from the top edge (10): (10, 10) -> (10, 0), (15, -10) -> (15, 20).
     assert paths == ["M0.00,10.00 L10.00,10.00 L10.00,0.00", "M15.00,20.00 L20.00,20.00"]

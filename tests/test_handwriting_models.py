@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_l11.data import handwriting as hw
-from keras_l11.layers.mixture_density import mixture_nll_direct
-from keras_l11.models.handwriting import START_POINT, HandwritingPredictionNetwork
+from keras_l11.handwriting import data as hw
+from keras_l11.handwriting.mixture_density import mixture_nll_direct
+from keras_l11.handwriting.prediction import START_POINT, HandwritingPredictionNetwork
 
 M = 3
 

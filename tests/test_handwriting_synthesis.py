@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_l11.data import handwriting as hw
-from keras_l11.layers.mixture_density import MixtureDensityLoss
-from keras_l11.layers.soft_window import SoftWindow, encode_characters, finished
-from keras_l11.models.handwriting import START_POINT
-from keras_l11.models.handwriting_synthesis import HandwritingSynthesisNetwork
+from keras_l11.handwriting import data as hw
+from keras_l11.handwriting.mixture_density import MixtureDensityLoss
+from keras_l11.handwriting.prediction import START_POINT
+from keras_l11.handwriting.soft_window import SoftWindow, encode_characters, finished
+from keras_l11.handwriting.synthesis import HandwritingSynthesisNetwork
 
 M, K = 3, 4
 

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_l11.language.language_model import RecurrentLanguageModel, with_start
+from keras_l11.language.seq2seq import Seq2SeqTranslator, reversed_source
+from keras_l11.language.task import language_model_signatures
 from keras_l11.layers.tokenizers import END, START, ByteTokenizer, WordTokenizer
-from keras_l11.models.language_model import RecurrentLanguageModel, with_start
-from keras_l11.models.seq2seq import Seq2SeqTranslator, reversed_source
-from keras_l11.training.language_models import language_model_signatures
 
 IDS = tf.constant([[10, 65, 66, 67, 68], [10, 70, 71, 0, 0]])
 

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from keras_l11.layers.mixture_density import (
+from keras_l11.handwriting.mixture_density import (
     RHO_MARGIN,
     BivariateNormal,
     MixtureDensityHead,
@@ -154,7 +154,7 @@ def test_loss_with_padding_weights():
 
 @pytest.mark.parametrize("bias", [0.0, 1.5])
 def test_counter_based_sampler_draws_from_the_same_distribution_as_tfp(bias):
-    from keras_l11.layers.mixture_density import sample_point
+    from keras_l11.handwriting.mixture_density import sample_point
 
     params, _ = random_case(6, shape=(1,))
     n = 20000

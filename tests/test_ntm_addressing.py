@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from keras_l11.ops import ntm_addressing
+from keras_l11.ntm import addressing as ntm_addressing
 
 
 def reference_weighting(memory, w_prev, k, beta, g, s, gamma):

@@ -6,15 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_l11.data.ntm_tasks import (
-    MASK_VALUE,
-    TASKS,
-    AssociativeRecallTask,
-    CopyTask,
-    PrioritySortTask,
-    RepeatCopyTask,
-)
-from keras_l11.metrics import BitErrorsPerSequence, BitsPerSequence, SequenceBinaryCrossentropy
+from keras_l11.ntm.metrics import BitErrorsPerSequence, BitsPerSequence, SequenceBinaryCrossentropy
+from keras_l11.ntm.tasks import MASK_VALUE, TASKS, AssociativeRecallTask, CopyTask, PrioritySortTask, RepeatCopyTask
 
 
 def first_batch(ds):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_l11.layers import NTMCell
-from keras_l11.models import NeuralTuringMachine, SequenceLSTM
+from keras_l11.ntm.cell import NTMCell
+from keras_l11.ntm.models import NeuralTuringMachine, SequenceLSTM
 from keras_l11.training.export import Signature, export_saved_model
 
 SMALL = dict(controller_units=16, memory_size=12, memory_width=5)
@@ -98,7 +98,7 @@ def test_saved_model_export_round_trip_is_identical(tmp_path):
 def test_trains_under_mixed_precision_and_xla(policy, jit):
     """The GPU flags: --mixed_precision keeps addressing and outputs in float32;
     --jit_compile compiles the whole NTM step with XLA."""
-    from keras_l11.metrics import SequenceBinaryCrossentropy
+    from keras_l11.ntm.metrics import SequenceBinaryCrossentropy
 
     previous = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_global_policy(policy)

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from keras_l11.data import install, parallel, words
+from keras_l11.data import install
+from keras_l11.language import parallel, words
 from keras_l11.layers.tokenizers import EOS
 
 

@@ -7,8 +7,9 @@ import pytest
 import tensorflow as tf
 from serving_helpers import http, start_server
 
-from serving import samples
-from serving.client import Client
+from keras_l11.language import client as samples
+from keras_l11.serving.client import Client
+from keras_l11.serving.sources import latest_version
 
 
 def test_char_model_beats_the_unigram_entropy_of_its_text(sequence_exports):
@@ -31,7 +32,7 @@ def test_translation_overfits_a_handful_of_pairs_exactly(sequence_exports):
 
 
 def saved(sequence_exports, name):
-    return samples.latest_version(str(sequence_exports["dir"] / "saved_models" / name))
+    return latest_version(str(sequence_exports["dir"] / "saved_models" / name))
 
 
 @pytest.fixture(scope="module")

@@ -25,9 +25,9 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
     regression_pb2,
 )
+from toy_models import export_half_plus_two
 
-from serving.client import Client, ServingClientError
-from serving.toy_models import export_half_plus_two
+from keras_l11.serving.client import Client, ServingClientError
 
 from conftest import ROOT
 
@@ -400,7 +400,7 @@ def test_client_round_trips(server, protocol):
 def test_client_command_line(server, tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT)
     shown = subprocess.run(
-        [sys.executable, "-m", "serving.client", "--server", server.rest, "--model", "hp2"],
+        [sys.executable, "-m", "keras_l11.serving.client", "--server", server.rest, "--model", "hp2"],
         capture_output=True,
         text=True,
         env=env,
@@ -413,7 +413,7 @@ def test_client_command_line(server, tmp_path):
             [
                 sys.executable,
                 "-m",
-                "serving.client",
+                "keras_l11.serving.client",
                 "--server",
                 address,
                 "--protocol",
@@ -432,7 +432,17 @@ def test_client_command_line(server, tmp_path):
         )
         assert out.returncode == 0 and "y float32 [2]" in out.stdout and "[2.5 3.5]" in out.stdout, out.stderr
     bad = subprocess.run(
-        [sys.executable, "-m", "serving.client", "--server", server.rest, "--model", "nope", "--input", "x=[1.0]"],
+        [
+            sys.executable,
+            "-m",
+            "keras_l11.serving.client",
+            "--server",
+            server.rest,
+            "--model",
+            "nope",
+            "--input",
+            "x=[1.0]",
+        ],
         capture_output=True,
         text=True,
         env=env,

@@ -17,9 +17,9 @@ from google.protobuf import text_format
 from serving_helpers import http, start_server
 from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
+from toy_models import export_half_plus_two
 
-from serving.client import Client, ServingClientError
-from serving.toy_models import export_half_plus_two
+from keras_l11.serving.client import Client, ServingClientError
 
 from conftest import ROOT, train_smoke_in_process
 
@@ -275,7 +275,7 @@ def project_exports(smoke_ntm_copy):
 
 
 def test_every_project_export_serves_the_in_process_numbers(project_exports, tmp_path):
-    from keras_l11.data.ntm_tasks import CopyTask
+    from keras_l11.ntm.tasks import CopyTask
 
     out = project_exports
     config = model_server_config_pb2.ModelServerConfig()

@@ -10,11 +10,11 @@ import yaml
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving import codec
-from serving.batching import Batcher, BatchingParameters
-from serving.errors import ServingError
-from serving.server import _monitoring_path, read_model_config
-from serving.textproto import MONITORING_SCHEMA, TextProtoError, parse
+from keras_l11.serving import codec
+from keras_l11.serving.batching import Batcher, BatchingParameters
+from keras_l11.serving.errors import ServingError
+from keras_l11.serving.server import _monitoring_path, read_model_config
+from keras_l11.serving.textproto import MONITORING_SCHEMA, TextProtoError, parse
 
 from conftest import ROOT
 

@@ -42,7 +42,7 @@ def test_flow_stacks_have_two_channels_per_pair_in_u_v_order():
 
 
 def test_generated_clips_move_their_digit_as_the_label_says():
-    from keras_l11.data.video import CLASS_NAMES, MOTIONS, moving_digit_clip, moving_digit_clips
+    from keras_l11.video.data import CLASS_NAMES, MOTIONS, moving_digit_clip, moving_digit_clips
 
     clips, labels = moving_digit_clips(24, seed=0)
     assert clips.shape == (24, 24, 64, 64, 3) and clips.dtype == np.uint8

@@ -10,9 +10,9 @@ import pytest
 import tensorflow as tf
 from serving_helpers import http, start_server
 
-from keras_l11.training.video import load_videos
+from keras_l11.serving.client import Client
 from keras_l11.video.flow import video_flows
-from serving.client import Client
+from keras_l11.video.task import load_videos
 from train.two_stream import CONFIGS
 
 from conftest import smoke_job
@@ -128,8 +128,8 @@ def test_bad_video_requests_get_a_clear_error_and_the_model_keeps_serving(server
 def test_the_video_client_classifies_a_video_file_computing_flow_itself(server, test_videos, tmp_path, capsys):
     import cv2
 
-    from keras_l11.data.video import CLASS_NAMES, read_video
-    from serving import video as video_client
+    from keras_l11.video import client as video_client
+    from keras_l11.video.data import CLASS_NAMES, read_video
 
     frames, _, labels = test_videos
     path = str(tmp_path / "clip.avi")

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_l11.layers.flow_stack import FlowStack
-from keras_l11.layers.local_response_norm import LocalResponseNorm
-from keras_l11.models.clip_fusion import CLIP_FRAMES, ClipFusionNet, temporal_receptive_field
-from keras_l11.models.lrcn import LRCN
-from keras_l11.models.score_fusion import fit_linear_svm, weighted_average
-from keras_l11.models.two_stream import StreamConvNet
-from keras_l11.training import video as video_lib
+from keras_l11.video import task as video_lib
+from keras_l11.video.clip_fusion import CLIP_FRAMES, ClipFusionNet, temporal_receptive_field
 from keras_l11.video.flow import flow_stack, optical_flow, video_flows
+from keras_l11.video.flow_stack import FlowStack
+from keras_l11.video.local_response_norm import LocalResponseNorm
+from keras_l11.video.lrcn import LRCN
+from keras_l11.video.score_fusion import fit_linear_svm, weighted_average
+from keras_l11.video.two_stream import StreamConvNet
 
 
 def test_the_flow_stack_layer_stacks_as_the_numpy_reference_does():
@@ -53,7 +53,7 @@ def test_trajectory_stacking_follows_a_moving_point_and_optical_flow_stacking_st
 def test_flow_on_real_footage_explains_the_motion_between_frames(method):
     import cv2
 
-    from keras_l11.data.video import vtest_frames
+    from keras_l11.video.data import vtest_frames
 
     frames = vtest_frames(count=12, width=192)  # OpenCV's vtest.avi: pedestrians
     assert frames.shape == (12, 144, 192, 3) and frames.dtype == np.uint8
@@ -164,7 +164,7 @@ def test_the_test_protocol_averages_evenly_spaced_windows():
 
 
 def test_clip_and_video_accuracy_and_the_digit_and_motion_breakdown():
-    from keras_l11.data.video import CLASS_NAMES
+    from keras_l11.video.data import CLASS_NAMES
 
     labels = np.array([0, 5])  # "0 right", "1 left"
     scores = np.zeros((2, 3, 12), np.float32)
@@ -178,7 +178,7 @@ def test_clip_and_video_accuracy_and_the_digit_and_motion_breakdown():
 
 def test_the_tower_of_a_video_config_is_overridden_with_json():
     from keras_l11.training.config import apply_overrides
-    from keras_l11.training.video import VideoConfig
+    from keras_l11.video.task import VideoConfig
 
     config = apply_overrides(VideoConfig(), ['tower={"dropout": 0.5, "fc_units": [64, 32]}'])
     assert config.tower.dropout == 0.5 and config.tower.fc_units == (64, 32)
@@ -189,7 +189,7 @@ def test_the_tower_of_a_video_config_is_overridden_with_json():
 
 
 def test_a_video_set_is_cached_whole_or_not_at_all(tmp_path, monkeypatch):
-    from keras_l11.data.video import build_video_set
+    from keras_l11.video.data import build_video_set
 
     monkeypatch.setenv("KERAS_L11_DATA", str(tmp_path))
     rng = np.random.default_rng(0)
@@ -219,7 +219,7 @@ def test_the_paper_configs_read_ucf101_through_tfds(tmp_path, monkeypatch):
 
     import tensorflow_datasets as tfds
 
-    from keras_l11.training.video import VideoConfig, load_videos
+    from keras_l11.video.task import VideoConfig, load_videos
 
     monkeypatch.setenv("KERAS_L11_DATA", str(tmp_path))
     config = dataclasses.replace(VideoConfig(), data="ucf101", frames=12, height=32, width=40)

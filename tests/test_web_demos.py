@@ -131,7 +131,7 @@ def test_handwriting_page_explains_bad_input(demo_server, page, text, model, mes
 
 
 def test_captioning_page_shows_the_beam_with_log_probabilities(demo_server, page):
-    from keras_l11.data.captions import caption_scenes
+    from keras_l11.captioning.data import caption_scenes
 
     page.goto(f"{demo_server.url}/captioning.html")
     scene = caption_scenes(1, seed=21)[0]["image"]

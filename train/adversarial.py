@@ -24,14 +24,14 @@ import time
 import keras
 import numpy as np
 
-from keras_l11 import attacks, plots
-from keras_l11.data.detection import mnist
-from keras_l11.data.generative import grey_mnist
-from keras_l11.models import mnist_classifiers as classifiers
-from keras_l11.models.autoencoder import Autoencoder
+from keras_l11.data.mnist import grey_mnist, mnist
+from keras_l11.generative.autoencoder import Autoencoder
+from keras_l11.ops.images import image_dataset
+from keras_l11.robustness import attacks
+from keras_l11.robustness import classifiers as classifiers
+from keras_l11.robustness.figures import plot_adversarial_examples
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
-from keras_l11.training.images import image_dataset
 
 CROSS_MODEL = ("FC10(1e-4)", "FC10(1e-2)", "FC10(1)", "FC100-100-10", "FC200-200-10", "AE400-10")
 CROSS_TRAINING = ("FC100-100-10 (P1)", "FC123-456-10 (P1)", "FC100-100-10' (P2)")
@@ -79,7 +79,7 @@ class AdversarialConfig(TrainConfig):
     attack_train_images: training images attacked for the cross-model table.
     attack_test_images: test images attacked for the cross-training-set table.
     decades, refine_steps, max_iterations: the L-BFGS line search (see
-        `keras_l11.attacks.lbfgs_attack`).
+        `keras_l11.robustness.attacks.lbfgs_attack`).
     noise_stddevs: the Gaussian-noise rows of the cross-model table.
     magnified_stddev: the perturbations' RMS in the "magnified" rows.
     """
@@ -328,7 +328,7 @@ def main(argv=None):
             found, targets = results[name]["lbfgs"], results[name]["targets"]
             for i in np.flatnonzero(found.success)[:2]:
                 examples.append((images[i], found.adversarial[i], f"{name}: {labels[i]} -> {targets[i]}"))
-        run.summary["examples_png"] = plots.plot_adversarial_examples(
+        run.summary["examples_png"] = plot_adversarial_examples(
             examples, os.path.join(run.model_dir, "adversarial.png")
         )
     run.write_summary()

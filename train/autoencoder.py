@@ -1,7 +1,7 @@
 """Autoencoders whose code is limited in different ways, on MNIST and on 2-D points.
 
 `--code` picks how the code is limited: none (over-complete), bottleneck,
-sparse or denoising (see `keras_l11.models.autoencoder`). The job trains that
+sparse or denoising (see `keras_l11.generative.autoencoder`). The job trains that
 autoencoder on MNIST digits and reports the reconstruction error (mean squared
 error per pixel) on training digits, held-out digits and inputs that are not
 digits (Fashion-MNIST and uniform noise), beside the error of always answering
@@ -24,13 +24,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_l11 import plots
-from keras_l11.data import generative as data
-from keras_l11.models.autoencoder import CODES, Autoencoder
+from keras_l11.generative import data as data
+from keras_l11.generative import figures
+from keras_l11.generative.autoencoder import CODES, Autoencoder
+from keras_l11.ops.images import image_dataset
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
 from keras_l11.training.export import Signature
-from keras_l11.training.images import image_dataset
 
 PLANE = (-1.2, 1.2, -1.2, 1.2)  # the energy picture's extent: x0, x1, y0, y1
 
@@ -195,7 +195,7 @@ def main(argv=None):
     if run.is_chief:
         grid = energy_grid(toy, config.grid)
         np.savez(os.path.join(run.model_dir, "energy.npz"), energy=grid, points=points, extent=np.array(PLANE))
-        run.summary["energy_png"] = plots.plot_energy_maps(
+        run.summary["energy_png"] = figures.plot_energy_maps(
             {flags.code: grid}, PLANE, points[:500], os.path.join(run.model_dir, "energy.png")
         )
     run.export(result.model, f"autoencoder_{flags.code}", autoencoder_signatures)

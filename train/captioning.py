@@ -21,12 +21,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_l11.metrics.captioning import caption_scores
-from keras_l11.models.captioning import CaptionNetwork
-from keras_l11.training import captions as caption_lib
+from keras_l11.captioning import task as caption_lib
+from keras_l11.captioning.caption_network import CaptionNetwork
+from keras_l11.captioning.metrics import caption_scores
+from keras_l11.ops.images import decode_images, resize_each
 from keras_l11.training import harness
 from keras_l11.training.export import Signature
-from keras_l11.training.images import decode_images, resize_each
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,13 +24,13 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from keras_l11 import plots
-from keras_l11.data import generative as data
-from keras_l11.models.darn import DARN, description_length_loss
+from keras_l11 import figures
+from keras_l11.generative import data as data
+from keras_l11.generative.darn import DARN, description_length_loss
+from keras_l11.ops.images import image_dataset
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
 from keras_l11.training.export import Signature
-from keras_l11.training.images import image_dataset
 
 # Gregor et al. 2014, binarised MNIST test set, -log p(x) in nats (their table; estimates).
 PAPER_NATS = {"DARN, 500 hidden units": 84.71, "DARN, 500 hidden units, adaptive weight noise": 84.13}
@@ -218,7 +218,7 @@ def main(argv=None):
     )
     if run.is_chief:
         images, probabilities = model.sample(32, seed=tf.constant([flags.seed, 1]))
-        run.summary["samples_png"] = plots.plot_image_grids(
+        run.summary["samples_png"] = figures.plot_image_grids(
             {
                 "DARN samples": images.numpy(),
                 "their pixel probabilities": probabilities.numpy(),

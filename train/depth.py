@@ -26,15 +26,15 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from keras_l11 import plots
-from keras_l11.data import depth as depth_data
-from keras_l11.metrics.depth import ScaleInvariantLoss, depth_scores
-from keras_l11.models.depth import DepthNetwork
-from keras_l11.models.transfer import initialize_from, saved_model_file
+from keras_l11.dense import depth_data as depth_data
+from keras_l11.dense import figures
+from keras_l11.dense.depth import DepthNetwork
+from keras_l11.dense.depth_metrics import ScaleInvariantLoss, depth_scores
+from keras_l11.ops.images import decode_images, image_dataset, resize_each
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
 from keras_l11.training.export import Signature
-from keras_l11.training.images import decode_images, image_dataset, resize_each
+from keras_l11.training.transfer import initialize_from, saved_model_file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,7 +166,7 @@ def plot_examples(model, test, path, count=3):
     stereo_depth *= np.median(predicted[-1]) / np.median(stereo_depth[stereo_depth > 0])
     rows = [[test[0][k], test[1][k], predicted[k]] for k in range(count)]
     rows.append([image, stereo_depth, predicted[-1]])
-    return plots.plot_depth(rows, path, ["image", "true depth", "predicted"])
+    return figures.plot_depth(rows, path, ["image", "true depth", "predicted"])
 
 
 def signatures(model):

@@ -24,15 +24,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_l11 import plots
-from keras_l11.data import segmentation as seg_data
-from keras_l11.metrics.segmentation import IGNORE_LABEL, confusion_matrix, segmentation_scores
-from keras_l11.models.fcn import FCN, VARIANTS, convolutionalize_vgg16
-from keras_l11.models.transfer import initialize_from, saved_model_file
+from keras_l11.dense import figures
+from keras_l11.dense import segmentation_data as seg_data
+from keras_l11.dense.fcn import FCN, VARIANTS, convolutionalize_vgg16
+from keras_l11.dense.segmentation_metrics import IGNORE_LABEL, confusion_matrix, segmentation_scores
+from keras_l11.ops.images import decode_images, image_dataset
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
 from keras_l11.training.export import Signature
-from keras_l11.training.images import decode_images, image_dataset
+from keras_l11.training.transfer import initialize_from, saved_model_file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,7 +195,7 @@ def main(argv=None):
     )
     if run.is_chief:
         figure = os.path.join(run.model_dir, "segmentation.png")
-        run.summary["figure"] = plots.plot_segmentation(test[0][:4], predicted[:4], test[1][:4], names, figure)
+        run.summary["figure"] = figures.plot_segmentation(test[0][:4], predicted[:4], test[1][:4], names, figure)
     run.save_keras(result.model)
     run.export(result.model, "fcn", signatures)
     run.write_summary()

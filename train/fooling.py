@@ -20,14 +20,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_l11 import plots
-from keras_l11.data.detection import mnist
-from keras_l11.data.generative import grey_mnist
-from keras_l11.evolution.map_elites import ClassMapElites, CPPNEncoding, DirectEncoding
-from keras_l11.models.mnist_classifiers import lenet
+from keras_l11 import figures
+from keras_l11.data.mnist import grey_mnist, mnist
+from keras_l11.ops.images import image_dataset
+from keras_l11.robustness.classifiers import lenet
+from keras_l11.robustness.map_elites import ClassMapElites, CPPNEncoding, DirectEncoding
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
-from keras_l11.training.images import image_dataset
 
 ENCODINGS = ("direct", "cppn")
 PAPER_LENET_TEST_ERROR = 0.0094
@@ -127,7 +126,7 @@ def main(argv=None):
     )
     if run.is_chief:
         titles = [f"{c}: {confidence[c]:.5f}" for c in range(search.num_classes)]
-        run.summary["champions_png"] = plots.plot_labelled_images(
+        run.summary["champions_png"] = figures.plot_labelled_images(
             champions, titles, os.path.join(run.model_dir, f"champions_{flags.encoding}.png"),
             title=f"{flags.encoding} encoding: champion per class (LeNet confidence)",
         )  # fmt: skip

@@ -11,7 +11,7 @@ cursive Hershey fonts; `--data iam --data_path DIR` reads IAM-OnDB
 Offsets are scaled to unit standard deviation with training statistics. The
 synthesis network trains on whole lines only (a cut line no longer matches its
 text): longer lines than `max_length` points are left out. The export's
-signatures are described in `keras_l11.training.handwriting`.
+signatures are described in `keras_l11.handwriting.task`.
 
     python -m train.handwriting --network prediction --config small
     python -m train.handwriting --network synthesis --config small
@@ -25,13 +25,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_l11.data import handwriting as hw
-from keras_l11.layers.mixture_density import MixtureDensityLoss, mixture_nll_direct
-from keras_l11.models.handwriting import HandwritingPredictionNetwork
-from keras_l11.models.handwriting_synthesis import DEFAULT_ALPHABET, HandwritingSynthesisNetwork
+from keras_l11.handwriting import data as hw
+from keras_l11.handwriting.mixture_density import MixtureDensityLoss, mixture_nll_direct
+from keras_l11.handwriting.prediction import HandwritingPredictionNetwork
+from keras_l11.handwriting.synthesis import DEFAULT_ALPHABET, HandwritingSynthesisNetwork
+from keras_l11.handwriting.task import handwriting_signatures
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
-from keras_l11.training.handwriting import handwriting_signatures
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,14 +23,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_l11 import plots
-from keras_l11.data import detection as det_data
-from keras_l11.metrics.detection import box_iou, paired_iou
-from keras_l11.models.localization import Localizer
+from keras_l11.detection import data as det_data
+from keras_l11.detection import figures
+from keras_l11.detection.localization import Localizer
+from keras_l11.detection.metrics import box_iou, paired_iou
+from keras_l11.ops.images import decode_images, image_dataset, resize_each
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
 from keras_l11.training.export import Signature
-from keras_l11.training.images import decode_images, image_dataset, resize_each
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,7 +167,7 @@ def plot_predictions(test, out, names, path, count=8):
         for k, p in enumerate(probabilities)
     ]
     truths = [{"boxes": boxes[k] * scale} for k in range(len(predictions))]
-    return plots.plot_detections(images[:count], predictions, names, path, truths, min_score=0.0)
+    return figures.plot_detections(images[:count], predictions, names, path, truths, min_score=0.0)
 
 
 def signatures(model):

@@ -28,12 +28,12 @@ import os
 
 import tensorflow as tf
 
-from keras_l11.models.lrcn import LRCN
-from keras_l11.models.score_fusion import weighted_average
 from keras_l11.training import harness
-from keras_l11.training import video as video_lib
 from keras_l11.training.export import Signature
-from keras_l11.training.video import VideoConfig, Window
+from keras_l11.video import task as video_lib
+from keras_l11.video.lrcn import LRCN
+from keras_l11.video.score_fusion import weighted_average
+from keras_l11.video.task import VideoConfig, Window
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,9 +15,9 @@ import os
 
 import tensorflow as tf
 
-from keras_l11.data.ntm_tasks import TASKS
-from keras_l11.metrics import BitErrorsPerSequence, BitsPerSequence, SequenceBinaryCrossentropy
-from keras_l11.models import NeuralTuringMachine, SequenceLSTM
+from keras_l11.ntm.metrics import BitErrorsPerSequence, BitsPerSequence, SequenceBinaryCrossentropy
+from keras_l11.ntm.models import NeuralTuringMachine, SequenceLSTM
+from keras_l11.ntm.tasks import TASKS
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
 from keras_l11.training.export import Signature
@@ -148,7 +148,7 @@ def main(argv=None):
         },
     )
     if run.is_chief and flags.model == "ntm":
-        from keras_l11.plots import plot_ntm_addressing
+        from keras_l11.ntm.figures import plot_ntm_addressing
 
         inputs, targets = task.example(seed=flags.seed)
         trace = run.local_copy(result.model).addressing_trace(inputs)

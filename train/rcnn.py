@@ -12,7 +12,7 @@ beside a chance detector (proposals with random classes and scores).
 
 The export `rcnn` has `detect` (`serving_default`: encoded `images` +
 `proposals [B, N, 4]` + `num_proposals` -> detections; the client computes the
-proposals with `keras_l11.proposals`, selective search being OpenCV code) and
+proposals with `keras_l11.detection.proposals`, selective search being OpenCV code) and
 `detect_windows` (encoded `images` only: sliding windows in the graph).
 
     python -m train.rcnn --config small
@@ -26,17 +26,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_l11 import plots
-from keras_l11 import proposals as proposal_lib
-from keras_l11.data import detection as det_data
-from keras_l11.data.regions import labelled_regions, region_dataset
-from keras_l11.metrics import detection as metrics
-from keras_l11.models.rcnn import ClassBoxRegressionLoss, RegionCNN, detect
+from keras_l11.detection import data as det_data
+from keras_l11.detection import figures
+from keras_l11.detection import metrics as metrics
+from keras_l11.detection import proposals as proposal_lib
+from keras_l11.detection.rcnn import ClassBoxRegressionLoss, RegionCNN, detect
+from keras_l11.detection.regions import labelled_regions, region_dataset
+from keras_l11.detection.task import cached_proposals, run_detector
+from keras_l11.ops.images import decode_images
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
-from keras_l11.training.detection import cached_proposals, run_detector
 from keras_l11.training.export import Signature
-from keras_l11.training.images import decode_images
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,7 +255,7 @@ def main(argv=None):
     )
     if run.is_chief:
         figure = os.path.join(run.model_dir, "detections.png")
-        plots.plot_detections(
+        figures.plot_detections(
             [ex["image"] for ex in test[:4]], detections[:4], names, figure, truths=test[:4], columns=2
         )
         run.summary["figure"] = figure

@@ -8,7 +8,7 @@ beside chance. Offline: generated scenes of two shapes in a spatial relation
 (five sentences each; scenes with the same content are indistinguishable, so
 recall@1 has a ceiling below 1). `--config paper` reads COCO through TFDS.
 The run writes its test images as PNG files to `<model_dir>/gallery/`, to
-search with `python -m serving.retrieve`.
+search with `python -m keras_l11.captioning.client`.
 
 The export `retrieval` has `embed_text` (`serving_default`): `sentences [B]`
 strings -> `embeddings [B, D]` (unit vectors), and `embed_image`: encoded
@@ -23,12 +23,12 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_l11.metrics.captioning import retrieval_scores
-from keras_l11.models.retrieval import BidirectionalRankingLoss, ImageSentenceEmbedding
-from keras_l11.training import captions as caption_lib
+from keras_l11.captioning import task as caption_lib
+from keras_l11.captioning.metrics import retrieval_scores
+from keras_l11.captioning.retrieval import BidirectionalRankingLoss, ImageSentenceEmbedding
+from keras_l11.ops.images import decode_images, resize_each
 from keras_l11.training import harness
 from keras_l11.training.export import Signature
-from keras_l11.training.images import decode_images, resize_each
 
 
 @dataclasses.dataclass(frozen=True)

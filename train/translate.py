@@ -20,10 +20,10 @@ import numpy as np
 import sacrebleu
 import tensorflow as tf
 
-from keras_l11.data import parallel, words
+from keras_l11.language import parallel, words
+from keras_l11.language.metrics import Perplexity
+from keras_l11.language.seq2seq import Seq2SeqTranslator, reversed_source
 from keras_l11.layers.tokenizers import END, START
-from keras_l11.metrics import Perplexity
-from keras_l11.models.seq2seq import Seq2SeqTranslator, reversed_source
 from keras_l11.training import harness
 from keras_l11.training.config import TrainConfig
 from keras_l11.training.export import Signature

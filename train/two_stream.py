@@ -18,7 +18,7 @@ Exports (`classify` = `serving_default` in each):
 - `two_stream` (fusion step): `frames` and `flows` -> each stream's, the
   averaged `probabilities`, the `svm_scores` and the SVM's `classes`.
 Flow is OpenCV code, which cannot run inside a SavedModel: clients compute it
-with `keras_l11.video.flow.video_flows` (`python -m serving.video` does).
+with `keras_l11.video.flow.video_flows` (`python -m keras_l11.video.client` does).
 
     python -m train.two_stream --stream spatial --config small
     python -m train.two_stream --stream temporal --config small
@@ -32,12 +32,12 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_l11.models.score_fusion import fit_linear_svm, weighted_average
-from keras_l11.models.two_stream import CNN_M_2048, CNN_M_2048_TEMPORAL, StreamConvNet
 from keras_l11.training import harness
-from keras_l11.training import video as video_lib
 from keras_l11.training.export import Signature
-from keras_l11.training.video import VideoConfig, Window
+from keras_l11.video import task as video_lib
+from keras_l11.video.score_fusion import fit_linear_svm, weighted_average
+from keras_l11.video.task import VideoConfig, Window
+from keras_l11.video.two_stream import CNN_M_2048, CNN_M_2048_TEMPORAL, StreamConvNet
 
 
 @dataclasses.dataclass(frozen=True)

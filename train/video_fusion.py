@@ -19,10 +19,10 @@ resized; V at least the clip's frames) -> `probabilities`.
 import dataclasses
 import os
 
-from keras_l11.models.clip_fusion import CLIP_FRAMES, FUSIONS, KARPATHY_TOWER, ClipFusionNet
 from keras_l11.training import harness
-from keras_l11.training import video as video_lib
-from keras_l11.training.video import VideoConfig, Window
+from keras_l11.video import task as video_lib
+from keras_l11.video.clip_fusion import CLIP_FRAMES, FUSIONS, KARPATHY_TOWER, ClipFusionNet
+from keras_l11.video.task import VideoConfig, Window
 
 
 @dataclasses.dataclass(frozen=True)

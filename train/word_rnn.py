@@ -17,9 +17,9 @@ import dataclasses
 import os
 import sys
 
-from keras_l11.data import words
+from keras_l11.language import words
+from keras_l11.language.task import LanguageModelConfig, train_language_model
 from keras_l11.training import harness
-from keras_l11.training.language_models import LanguageModelConfig, train_language_model
 
 
 @dataclasses.dataclass(frozen=True)

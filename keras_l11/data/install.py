@@ -32,6 +32,7 @@ say which command to run when it is not there.
 """
 
 import argparse
+import csv
 import glob
 import os
 import pickle
@@ -211,6 +212,32 @@ def install_ximgproc():
     return "installed"
 
 
+def _clean(verse):
+    return " ".join(verse.split())
+
+
+def bible_pairs(source="spa", target="eng"):
+    """`[(source verse, target verse), ...]` in canonical order, empty verses dropped."""
+    cache = os.path.join(data_dir(), "bible", f"{source}-{target}.tsv")
+    if os.path.exists(cache):
+        with open(cache, encoding="utf-8", newline="") as f:
+            return [tuple(row) for row in csv.reader(f, delimiter="\t")]
+    require(sword_installed(), "the Bible modules (Debian sword-text-sparv and sword-text-kjv)")
+    from pysword.modules import SwordModules
+
+    modules = SwordModules(SWORD_DIR)
+    modules.parse_modules()
+    texts = [modules.get_bible_from_module(SWORD_MODULES[lang]).get_iter(clean=True) for lang in (source, target)]
+    pairs = [(_clean(s), _clean(t)) for s, t in zip(*texts)]
+    pairs = [p for p in pairs if p[0] and p[1]]
+    os.makedirs(os.path.dirname(cache), exist_ok=True)
+    staged = cache + ".part"
+    with open(staged, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, delimiter="\t", lineterminator="\n").writerows(pairs)
+    os.replace(staged, cache)
+    return pairs
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only report; exit 1 if anything is missing")
@@ -226,8 +253,6 @@ def main(argv=None):
     }
     if not args.check:
         status["Bible modules (Debian)"] = install_sword()
-        from keras_l11.data.parallel import bible_pairs
-
         print(f"Bible verse pairs: {len(bible_pairs())} (cached in {data_dir()})")
         status["OpenCV's vtest.avi (Debian)"] = install_vtest()
         status["Fashion-MNIST (Debian)"] = install_fashion_mnist()

@@ -13,7 +13,25 @@ length); the word tokeniser drops padding and stops at `stop_id` if given.
 import keras
 import tensorflow as tf
 
-from keras_l11.data import text as byte_text
+BYTE_VOCAB_SIZE = 256
+
+
+def encode_bytes(text):
+    """In-graph tokenisation: string tensor -> int32 byte ids (what a `score` or
+    `sample` signature does with its input). A scalar string gives `[length]`
+    ids; a batch `[batch]` gives a ragged `[batch, (length)]`."""
+    text = tf.convert_to_tensor(text, tf.string)
+    if text.shape.rank == 0:
+        return tf.cast(tf.io.decode_raw(text, tf.uint8), tf.int32)
+    pieces = tf.strings.bytes_split(text)
+    return pieces.with_flat_values(tf.cast(tf.io.decode_raw(pieces.flat_values, tf.uint8)[:, 0], tf.int32))
+
+
+def decode_bytes(ids):
+    """int byte ids `[..., length]` -> string tensor `[...]` (the inverse of `encode_bytes`)."""
+    table = tf.constant([bytes([i]) for i in range(BYTE_VOCAB_SIZE)])
+    return tf.strings.reduce_join(tf.gather(table, tf.cast(ids, tf.int32)), axis=-1)
+
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -47,10 +65,10 @@ class ByteTokenizer(keras.layers.Layer):
         self.built = True  # no weights
 
     def encode(self, text):
-        return byte_text.encode(text)
+        return encode_bytes(text)
 
     def decode(self, ids, stop_id=None):
-        return tf.strings.unicode_transcode(byte_text.decode(ids), "UTF-8", "UTF-8", errors="replace")
+        return tf.strings.unicode_transcode(decode_bytes(ids), "UTF-8", "UTF-8", errors="replace")
 
     def get_config(self):
         return {**super().get_config(), "start_byte": self.start_byte}

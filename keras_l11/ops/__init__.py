@@ -1,0 +1,1 @@
+"""Framework-light operations that two or more topics share (decoding, images)."""

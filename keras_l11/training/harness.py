@@ -342,10 +342,10 @@ class Run:
 
     def save_keras(self, model):
         """Saves a local copy as `model.keras` in the model dir (chief only), for
-        a later stage to start from (`keras_l11.models.transfer.initialize_from`)."""
+        a later stage to start from (`keras_l11.training.transfer.initialize_from`)."""
         if not self.is_chief:
             return None
-        from keras_l11.models.transfer import SAVED_MODEL_FILE
+        from keras_l11.training.transfer import SAVED_MODEL_FILE
 
         path = os.path.join(self.model_dir, SAVED_MODEL_FILE)
         self.local_copy(model).save(path)

@@ -1,0 +1,28 @@
+"""The Neural Turing Machine (Graves, Wayne & Danihelka 2014) and its LSTM baseline,
+on the paper's copy, repeat copy, associative recall and priority sort tasks.
+"""
+
+from keras_l11.ntm.cell import NTMCell
+from keras_l11.ntm.metrics import (
+    BitErrorsPerSequence,
+    BitsPerSequence,
+    SequenceBinaryCrossentropy,
+    bit_errors_per_sequence,
+    bits_per_sequence,
+    nats_per_sequence,
+)
+from keras_l11.ntm.models import NeuralTuringMachine, SequenceLSTM
+from keras_l11.ntm.tasks import TASKS
+
+__all__ = [
+    "BitErrorsPerSequence",
+    "BitsPerSequence",
+    "NTMCell",
+    "NeuralTuringMachine",
+    "SequenceBinaryCrossentropy",
+    "SequenceLSTM",
+    "TASKS",
+    "bit_errors_per_sequence",
+    "bits_per_sequence",
+    "nats_per_sequence",
+]

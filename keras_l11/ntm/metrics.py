@@ -1,0 +1,74 @@
+"""Per-sequence costs in the NTM paper's units: bits per sequence and bit errors.
+
+Targets equal to `MASK_VALUE` (-1) mark steps without a target; they count
+for nothing. Every quantity is *summed* over the scored bits of a sequence
+and *averaged* over sequences: that is the paper's unit, and, as a loss, it is
+what makes the NTM copy task converge (a per-bit mean gives gradients too
+small by a factor of the sequence size).
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_l11.ntm.tasks import MASK_VALUE
+
+LN2 = math.log(2.0)
+
+
+def _mask(y_true):
+    mask = ops.cast(ops.not_equal(y_true, MASK_VALUE), "float32")
+    return mask, ops.where(mask > 0, y_true, 0.0)
+
+
+def nats_per_sequence(y_true, y_pred):
+    """Binary cross-entropy summed over each sequence's scored bits: `[batch]`."""
+    mask, target = _mask(y_true)
+    per_bit = ops.binary_crossentropy(target, ops.cast(y_pred, "float32"))
+    return ops.sum(ops.reshape(per_bit * mask, (ops.shape(mask)[0], -1)), axis=-1)
+
+
+def bits_per_sequence(y_true, y_pred):
+    """Cross-entropy in bits per sequence: `[batch]`."""
+    return nats_per_sequence(y_true, y_pred) / LN2
+
+
+def bit_errors_per_sequence(y_true, y_pred):
+    """Number of wrongly predicted bits (threshold 0.5) per sequence: `[batch]`."""
+    mask, target = _mask(y_true)
+    wrong = ops.abs(ops.cast(ops.greater(y_pred, 0.5), "float32") - target) * mask
+    return ops.sum(ops.reshape(wrong, (ops.shape(mask)[0], -1)), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="keras_l11")
+class SequenceBinaryCrossentropy(keras.losses.Loss):
+    """Binary cross-entropy in nats, summed per sequence, averaged over the batch."""
+
+    def __init__(self, name="sequence_binary_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        return nats_per_sequence(y_true, y_pred)
+
+
+@keras.saving.register_keras_serializable(package="keras_l11")
+class BitsPerSequence(keras.metrics.MeanMetricWrapper):
+    """Mean cross-entropy per sequence, in bits (the paper's "cost per sequence")."""
+
+    def __init__(self, name="bits_per_sequence", dtype=None):
+        super().__init__(bits_per_sequence, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+@keras.saving.register_keras_serializable(package="keras_l11")
+class BitErrorsPerSequence(keras.metrics.MeanMetricWrapper):
+    """Mean number of wrong output bits per sequence."""
+
+    def __init__(self, name="bit_errors_per_sequence", dtype=None):
+        super().__init__(bit_errors_per_sequence, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}

@@ -1,0 +1,178 @@
+"""One loaded version of a model: its signatures, checked inputs, and calls.
+
+Signature metadata (names, dtypes, shapes, method names) is read from the
+SavedModel's own `saved_model.pb`, so `GetModelMetadata` returns exactly the
+`SignatureDef`s TF Serving would; execution goes through
+`tf.saved_model.load(...).signatures`.
+"""
+
+import os
+import re
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+
+from keras_l11.serving.errors import ServingError, failed_precondition, invalid
+
+PREDICT = "tensorflow/serving/predict"
+CLASSIFY = "tensorflow/serving/classify"
+REGRESS = "tensorflow/serving/regress"
+DEFAULT_SIGNATURE = "serving_default"
+
+
+class TensorSpec:
+    """dtype and shape (None = any size) of one signature input or output."""
+
+    def __init__(self, tensor_info):
+        self.dtype = tf.dtypes.as_dtype(tensor_info.dtype)
+        shape = tensor_info.tensor_shape
+        self.shape = None if shape.unknown_rank else tuple(None if d.size < 0 else d.size for d in shape.dim)
+
+    def check(self, name, array):
+        if self.shape is None:
+            return
+        if array.ndim != len(self.shape) or any(
+            want is not None and want != got for want, got in zip(self.shape, array.shape)
+        ):
+            wanted = "[" + ",".join("-1" if d is None else str(d) for d in self.shape) + "]"
+            raise invalid(f"Input '{name}' has shape {list(array.shape)}, the signature expects {wanted}")
+
+
+class Signature:
+    def __init__(self, name, signature_def, function):
+        self.name = name
+        self.method = signature_def.method_name
+        self.inputs = {k: TensorSpec(v) for k, v in signature_def.inputs.items()}
+        self.outputs = {k: TensorSpec(v) for k, v in signature_def.outputs.items()}
+        self.function = function
+
+    @property
+    def batchable(self):
+        """True when every input and output has a leading batch dimension."""
+        specs = list(self.inputs.values()) + list(self.outputs.values())
+        return all(s.shape is not None and len(s.shape) >= 1 and s.shape[0] is None for s in specs)
+
+
+class Servable:
+    """A model version loaded from `<base_path>/<version>/`."""
+
+    def __init__(self, name, version, path):
+        self.name = name
+        self.version = version
+        self.path = path
+        with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+            proto = saved_model_pb2.SavedModel.FromString(f.read())
+        meta_graph = next((m for m in proto.meta_graphs if "serve" in m.meta_info_def.tags), None)
+        if meta_graph is None:
+            raise ValueError(f"{path}: no MetaGraph with the 'serve' tag")
+        self.signature_defs = {k: v for k, v in meta_graph.signature_def.items() if not k.startswith("__")}
+        self._loaded = tf.saved_model.load(path, tags=["serve"])
+        functions = self._loaded.signatures
+        self.signatures = {k: Signature(k, v, functions[k]) for k, v in self.signature_defs.items() if k in functions}
+
+    def signature(self, name=None):
+        name = name or DEFAULT_SIGNATURE
+        if name not in self.signatures:
+            raise invalid(
+                f'Serving signature name: "{name}" not found in signature def (have: {sorted(self.signatures)})'
+            )
+        return self.signatures[name]
+
+    def check_request(self, signature, inputs, output_filter=()):
+        """Input names, output filter and shapes against the signature."""
+        missing = sorted(set(signature.inputs) - set(inputs))
+        extra = sorted(set(inputs) - set(signature.inputs))
+        if missing or extra:
+            raise invalid(
+                f"input size does not match signature: {len(inputs)}!={len(signature.inputs)} "
+                f"len({sorted(inputs)}) != len({sorted(signature.inputs)}). Sent extra: {extra}. "
+                f"Missing but required: {missing}."
+            )
+        unknown = sorted(set(output_filter) - set(signature.outputs))
+        if unknown:
+            raise invalid(
+                f"output tensor alias not found in signature: {unknown[0]} (outputs: {sorted(signature.outputs)})"
+            )
+        for name, array in inputs.items():
+            signature.inputs[name].check(name, array)
+
+    def predict(self, signature, inputs, output_filter=()):
+        """Checks and runs `signature` on `{name: array}`; returns `{name: array}`."""
+        self.check_request(signature, inputs, output_filter)
+        outputs = self.call(signature, inputs)
+        return {k: v for k, v in outputs.items() if k in output_filter} if output_filter else outputs
+
+    def call(self, signature, inputs):
+        """The signature's function on already-checked arrays."""
+        tensors = {}
+        for name, array in inputs.items():
+            dtype = signature.inputs[name].dtype
+            try:
+                tensors[name] = tf.convert_to_tensor(array, dtype=dtype)
+            except (TypeError, ValueError) as err:
+                raise invalid(f"Input '{name}' cannot be converted to {dtype.name}: {err}") from None
+        try:
+            outputs = signature.function(**tensors)
+        except tf.errors.InvalidArgumentError as err:
+            raise invalid(op_error_message(err)) from None
+        except tf.errors.OpError as err:
+            raise ServingError(_op_error_code(err), op_error_message(err)) from None
+        return {k: v.numpy() for k, v in outputs.items()}
+
+    def classify(self, signature, serialized_examples):
+        if signature.method != CLASSIFY:
+            raise invalid(f"Expected classification signature method_name to be {CLASSIFY}. Was: {signature.method}")
+        outputs = self._run_examples(signature, serialized_examples)
+        scores = outputs.get("scores")
+        classes = outputs.get("classes")
+        if scores is None and classes is None:
+            raise failed_precondition("classification signature has neither 'classes' nor 'scores' outputs")
+        n = len(serialized_examples)
+        scores = np.zeros(np.shape(classes)) if scores is None else np.reshape(scores, (n, -1))
+        classes = np.full(scores.shape, b"", dtype=object) if classes is None else np.reshape(classes, (n, -1))
+        return [
+            [(c.decode("utf-8", "replace") if isinstance(c, bytes) else str(c), float(s)) for c, s in zip(cs, ss)]
+            for cs, ss in zip(classes, scores)
+        ]
+
+    def regress(self, signature, serialized_examples):
+        if signature.method != REGRESS:
+            raise invalid(f"Expected regression signature method_name to be {REGRESS}. Was: {signature.method}")
+        outputs = self._run_examples(signature, serialized_examples)
+        if "outputs" not in outputs:
+            raise failed_precondition("regression signature has no 'outputs' output")
+        values = np.reshape(outputs["outputs"], (len(serialized_examples), -1))
+        if values.shape[1] != 1:
+            raise invalid(f"Expected one regression value per example, got {values.shape[1]}")
+        return [float(v) for v in values[:, 0]]
+
+    def _run_examples(self, signature, serialized_examples):
+        if list(signature.inputs) != ["inputs"]:
+            raise failed_precondition(
+                f"signature '{signature.name}' does not take one serialized tf.Example "
+                f"input named 'inputs' (has {sorted(signature.inputs)})"
+            )
+        return self.call(signature, {"inputs": np.asarray(serialized_examples, dtype=object)})
+
+
+def _op_error_code(err):
+    return {
+        tf.errors.NotFoundError: grpc.StatusCode.NOT_FOUND,
+        tf.errors.ResourceExhaustedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
+        tf.errors.FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
+        tf.errors.OutOfRangeError: grpc.StatusCode.OUT_OF_RANGE,
+        tf.errors.UnimplementedError: grpc.StatusCode.UNIMPLEMENTED,
+        tf.errors.DeadlineExceededError: grpc.StatusCode.DEADLINE_EXCEEDED,
+    }.get(type(err), grpc.StatusCode.INTERNAL)
+
+
+def op_error_message(err):
+    """The op's own message, as TF Serving reports it: without the eager
+    runtime's "Graph execution error ... Detected at node" preamble and stack,
+    and without the trailing `[[{{node ...}}]] [Op:...]` location."""
+    message = re.sub(r"\s*\[\[\{\{node [^\n]*$", "", err.message, flags=re.S)
+    if message.startswith("Graph execution error:"):
+        message = message.rsplit("\n\n", 1)[-1]
+    return message.strip() or err.message

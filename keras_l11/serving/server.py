@@ -1,0 +1,252 @@
+"""The local TF-Serving-compatible model server: `python -m serving`.
+
+For development, demos and tests on machines without `tensorflow_model_server`
+(see SERVING.md); production runs the real TF Serving on the same config and
+`saved_models/` folders. Flags, defaults and messages follow TF Serving's;
+the ones it lacks (`--bind_address`, `--rest_api_max_body_bytes`,
+`--grpc_max_threads`) are marked as ours. Both ports bind 127.0.0.1 unless
+`--bind_address` says otherwise.
+"""
+
+import argparse
+import concurrent.futures
+import logging
+import signal
+import sys
+import threading
+import time
+
+import grpc
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+from keras_l11.serving.batching import Batcher, BatchingParameters
+from keras_l11.serving.core import Inference
+from keras_l11.serving.errors import ServingError, invalid
+from keras_l11.serving.grpc_service import add_services
+from keras_l11.serving.manager import ModelManager
+from keras_l11.serving.monitoring import Metrics
+from keras_l11.serving.rest import RestServer
+
+log = logging.getLogger("serving")
+
+
+def _bool(text):
+    value = str(text).lower()
+    if value not in ("true", "false", "1", "0"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value in ("true", "1")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="python -m serving",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    flag = p.add_argument
+    flag("--port", type=int, default=8500, help="gRPC port")
+    flag("--rest_api_port", type=int, default=0, help="REST port (0: no REST API, as in TF Serving)")
+    flag("--bind_address", default="127.0.0.1", help="(ours) address both ports bind to")
+    flag("--rest_api_timeout_in_ms", type=int, default=30000, help="REST request deadline (<= 0: none)")
+    flag("--rest_api_max_body_bytes", type=int, default=64 << 20, help="(ours) largest accepted REST body")
+    flag("--grpc_max_threads", type=int, default=128, help="(ours) concurrent gRPC requests handled")
+    flag("--model_config_file", default="", help="text-format ModelServerConfig; overrides --model_name")
+    flag(
+        "--model_config_file_poll_wait_seconds",
+        type=int,
+        default=0,
+        help="re-read --model_config_file this often (0: never)",
+    )
+    flag("--model_name", default="default", help="name of the one model, without --model_config_file")
+    flag("--model_base_path", default="", help="base path of the one model, without --model_config_file")
+    flag(
+        "--file_system_poll_wait_seconds",
+        type=int,
+        default=1,
+        help="how often new or removed version folders are picked up (0: once, at start)",
+    )
+    flag("--enable_batching", type=_bool, nargs="?", const=True, default=False, help="dynamic batching")
+    flag("--batching_parameters_file", default="", help="text-format BatchingParameters")
+    flag("--monitoring_config_file", default="", help="text-format MonitoringConfig (Prometheus endpoint)")
+    flag("--allow_version_labels_for_unavailable_models", type=_bool, nargs="?", const=True, default=False)
+    flag("--load_retry_interval_micros", type=int, default=60_000_000, help="wait before retrying a failed load")
+    flag("--max_num_load_retries", type=int, default=5)
+    flag("--web", action="store_true", help="(ours) serve the web demos at / on the REST port")
+    flag("--web_root", default="", help="(ours) the web demos' folder (default: keras_l11/web/pages)")
+    flag("--web_gallery", default="", help="(ours) a folder of images for the ranking page, served at /gallery/")
+    return p
+
+
+def read_model_config(path):
+    """Parses a model config file, with TF Serving's message on failure."""
+    config = model_server_config_pb2.ModelServerConfig()
+    with open(path) as f:
+        text = f.read()
+    try:
+        text_format.Parse(text, config)
+    except text_format.ParseError as err:
+        raise invalid(f"Error parsing text-format tensorflow.serving.ModelServerConfig: {err}") from None
+    return config, text
+
+
+def single_model_config(name, base_path):
+    config = model_server_config_pb2.ModelServerConfig()
+    config.model_config_list.config.add(name=name, base_path=base_path, model_platform="tensorflow")
+    return config
+
+
+class ModelServer:
+    def _static_files(self):
+        if not self.options.web:
+            return None
+        from keras_l11.web.static import DEFAULT_ROOT, StaticFiles
+
+        return StaticFiles(self.options.web_root or DEFAULT_ROOT, self.options.web_gallery or None)
+
+    def __init__(self, config, options):
+        self.options = options
+        self.batcher = None
+        metrics = Metrics()
+        if options.enable_batching:
+            params = BatchingParameters()
+            if options.batching_parameters_file:
+                with open(options.batching_parameters_file) as f:
+                    params = BatchingParameters.from_text(f.read())
+            self.batcher = Batcher(params, on_batch=metrics.record_batch)
+        self.manager = ModelManager(
+            config,
+            poll_seconds=options.file_system_poll_wait_seconds,
+            load_retry_seconds=options.load_retry_interval_micros / 1e6,
+            max_load_retries=options.max_num_load_retries,
+            allow_labels_for_unavailable=options.allow_version_labels_for_unavailable_models,
+        )
+        self.inference = Inference(self.manager, self.batcher, metrics)
+        self.metrics_path = _monitoring_path(options.monitoring_config_file)
+        self._reload_lock = threading.Lock()
+        self._stop = threading.Event()
+        self.grpc_server = None
+        self.rest_server = None
+        self._threads = []
+        self._config_text = None
+
+    def start(self):
+        self.manager.start()
+        address = self.options.bind_address
+        self.grpc_server = grpc.server(
+            concurrent.futures.ThreadPoolExecutor(max_workers=self.options.grpc_max_threads),
+            options=[
+                ("grpc.max_receive_message_length", self.options.rest_api_max_body_bytes),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        add_services(self.grpc_server, self.inference, self.reload_config)
+        if self.grpc_server.add_insecure_port(f"{address}:{self.options.port}") == 0:
+            raise OSError(f"cannot bind gRPC to {address}:{self.options.port}")
+        self.grpc_server.start()
+        if self.options.rest_api_port:
+            self.rest_server = RestServer(
+                (address, self.options.rest_api_port),
+                self.inference,
+                timeout_ms=self.options.rest_api_timeout_in_ms,
+                max_body_bytes=self.options.rest_api_max_body_bytes,
+                metrics_path=self.metrics_path,
+                static=self._static_files(),
+            )
+            self._spawn(self.rest_server.serve_forever, "rest")
+        if self.options.model_config_file and self.options.model_config_file_poll_wait_seconds > 0:
+            self._spawn(self._poll_config_file, "config-poller")
+        print(
+            f"Serving {sorted(self.manager.models)}: gRPC at {address}:{self.options.port}"
+            + (f", REST at http://{address}:{self.options.rest_api_port}" if self.rest_server else ""),
+            flush=True,
+        )
+
+    def _spawn(self, target, name):
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def reload_config(self, config):
+        """Applies a new config atomically; raises (and keeps the old one) if it is bad."""
+        with self._reload_lock:
+            self.manager.reload(config)
+        log.info("reloaded config: models %s", sorted(self.manager.models))
+
+    def _poll_config_file(self):
+        path = self.options.model_config_file
+        with open(path) as f:
+            last = f.read()
+        while not self._stop.wait(self.options.model_config_file_poll_wait_seconds):
+            try:
+                config, text = read_model_config(path)
+                if text == last:
+                    continue
+                last = text
+                self.reload_config(config)
+                print(f"Reloaded {path}: serving {sorted(self.manager.models)}", flush=True)
+            except (ServingError, OSError) as err:
+                print(
+                    f"Config reload from {path} failed; the previous config keeps serving: "
+                    f"{getattr(err, 'message', err)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+    def stop(self, grace_seconds=30):
+        """Stops accepting requests; in-flight ones finish (up to the grace period)."""
+        self._stop.set()
+        waits = []
+        if self.grpc_server is not None:
+            waits.append(self.grpc_server.stop(grace_seconds))
+        if self.rest_server is not None:
+            self.rest_server.shutdown()
+            self.rest_server.server_close()  # joins the request threads
+        for event in waits:
+            event.wait(grace_seconds)
+        if self.batcher is not None:
+            self.batcher.close()
+        self.manager.stop()
+
+
+def _monitoring_path(path):
+    if not path:
+        return None
+    from keras_l11.serving.textproto import MONITORING_SCHEMA, parse
+
+    with open(path) as f:
+        config = parse(f.read(), MONITORING_SCHEMA).get("prometheus_config", {})
+    if not config.get("enable"):
+        return None
+    return config.get("path") or "/monitoring/prometheus/metrics"
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = build_parser().parse_args(argv)
+    try:
+        if options.model_config_file:
+            config, _ = read_model_config(options.model_config_file)
+        elif options.model_base_path:
+            config = single_model_config(options.model_name, options.model_base_path)
+        else:
+            raise invalid("Both server_options.model_base_path and server_options.model_config_file are empty!")
+        server = ModelServer(config, options)
+    except (ServingError, OSError, ValueError) as err:
+        print(getattr(err, "message", str(err)), file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        server.start()
+    except (ServingError, OSError) as err:
+        print(getattr(err, "message", str(err)), file=sys.stderr)
+        return 1
+    while not stop.wait(0.5):
+        pass
+    print("Shutting down: finishing in-flight requests", flush=True)
+    started = time.monotonic()
+    server.stop()
+    print(f"Stopped in {time.monotonic() - started:.2f} s", flush=True)
+    return 0

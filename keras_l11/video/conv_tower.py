@@ -1,0 +1,97 @@
+"""The AlexNet-style convolutional tower the video models share.
+
+Two-stream networks (CNN-M-2048), LRCN's per-frame CNN and Karpathy et al.'s
+fusion models are all `conv -> (norm) -> (pool)` stacks followed by fully
+connected layers; they differ in what goes in and in how time is connected.
+`ConvTower` holds the stack's shape; `tower_features` builds it on a tensor,
+with the first layers optionally extended over time (3-D convolutions, as in
+early and slow fusion).
+"""
+
+import dataclasses
+
+from keras import layers
+
+from keras_l11.video.local_response_norm import LocalResponseNorm
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvTower:
+    """A convolutional tower: layer i has `filters[i]` kernels of
+    `kernels[i]` x `kernels[i]` with stride `strides[i]`, then local response
+    normalisation if `norms[i]` and 2 x 2 max pooling (3 x 3 stride 2 in the
+    papers; 2 x 2 keeps small inputs' sizes exact) if `pools[i]`; then a fully
+    connected layer of each of `fc_units` with dropout `dropout`.
+
+    `temporal[i] = (frames, stride)` extends layer i over time (3-D
+    convolution, valid in time); the layers with it come first and must leave
+    one time step.
+    """
+
+    filters: tuple = (32, 64, 96)
+    kernels: tuple = (5, 3, 3)
+    strides: tuple = (2, 1, 1)
+    norms: tuple = (False, False, False)
+    pools: tuple = (True, True, True)
+    fc_units: tuple = (256,)
+    dropout: float = 0.0
+    temporal: tuple = ()
+
+    def __post_init__(self):
+        n = len(self.filters)
+        for name in ("kernels", "strides", "norms", "pools"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"ConvTower.{name} needs {n} entries (one per layer), got {getattr(self, name)}")
+        if len(self.temporal) > n:
+            raise ValueError(f"ConvTower.temporal has {len(self.temporal)} entries for {n} layers")
+
+    def config(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """A `ConvTower` from itself or from its `config()` (lists become tuples)."""
+        if isinstance(config, cls):
+            return config
+
+        def frozen(v):
+            return tuple(frozen(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+        return cls(**{k: frozen(v) for k, v in config.items()})
+
+
+def conv_features(x, tower, prefix):
+    """The tower's convolutional part on `x` (`[B, H, W, C]`, or `[B, T, H, W, C]`
+    when `tower.temporal` is set); returns flattened features `[B, D]`."""
+    for i, (f, k, s) in enumerate(zip(tower.filters, tower.kernels, tower.strides)):
+        name = f"{prefix}conv{i + 1}"
+        if i < len(tower.temporal):
+            frames, stride = tower.temporal[i]
+            x = layers.ZeroPadding3D((0, k // 2, k // 2), name=f"{name}_pad")(x)
+            x = layers.Conv3D(f, (frames, k, k), (stride, s, s), activation="relu", name=name)(x)
+            if i == len(tower.temporal) - 1:  # all time is fused: images from here on
+                if x.shape[1] != 1:
+                    raise ValueError(f"the temporal layers leave {x.shape[1]} time steps, not 1")
+                x = layers.Reshape(x.shape[2:], name=f"{name}_fused")(x)
+        else:
+            x = layers.Conv2D(f, k, s, padding="same", activation="relu", name=name)(x)
+        if tower.norms[i]:
+            x = LocalResponseNorm(name=f"{prefix}norm{i + 1}")(x)
+        if tower.pools[i]:
+            name = f"{prefix}pool{i + 1}"
+            x = layers.MaxPooling3D((1, 2, 2), name=name)(x) if len(x.shape) == 5 else layers.MaxPooling2D(name=name)(x)
+    return layers.Flatten(name=f"{prefix}flatten")(x)
+
+
+def fully_connected(x, tower, prefix):
+    """The tower's fully connected layers (ReLU, dropout) on features `[B, D]`."""
+    for i, units in enumerate(tower.fc_units):
+        x = layers.Dense(units, activation="relu", name=f"{prefix}fc{i + 1}")(x)
+        if tower.dropout:
+            x = layers.Dropout(tower.dropout, name=f"{prefix}drop{i + 1}")(x)
+    return x
+
+
+def classifier(x, num_classes, name="probabilities"):
+    """Softmax class probabilities, float32 under mixed precision."""
+    return layers.Dense(num_classes, activation="softmax", dtype="float32", name=name)(x)
