@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_l11.detection.data import mnist
+from keras_l11.data.mnist import grey_mnist, mnist
 from keras_l11.generative.autoencoder import Autoencoder
-from keras_l11.generative.data import grey_mnist
 from keras_l11.robustness import attacks, encodings
 from keras_l11.robustness import classifiers as classifiers
 from keras_l11.robustness.map_elites import ClassMapElites, CPPNEncoding, DirectEncoding

@@ -18,7 +18,6 @@ brackets, and `adversarial.png`: x, r magnified, x + r.
 
 import dataclasses
 import os
-import sys
 import time
 
 import keras
@@ -292,11 +291,8 @@ def experiment(models, images, labels, results, rows):
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, None, argv)
     config = flags.train_config
-    flags.model_dir = flags.model_dir or os.path.join("runs", "adversarial", flags.config)
-    try:
+    with harness.exit_on_missing_data():
         train, valid, test = mnist_split("train"), mnist_split("valid"), mnist_split("test")
-    except FileNotFoundError as err:
-        sys.exit(f"error: {err}")
     limit = config.train_images or None
     train_x, train_y = train[0][:limit], train[1][:limit]
     run = harness.start(flags, "adversarial")

@@ -18,7 +18,6 @@ The export `autoencoder_<code>` has `reconstruct` (`serving_default`): grey
 
 import dataclasses
 import os
-import sys
 
 import keras
 import numpy as np
@@ -160,14 +159,11 @@ def autoencoder_signatures(model, height=28, width=28):
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
     config = flags.train_config
-    flags.model_dir = flags.model_dir or os.path.join("runs", "autoencoder", flags.code, flags.config)
-    try:
+    with harness.exit_on_missing_data():
         train = data.grey_mnist("train")[: config.train_images or None]
         valid = data.grey_mnist("valid")[: config.eval_images]
         sets = evaluation_sets(config, train)
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
-    run = harness.start(flags, f"autoencoder_{flags.code}")
+    run = harness.start(flags, "autoencoder", variant=flags.code)
     flat = lambda images: images.reshape(len(images), -1)  # noqa: E731
     result = run.fit(
         build_model=lambda: build_autoencoder(config, flags.code),

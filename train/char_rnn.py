@@ -13,7 +13,6 @@ seed) and `score` (text -> log2 probability) signatures on plain strings.
 
 import dataclasses
 import os
-import sys
 
 from keras_l11.language import text
 from keras_l11.language.task import LanguageModelConfig, train_language_model
@@ -77,11 +76,8 @@ def load_text(config, data_path):
 
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
-    flags.model_dir = flags.model_dir or os.path.join("runs", "char_rnn", flags.config)
-    try:
+    with harness.exit_on_missing_data():
         train, test = load_text(flags.train_config, flags.data_path)
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
     run = harness.start(flags, "char_rnn")
     train_language_model(run, ByteTokenizer(), text.as_ids(train), text.as_ids(test), "char_rnn", "character")
     run.write_summary()

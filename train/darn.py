@@ -19,7 +19,6 @@ uint8 (0 or 255) -> `nats` (importance-sampled -log p(x)) and `bound_nats`
 import dataclasses
 import math
 import os
-import sys
 
 import numpy as np
 import tensorflow as tf
@@ -168,11 +167,8 @@ def darn_signatures(model, samples):
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
     config = flags.train_config
-    flags.model_dir = flags.model_dir or os.path.join("runs", "darn", flags.config)
-    try:
+    with harness.exit_on_missing_data():
         train, valid, test = load_images(config, flags.frames)
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
     run = harness.start(flags, "darn")
     zeros = lambda images: np.zeros(len(images), np.float32)  # noqa: E731
     result = run.fit(

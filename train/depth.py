@@ -188,17 +188,14 @@ def signatures(model):
 
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
-    flags.model_dir = flags.model_dir or os.path.join("runs", "depth", f"{flags.config}-{flags.stage}")
     config = flags.train_config
     if flags.stage == "fine" and not flags.init_from:
         sys.exit("error: --stage fine needs --init_from, the coarse stage's run folder")
-    try:
+    with harness.exit_on_missing_data():
         train, test = load_data(config)
         if flags.init_from:
             saved_model_file(flags.init_from)
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
-    run = harness.start(flags, "depth")
+    run = harness.start(flags, "depth", variant=flags.stage)
     run.summary["stage"] = flags.stage
     result = run.fit(
         build_model=lambda: build_model(config, flags.stage, flags.init_from),

@@ -18,7 +18,6 @@ different sizes come back padded at the bottom and right to the largest).
 
 import dataclasses
 import os
-import sys
 
 import keras
 import numpy as np
@@ -162,15 +161,12 @@ def signatures(model):
 
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
-    flags.model_dir = flags.model_dir or os.path.join("runs", "fcn", f"{flags.config}-{flags.variant}")
     config = flags.train_config
-    try:
+    with harness.exit_on_missing_data():
         train, test, names = load_data(config, flags.data_path)
         if flags.init_from:
             saved_model_file(flags.init_from)
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
-    run = harness.start(flags, "fcn")
+    run = harness.start(flags, "fcn", variant=flags.variant)
     run.summary["variant"] = flags.variant
     result = run.fit(
         build_model=lambda: build_model(config, len(names), flags.variant, flags.init_from),

@@ -13,7 +13,6 @@ writes `champions_<encoding>.png`, each class's champion with its confidence.
 
 import dataclasses
 import os
-import sys
 import time
 
 import keras
@@ -78,13 +77,10 @@ def evolve(score, encoding, config, seed):
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
     config = flags.train_config
-    flags.model_dir = flags.model_dir or os.path.join("runs", "fooling", flags.encoding, flags.config)
-    try:
+    with harness.exit_on_missing_data():
         images, labels = grey_mnist("train"), mnist("train")[1].astype(np.int32)
         test_images, test_labels = grey_mnist("test"), mnist("test")[1]
-    except FileNotFoundError as err:
-        sys.exit(f"error: {err}")
-    run = harness.start(flags, f"fooling_{flags.encoding}")
+    run = harness.start(flags, "fooling", variant=flags.encoding)
     result = run.fit(
         lambda: lenet(),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -18,7 +18,6 @@ signatures are described in `keras_l11.handwriting.task`.
 """
 
 import dataclasses
-import os
 import sys
 
 import keras
@@ -160,19 +159,16 @@ def independent_baseline(train, test):
 
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
-    flags.model_dir = flags.model_dir or os.path.join("runs", "handwriting", f"{flags.network}_{flags.config}")
     config = flags.train_config
-    try:
+    with harness.exit_on_missing_data():
         train, test, alphabet = load_lines(config, flags.data_path)
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
     if flags.network == "synthesis":
         train, test = ([(o, t) for o, t in lines if len(o) <= config.max_length] for lines in (train, test))
     normaliser = hw.Normaliser.fit([o for o, _ in train])
     train, test = ([(normaliser.apply(o), t) for o, t in lines] for lines in (train, test))
     texts = (lambda lines: [t for _, t in lines]) if flags.network == "synthesis" else (lambda lines: None)
     strokes = lambda lines: [o for o, _ in lines]  # noqa: E731
-    run = harness.start(flags, f"handwriting_{flags.network}")
+    run = harness.start(flags, "handwriting", variant=flags.network)
     result = run.fit(
         build_model=lambda: build_model(flags.network, config, alphabet),
         loss=MixtureDensityLoss(config.num_components),

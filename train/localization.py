@@ -17,7 +17,6 @@ The export `localization` has `localize` (`serving_default`): encoded `images`
 
 import dataclasses
 import os
-import sys
 
 import keras
 import numpy as np
@@ -191,12 +190,9 @@ def signatures(model):
 
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, None, argv)
-    flags.model_dir = flags.model_dir or os.path.join("runs", "localization", flags.config)
     config = flags.train_config
-    try:
+    with harness.exit_on_missing_data():
         train, test, names = load_arrays(config)
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
     weights = None if config.weights in ("", "none") else config.weights
     run = harness.start(flags, "localization")
     result = run.fit(

@@ -24,7 +24,6 @@ Clients compute flows with `keras_l11.video.flow.video_flows`.
 """
 
 import dataclasses
-import os
 
 import tensorflow as tf
 
@@ -100,10 +99,10 @@ def signature_of(model, config):
 
 def train_model(flags, config):
     kind = f"{'single_frame_' if flags.single_frame else ''}{flags.modality}"
-    flags.model_dir = flags.model_dir or os.path.join("runs", "lrcn", f"{flags.config}-{kind}")
     return video_lib.train_window_model(
         flags,
-        f"lrcn_{kind}",
+        "lrcn",
+        kind,
         lambda num_classes: LRCN(
             flags.modality,
             num_classes,

@@ -117,8 +117,7 @@ def build_model(model, task, config):
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
     name = f"{flags.model}_{flags.task}"
-    flags.model_dir = flags.model_dir or os.path.join("runs", "ntm", f"{name}_{flags.config}")
-    run = harness.start(flags, name)
+    run = harness.start(flags, "ntm", variant=name)
     config, task = run.config, make_task(flags.task, run.config)
 
     def eval_set(**sizes):

@@ -20,7 +20,6 @@ proposals with `keras_l11.detection.proposals`, selective search being OpenCV co
 
 import dataclasses
 import os
-import sys
 
 import keras
 import numpy as np
@@ -206,14 +205,11 @@ def signatures(model, config):
 
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, None, argv)
-    flags.model_dir = flags.model_dir or os.path.join("runs", "rcnn", flags.config)
     config = flags.train_config
-    try:
+    with harness.exit_on_missing_data():
         train, test, names = load_examples(config)
         train_proposals = cached_proposals(train, f"{config.data}-train", max_proposals=config.max_proposals)
         test_proposals = cached_proposals(test, f"{config.data}-test", max_proposals=config.max_proposals)
-    except (FileNotFoundError, ImportError, ValueError) as err:
-        sys.exit(f"error: {err}")
     labelled = labelled_regions(train, train_proposals)
     run = harness.start(flags, "rcnn")
     result = run.fit(

@@ -12,8 +12,6 @@ beam 12), which the `paper` config reads from TFDS when prepared.
 """
 
 import dataclasses
-import os
-import sys
 
 import keras
 import numpy as np
@@ -201,13 +199,10 @@ def translation_signatures(model, source_tokenizer, target_tokenizer, beam_size,
 
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
-    flags.model_dir = flags.model_dir or os.path.join("runs", "translate", flags.config)
     run = harness.start(flags, "translate")
     config = run.config
-    try:
+    with harness.exit_on_missing_data():
         train, test = load_pairs(config, flags.tfds_dir)
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
     source_tokenizer, target_tokenizer = make_tokenizers(train, config)
     train_arrays = encode_pairs(train, source_tokenizer, target_tokenizer)
     test_arrays = encode_pairs(test, source_tokenizer, target_tokenizer)

@@ -27,7 +27,6 @@ with `keras_l11.video.flow.video_flows` (`python -m keras_l11.video.client` does
 """
 
 import dataclasses
-import os
 
 import numpy as np
 import tensorflow as tf
@@ -94,10 +93,10 @@ def train_stream(flags, config):
     if flags.stream == "temporal" and config.tower == CNN_M_2048:
         config = dataclasses.replace(config, tower=CNN_M_2048_TEMPORAL)
     flags.train_config = config
-    flags.model_dir = flags.model_dir or os.path.join("runs", "two_stream", f"{flags.config}-{flags.stream}")
     return video_lib.train_window_model(
         flags,
-        f"two_stream_{flags.stream}",
+        "two_stream",
+        flags.stream,
         lambda num_classes: StreamConvNet(
             flags.stream, num_classes, config.height, config.width, config.flow_length, config.trajectory, config.tower
         ),

@@ -17,7 +17,6 @@ resized; V at least the clip's frames) -> `probabilities`.
 """
 
 import dataclasses
-import os
 
 from keras_l11.training import harness
 from keras_l11.video import task as video_lib
@@ -61,12 +60,12 @@ def add_job_flags(parser):
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
     config = flags.train_config
-    name = f"video_fusion_{flags.fusion}{'_multires' if flags.multiresolution else ''}"
-    flags.model_dir = flags.model_dir or os.path.join("runs", "video_fusion", f"{flags.config}-{name[13:]}")
+    variant = f"{flags.fusion}{'_multires' if flags.multiresolution else ''}"
     frames = CLIP_FRAMES[flags.fusion]
     return video_lib.train_window_model(
         flags,
-        name,
+        "video_fusion",
+        variant,
         lambda num_classes: ClipFusionNet(
             flags.fusion, num_classes, config.height, config.width, frames, flags.multiresolution, config.tower
         ),

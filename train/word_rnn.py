@@ -14,8 +14,6 @@ out its last 10% of paragraphs. The export has `sample` and `score` signatures.
 """
 
 import dataclasses
-import os
-import sys
 
 from keras_l11.language import words
 from keras_l11.language.task import LanguageModelConfig, train_language_model
@@ -96,12 +94,9 @@ def load_data(config, data_path):
 
 def main(argv=None):
     flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
-    flags.model_dir = flags.model_dir or os.path.join("runs", "word_rnn", flags.config)
     run = harness.start(flags, "word_rnn")
-    try:
+    with harness.exit_on_missing_data():
         tokenizer, train, test = load_data(run.config, flags.data_path)
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
     print(f"vocabulary: {tokenizer.vocab_size} ids; {len(train)} training and {len(test)} held-out words")
     train_language_model(run, tokenizer, train, test, "word_rnn", "word")
     run.write_summary()

@@ -5,7 +5,6 @@ as padded token arrays, and the training stream of (image, caption) rows."""
 
 import dataclasses
 import os
-import sys
 
 import numpy as np
 import tensorflow as tf
@@ -112,10 +111,7 @@ def start_caption_job(flags, job_name):
     default) and build the vocabulary. Returns `(run, (train, test), tokenizer)`."""
     from keras_l11.training import harness
 
-    flags.model_dir = flags.model_dir or os.path.join("runs", job_name, flags.config)
-    try:
+    with harness.exit_on_missing_data():
         data = load_caption_data(flags.train_config, flags.data_path)
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
     run = harness.start(flags, job_name)
     return run, data, caption_tokenizer(data[0], flags.train_config.min_count)

@@ -16,6 +16,7 @@ gradient clipping, the non-finite-loss stop, evaluation tables, export to
 """
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -362,7 +363,14 @@ class Run:
         return path
 
 
-def start(flags, job_name):
+def run_dir(job, config, variant=None):
+    """The one place a run folder is named: `runs/<job>/<config>`, or
+    `runs/<job>/<config>-<variant>` for a job that trains several kinds of model
+    (a stream, a stage, a code), relative to the working directory."""
+    return os.path.join("runs", job, f"{config}-{variant}" if variant else config)
+
+
+def start(flags, job, variant=None):
     """Sets up devices, strategy, seed and precision; returns a `Run`.
 
     Call it before any other TensorFlow work: logical devices and
@@ -388,14 +396,28 @@ def start(flags, job_name):
     np.random.seed(flags.seed)
     if flags.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
-    model_dir = flags.model_dir or os.path.join("runs", job_name)
+    model_dir = flags.model_dir = flags.model_dir or run_dir(job, flags.config, variant)
     os.makedirs(model_dir, exist_ok=True)
     print(
-        f"{job_name}: config {flags.config}, {type(strategy).__name__} with "
+        f"{job}{' ' + variant if variant else ''}: config {flags.config}, {type(strategy).__name__} with "
         f"{strategy.num_replicas_in_sync} replica(s), model_dir {model_dir}",
         flush=True,
     )
     return Run(flags, strategy, model_dir, strategy_name)
+
+
+DATA_ERRORS = (FileNotFoundError, ImportError, ValueError)
+
+
+@contextlib.contextmanager
+def exit_on_missing_data():
+    """Inside it, a data set that is missing, not installed or malformed ends the
+    job with `error: <what is wrong and how to get it>` (exit status 1) instead of
+    a traceback. Every job loads its data inside one."""
+    try:
+        yield
+    except DATA_ERRORS as err:
+        sys.exit(f"error: {err}")
 
 
 def run_main(main):

@@ -261,7 +261,7 @@ def signatures_of(signature):
     return {"serving_default": signature, "classify": signature}
 
 
-def train_window_model(flags, job_name, build_model, window, signature, window_fn=None, per_step_labels=False):
+def train_window_model(flags, job, variant, build_model, window, signature, window_fn=None, per_step_labels=False):
     """What the video jobs that train one model do: load the config's videos,
     train `build_model(num_classes)` on random windows, evaluate it with the
     test protocol, save it for a fusion step, export `job_name` with the
@@ -276,11 +276,10 @@ def train_window_model(flags, job_name, build_model, window, signature, window_f
     from keras_l11.training import harness
 
     config = flags.train_config
-    try:
+    with harness.exit_on_missing_data():
         train, _, test = load_videos(config)
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
-    run = harness.start(flags, job_name)
+    job_name = f"{job}_{variant}"  # the exported model's name
+    run = harness.start(flags, job, variant=variant)
     result = run.fit(
         build_model=lambda: build_model(train.num_classes),
         loss=keras.losses.SparseCategoricalCrossentropy(),
@@ -312,11 +311,8 @@ def start_fusion(flags, job_name, run_dirs):
     missing = [flag for flag, folder in run_dirs.items() if not folder]
     if missing:
         sys.exit(f"error: --fuse needs {' and '.join(missing)}, the trained models' run folders")
-    flags.model_dir = flags.model_dir or os.path.join("runs", job_name, f"{flags.config}-fused")
-    try:
+    with harness.exit_on_missing_data():
         videos = load_videos(flags.train_config)
-        run = harness.start(flags, job_name)
+        run = harness.start(flags, job_name, variant="fused")
         models = [load_saved_model(folder) for folder in run_dirs.values()]
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f"error: {err}")
     return run, videos, models
