@@ -1,5 +1,5 @@
 """The main job: train the NTM copy model (`small`), export it to
-`saved_models/`, serve `serving/models.config` with the local
+`saved_models/` (adding it to `saved_models/models.config`), serve that config with the local
 TF-Serving-compatible server, and query it over REST and gRPC.
 
     python quickstart.py [--config smoke|small|paper] [--port 8500] [--rest_api_port 8501]
@@ -16,6 +16,8 @@ import urllib.request
 import numpy as np
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
+# The run adds its export to a config of its own (saved_models/ is generated, not tracked).
+SERVING_CONFIG = os.path.join("saved_models", "models.config")
 
 
 def show(label, matrix):
@@ -31,7 +33,7 @@ def start_server(port, rest_port):
         "serving",
         f"--port={port}",
         f"--rest_api_port={rest_port}",
-        "--model_config_file=serving/models.config",
+        f"--model_config_file={SERVING_CONFIG}",
         "--monitoring_config_file=serving/monitoring.config",
     ]
     print("$ python " + " ".join(command[1:]), flush=True)
@@ -59,7 +61,9 @@ def main():
 
     from train import ntm
 
-    summary = ntm.main(["--task", "copy", "--model", "ntm", "--config", args.config])
+    summary = ntm.main(
+        ["--task", "copy", "--model", "ntm", "--config", args.config, "--serving_config", SERVING_CONFIG]
+    )
 
     import tensorflow as tf
 

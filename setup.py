@@ -2,6 +2,8 @@
 
 from setuptools import find_packages, setup
 
+DOCS = ["mkdocs>=1.6,<2", "mkdocs-material>=9.5", "mkdocstrings-python>=1.10"]
+
 setup(
     name="keras_l11",
     version="0.1.0",
@@ -10,9 +12,10 @@ setup(
     long_description=open("README.md").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["keras_l11", "keras_l11.*", "train", "train.*", "serving", "serving.*"]),
+    packages=find_packages(include=["keras_l11", "keras_l11.*"]),  # only keras_l11 in site-packages
+    package_data={"keras_l11.web": ["pages/*"]},
     install_requires=[
-        # Known-good set (see DEVELOPERS.md): the plain tensorflow wheel, never tensorflow-cpu beside it.
+        # The known-good set: the plain tensorflow wheel, never tensorflow-cpu beside it.
         "tensorflow==2.20.*",
         "keras>=3.10,<4",
         "tensorflow-probability==0.25.*",
@@ -32,6 +35,8 @@ setup(
         "scipy>=1.11",  # L-BFGS-B for the box-constrained adversarial attack
     ],
     extras_require={
-        "test": ["pytest>=8", "ruff>=0.6", "pyyaml>=6", "playwright>=1.40"],  # playwright drives Debian's chromium
+        # playwright drives Debian's chromium; the docs site is built strictly in CI
+        "test": ["pytest>=8", "ruff>=0.6", "pyyaml>=6", "playwright>=1.40", *DOCS],
+        "docs": DOCS,
     },
 )

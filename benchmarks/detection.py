@@ -82,7 +82,8 @@ def latency(count=5, regions_per_image=300):
 
     from keras_l11.detection import data as det_data
     from keras_l11.detection import proposals
-    from keras_l11.detection.rcnn import RegionCNN, score_regions, warp_regions
+    from keras_l11.detection.boxes import warp_regions
+    from keras_l11.detection.rcnn import RegionCNN, score_regions
 
     canvases = det_data.digit_canvases(count, "test", seed=2)
     rows = []

@@ -7,7 +7,8 @@ import tensorflow as tf
 from keras_l11.detection import boxes as box_ops
 from keras_l11.detection import data as det_data
 from keras_l11.detection import proposals
-from keras_l11.detection.rcnn import TARGET_SCALE, RegionCNN, score_regions, warp_regions, with_context
+from keras_l11.detection.boxes import TARGET_SCALE, warp_regions, with_context
+from keras_l11.detection.rcnn import RegionCNN, score_regions
 from keras_l11.detection.regions import label_regions, labelled_regions, region_dataset
 
 

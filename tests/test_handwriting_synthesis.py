@@ -7,9 +7,10 @@ import pytest
 import tensorflow as tf
 
 from keras_l11.handwriting import data as hw
+from keras_l11.handwriting.data import encode_characters
 from keras_l11.handwriting.mixture_density import MixtureDensityLoss
 from keras_l11.handwriting.prediction import START_POINT
-from keras_l11.handwriting.soft_window import SoftWindow, encode_characters, finished
+from keras_l11.handwriting.soft_window import SoftWindow, finished
 from keras_l11.handwriting.synthesis import HandwritingSynthesisNetwork
 
 M, K = 3, 4

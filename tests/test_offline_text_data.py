@@ -1,4 +1,4 @@
-"""Offline text (DATA.md): the Bible verse pairs, Moby-Dick, the PTB reader and vocabularies."""
+"""Offline text (docs: data): the Bible verse pairs, Moby-Dick, the PTB reader and vocabularies."""
 
 import subprocess
 import sys
@@ -33,7 +33,7 @@ def test_the_mnist_unpickler_builds_arrays_and_nothing_else():
 
 def test_bible_verse_pairs_are_aligned():
     pairs = parallel.bible_pairs()
-    assert len(pairs) == 31_084  # DATA.md
+    assert len(pairs) == 31_084  # the two modules' shared verses
     assert pairs[0] == (
         "EN el principio crió Dios los cielos y la tierra.",
         "In the beginning God created the heaven and the earth.",

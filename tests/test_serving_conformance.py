@@ -1,4 +1,4 @@
-"""TF Serving conformance: every endpoint and error of SERVING.md over real
+"""TF Serving conformance: every endpoint and error of the TF Serving contract (docs: serving) over real
 HTTP and gRPC on 127.0.0.1, against our server and, when it is on PATH, a real
 `tensorflow_model_server` given the same models and config."""
 

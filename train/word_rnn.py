@@ -6,7 +6,7 @@ softmax over the vocabulary; words outside the vocabulary share one `<unk>`
 token. Quality is perplexity on held-out text. The `paper` config is his Elman
 network on Penn Treebank (user-supplied `ptb.*.txt` files), where RNN LMs
 reach about 124.7 test perplexity against 141.2 for a Kneser-Ney 5-gram
-(Mikolov et al. 2011); offline the job reads Moby-Dick (npm, DATA.md) and holds
+(Mikolov et al. 2011); offline the job reads Moby-Dick (npm; docs: data) and holds
 out its last 10% of paragraphs. The export has `sample` and `score` signatures.
 
     python -m train.word_rnn --config small

@@ -1,4 +1,4 @@
-"""Installs the offline data sets that `pip install` does not bring (DATA.md),
+"""Installs the offline data sets that `pip install` does not bring (docs: data),
 and OpenCV's contrib modules.
 
 PyPI data (gensim's Wikipedia excerpt, ...) arrives with `pip install`; these

@@ -23,38 +23,11 @@ import tensorflow as tf
 from keras import layers
 
 from keras_l11.detection import boxes as box_ops
+from keras_l11.detection.boxes import TARGET_SCALE, warp_regions
 from keras_l11.layers.backbones import image_features, preprocess
 
 # The network predicts regression targets divided by these (Fast R-CNN's scaling): proposals that already
 # overlap their box by IoU >= 0.6 need small corrections, which would otherwise barely register in the loss.
-TARGET_SCALE = (0.1, 0.1, 0.2, 0.2)
-
-
-def with_context(boxes, region_size, padding):
-    """Boxes dilated so that after warping to `region_size` there are `padding`
-    pixels of the surrounding image on each side (R-CNN's appendix A)."""
-    if not padding:
-        return tf.cast(boxes, tf.float32)
-    x1, y1, x2, y2 = tf.unstack(tf.cast(boxes, tf.float32), axis=-1)
-    scale = region_size / (region_size - 2.0 * padding)
-    cx, cy, hw, hh = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) * scale / 2, (y2 - y1) * scale / 2
-    return tf.stack([cx - hw, cy - hh, cx + hw, cy + hh], axis=-1)
-
-
-def warp_regions(images, boxes, box_indices, region_size, padding=16):
-    """Regions `[R, size, size, 3]` float32 of `images [B, H, W, 3]`: box `r` of
-    image `box_indices[r]`, dilated for context and stretched to a square (the
-    paper's anisotropic warp). Outside the image counts as mid-grey (128), near
-    the data mean, as the paper pads with the image mean."""
-    images = tf.cast(images, tf.float32)
-    height, width = tf.cast(tf.shape(images)[1], tf.float32), tf.cast(tf.shape(images)[2], tf.float32)
-    x1, y1, x2, y2 = tf.unstack(with_context(boxes, region_size, padding), axis=-1)
-    # Pixel i covers [i, i + 1); crop_and_resize samples index space [0, size - 1] end to end.
-    normalised = tf.stack([y1 / (height - 1), x1 / (width - 1), (y2 - 1) / (height - 1), (x2 - 1) / (width - 1)], -1)
-    regions = tf.image.crop_and_resize(
-        images - 128.0, normalised, tf.cast(box_indices, tf.int32), [region_size, region_size], extrapolation_value=0.0
-    )
-    return regions + 128.0
 
 
 @keras.saving.register_keras_serializable(package="keras_l11")

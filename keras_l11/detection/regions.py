@@ -13,7 +13,6 @@ import tensorflow as tf
 
 from keras_l11.detection import boxes as box_ops
 from keras_l11.detection.metrics import box_iou
-from keras_l11.detection.rcnn import TARGET_SCALE, warp_regions
 
 POSITIVE_IOU = 0.5
 REGRESSION_IOU = 0.6
@@ -22,7 +21,7 @@ REGRESSION_IOU = 0.6
 def label_regions(proposals, truth_boxes, truth_classes):
     """`(boxes, labels, regression)` for one image: its proposals and labelled
     boxes, labels (0 background, else class + 1), and `[n, 5]` regression rows
-    (class or -1, then t_x, t_y, t_w, t_h divided by `TARGET_SCALE`)."""
+    (class or -1, then t_x, t_y, t_w, t_h divided by `box_ops.TARGET_SCALE`)."""
     boxes = np.concatenate([np.asarray(truth_boxes, np.float32).reshape(-1, 4), np.asarray(proposals, np.float32)])
     labels = np.zeros(len(boxes), np.int32)
     regression = np.full((len(boxes), 5), -1.0, np.float32)
@@ -36,7 +35,7 @@ def label_regions(proposals, truth_boxes, truth_classes):
         targets = box_ops.encode(boxes, np.asarray(truth_boxes, np.float32)[best]).numpy()
         keep = best_iou >= REGRESSION_IOU
         regression[keep, 0] = classes[keep]
-        regression[keep, 1:] = targets[keep] / np.asarray(TARGET_SCALE, np.float32)
+        regression[keep, 1:] = targets[keep] / np.asarray(box_ops.TARGET_SCALE, np.float32)
     return boxes, labels, regression
 
 
@@ -106,7 +105,7 @@ def region_dataset(
     )
 
     def crop(image, boxes, labels, regression):
-        regions = warp_regions(image[None], boxes, tf.zeros_like(labels), region_size, padding)
+        regions = box_ops.warp_regions(image[None], boxes, tf.zeros_like(labels), region_size, padding)
         return regions, {"scores": labels, "deltas": regression}
 
     return (

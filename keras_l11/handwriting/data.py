@@ -10,7 +10,7 @@ Two sources:
   point of each stroke), and `Normaliser` scales offsets to unit standard
   deviation with statistics from the training set.
 - Offline: synthetic online handwriting with exact transcripts, drawn from the
-  cursive Hershey fonts of the `hershey-fonts` package (DATA.md). Each
+  cursive Hershey fonts of the `hershey-fonts` package (docs: data). Each
   `Writer` has a style of their own (font, slant, size, letter spacing, pen
   speed, tremor); every line adds small variations around that style.
 """
@@ -246,13 +246,30 @@ def padded_arrays(sequences, max_length):
     return inputs, targets, weights
 
 
+def encode_characters(text, alphabet):
+    """Strings `[batch]` -> character ids `[batch, max_chars]` int32, padded with -1.
+
+    In the graph, so the exported signatures map text exactly as training did.
+    """
+    import tensorflow as tf
+
+    table_size = max(ord(c) for c in alphabet) + 1
+    lookup = [len(alphabet)] * table_size
+    for i, c in enumerate(alphabet):
+        lookup[ord(c)] = i
+    codes = tf.strings.unicode_decode(text, "UTF-8", errors="replace")
+    ids = tf.ragged.map_flat_values(
+        lambda cp: tf.where(cp < table_size, tf.gather(lookup, tf.minimum(cp, table_size - 1)), len(alphabet)),
+        codes,
+    )
+    return tf.cast(ids.to_tensor(default_value=-1), tf.int32)
+
+
 def padded_dataset(sequences, max_length, batch_size, shuffle_seed=None, repeat=False, texts=None, alphabet=None):
     """Batches `(inputs, targets, weights)` of `padded_arrays`; with `texts`
     (one per sequence) the inputs are `{"points", "text"}`, the text as
-    character ids of `alphabet` (`soft_window.encode_characters`)."""
+    character ids of `alphabet` (`encode_characters`)."""
     import tensorflow as tf
-
-    from keras_l11.handwriting.soft_window import encode_characters
 
     arrays = padded_arrays(sequences, max_length)
     ds = tf.data.Dataset.from_tensor_slices(arrays if texts is None else (*arrays, list(texts)))

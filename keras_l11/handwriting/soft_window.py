@@ -14,7 +14,7 @@ Characters sit at positions u = 0 .. U-1 (the paper counts from 1). Synthesis
 is over when the window weighs the position just after the text, u = U, more
 than every character (the paper's finish condition).
 
-Text enters as character ids from `encode_characters`: an index into the
+Text enters as character ids from `keras_l11.handwriting.data.encode_characters`: an index into the
 model's alphabet, `len(alphabet)` for a character outside it (one extra
 channel, "unknown") and -1 for padding, whose one-hot is all zeros.
 """
@@ -23,23 +23,6 @@ import keras
 import tensorflow as tf
 
 HAT_LIMIT = 10.0  # alpha_hat, beta_hat and kappa_hat are clipped to +-HAT_LIMIT before exp
-
-
-def encode_characters(text, alphabet):
-    """Strings `[batch]` -> character ids `[batch, max_chars]` int32, padded with -1.
-
-    In the graph, so the exported signatures map text exactly as training did.
-    """
-    table_size = max(ord(c) for c in alphabet) + 1
-    lookup = [len(alphabet)] * table_size
-    for i, c in enumerate(alphabet):
-        lookup[ord(c)] = i
-    codes = tf.strings.unicode_decode(text, "UTF-8", errors="replace")
-    ids = tf.ragged.map_flat_values(
-        lambda cp: tf.where(cp < table_size, tf.gather(lookup, tf.minimum(cp, table_size - 1)), len(alphabet)),
-        codes,
-    )
-    return tf.cast(ids.to_tensor(default_value=-1), tf.int32)
 
 
 def character_lengths(ids):

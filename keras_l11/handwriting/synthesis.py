@@ -19,10 +19,10 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from keras_l11.handwriting.data import START_POINT
+from keras_l11.handwriting.data import START_POINT, encode_characters
 from keras_l11.handwriting.mixture_density import MixtureDensityHead, mixture_distribution
 from keras_l11.handwriting.prediction import priming_inputs, sample_points
-from keras_l11.handwriting.soft_window import SoftWindow, character_lengths, encode_characters, finished
+from keras_l11.handwriting.soft_window import SoftWindow, character_lengths, finished
 from keras_l11.layers import stacked_rnn
 
 # Characters of IAM-OnDB's transcripts (others map to the "unknown" channel).

@@ -31,7 +31,7 @@ class PeepholeLSTMCell(keras.layers.Layer):
     Example:
     ```python
     import keras
-    from keras_l11.layers import PeepholeLSTMCell
+    from keras_l11.language import PeepholeLSTMCell
 
     layer = keras.layers.RNN(PeepholeLSTMCell(64), return_sequences=True)
     outputs = layer(keras.random.normal((2, 10, 8)))  # (2, 10, 64)

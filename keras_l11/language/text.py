@@ -5,7 +5,7 @@ the vocabulary is the 256 byte values and tokenisation is `bytes -> uint8`,
 which a SavedModel can do in-graph (`tf.io.decode_raw`). Two sources:
 
 - offline: the Wikipedia excerpt (106 articles, raw XML) that the `gensim`
-  wheel ships as test data (DATA.md); its path is found without importing gensim;
+  wheel ships as test data (docs: data); its path is found without importing gensim;
 - the paper: a user-supplied `enwik8` file (100M bytes), split as in the paper
   into the first 96M bytes for training and the last 4M for testing.
 """

@@ -52,7 +52,7 @@ class NTMCell(keras.layers.Layer):
     Example:
     ```python
     import keras
-    from keras_l11.layers import NTMCell
+    from keras_l11.ntm import NTMCell
 
     cell = NTMCell(controller_units=100, memory_size=128, memory_width=20)
     inputs = keras.Input((None, 9))

@@ -22,14 +22,15 @@ class NeuralTuringMachine(keras.Model):
     Args:
         input_width: int. Features per input step.
         output_width: int. Bits per output step.
-        controller_units, memory_size, memory_width, num_read_heads,
-        num_write_heads, shift_range, controller, controller_layers,
-        memory_init, clip_value: see `keras_l11.layers.NTMCell`.
+        **cell_kwargs: the memory and controller (`controller_units`,
+            `memory_size`, `memory_width`, `num_read_heads`, `num_write_heads`,
+            `shift_range`, `controller`, `controller_layers`, `memory_init`,
+            `clip_value`), as documented in `keras_l11.ntm.NTMCell`.
 
     Example:
     ```python
     import numpy as np
-    from keras_l11.models import NeuralTuringMachine
+    from keras_l11.ntm import NeuralTuringMachine
 
     model = NeuralTuringMachine(input_width=9, output_width=8)
     probabilities = model(np.zeros((2, 41, 9), "float32"))  # (2, 41, 8)
@@ -155,7 +156,7 @@ class SequenceLSTM(keras.Model):
     Example:
     ```python
     import numpy as np
-    from keras_l11.models import SequenceLSTM
+    from keras_l11.ntm import SequenceLSTM
 
     model = SequenceLSTM(input_width=9, output_width=8, units=256, num_layers=3)
     probabilities = model(np.zeros((2, 41, 9), "float32"))

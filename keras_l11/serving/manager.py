@@ -1,6 +1,6 @@
 """Which model versions are loaded, and keeping that in step with disk and config.
 
-Follows TF Serving's behaviour (SERVING.md): versions are integer folders under
+Follows TF Serving's behaviour (the docs' serving page): versions are integer folders under
 a model's base path; the version policy (`latest { num_versions }` (default 1),
 `all {}`, `specific { versions }`) picks the ones to serve; new folders are
 picked up by polling and loaded *before* the versions they replace are

@@ -1,7 +1,7 @@
 """The local TF-Serving-compatible model server: `python -m serving`.
 
 For development, demos and tests on machines without `tensorflow_model_server`
-(see SERVING.md); production runs the real TF Serving on the same config and
+(see the docs' serving page); production runs the real TF Serving on the same config and
 `saved_models/` folders. Flags, defaults and messages follow TF Serving's;
 the ones it lacks (`--bind_address`, `--rest_api_max_body_bytes`,
 `--grpc_max_threads`) are marked as ours. Both ports bind 127.0.0.1 unless

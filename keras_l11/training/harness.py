@@ -12,7 +12,8 @@ A job reads like this (see `train/ntm.py`):
 Everything jobs share lives here once: the flags, strategy choice (global
 batch = per-replica batch x replicas), resumable checkpoints, TensorBoard,
 gradient clipping, the non-finite-loss stop, evaluation tables, export to
-`saved_models/<name>/<version>/` and registration in `serving/models.config`.
+`saved_models/<name>/<version>/` and, on request (`--serving_config`), registration in
+a TF Serving model config.
 """
 
 import argparse
@@ -83,8 +84,9 @@ def build_parser(description, configs, add_job_flags=None):
     g.add_argument("--no_export", action="store_true", help="train and evaluate only")
     g.add_argument(
         "--serving_config",
-        default=os.path.join("serving", "models.config"),
-        help="TF Serving model config to register the export in ('' to skip)",
+        default="",
+        help="a TF Serving model config file to add the export to, e.g. saved_models/models.config "
+        "(default: none; the tracked serving/models.config is never rewritten unless named here)",
     )
     g.add_argument("--max_minutes", type=float, default=None, help="stop training after this much wall time")
     g.add_argument(

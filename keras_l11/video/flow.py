@@ -14,7 +14,7 @@ signature). `flow_stack` is the temporal stream's input for L consecutive
 frame pairs: `[H, W, 2L]` with channels ordered `u_1, v_1, u_2, v_2, ..., u_L,
 v_L` (the paper's eq. 1, I_tau(u, v, 2k - 1) = d^x, I_tau(u, v, 2k) = d^y),
 each pair's mean displacement subtracted (the paper's camera-motion
-compensation). Inside models, `keras_l11.layers.FlowStack` does the same
+compensation). Inside models, `keras_l11.video.FlowStack` does the same
 stacking (and trajectory stacking) on the flows of a window.
 """
 
