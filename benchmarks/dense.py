@@ -44,7 +44,7 @@ def segmentation(runs_dir, reuse):
         )
         previous = os.path.join(runs_dir, f"fcn-{variant}")
     at_once = run_small(
-        "fcn", runs_dir, reuse, name="fcn-8s-at-once", extra=["--variant", "8s", "--override", "all_at_once=True"]
+        "fcn", runs_dir, reuse, name="fcn-8s-at-once", extra=["--variant", "8s", "--override", "model.all_at_once=True"]
     )["evaluation"]
     rows.append(["FCN-8s all at once (from scratch)", *(at_once[m] for m in SEGMENT_MEASURES), ""])
     rows.append(["all background", *(ev[f"baseline_{m}"] for m in SEGMENT_MEASURES), ""])

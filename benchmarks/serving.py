@@ -41,26 +41,17 @@ def free_port():
 def export_models(tmp):
     """The tiny model and an NTM of the paper's size (100 units, 128 x 20), untrained:
     latency does not depend on the weights."""
-    import tensorflow as tf
 
+    from keras_l11.ntm.export import ntm_signatures
     from keras_l11.ntm.models import NeuralTuringMachine
     from keras_l11.ntm.tasks import CopyTask
-    from keras_l11.training.export import Signature, export_saved_model
+    from keras_l11.training.export import export_saved_model
     from tests.toy_models import export_half_plus_two
 
     export_half_plus_two(os.path.join(tmp, "tiny"), 1)
     task = CopyTask()
     model = NeuralTuringMachine(task.input_width, task.output_width)
-    export_saved_model(
-        model,
-        os.path.join(tmp, "ntm"),
-        {
-            "serving_default": Signature(
-                fn=lambda sequence: {"probabilities": model(sequence)},
-                inputs={"sequence": tf.TensorSpec([None, None, task.input_width], tf.float32)},
-            )
-        },
-    )
+    export_saved_model(model, os.path.join(tmp, "ntm"), ntm_signatures(model))
     with open(os.path.join(tmp, "models.config"), "w") as f:
         f.write(
             "model_config_list {\n"

@@ -143,7 +143,14 @@ def test_darn_paper_atari_config_reads_a_folder_of_frames(tmp_path):
         screen[rng.integers(0, 150), rng.integers(0, 150)] = 255
         Image.fromarray(screen).save(frames / f"{i:04d}.png")
     small = ["--steps", "20", "--override", "steps_per_epoch=10", "--override", "batch_size=8"]
-    small += ["--override", "hidden=[8]", "--override", "eval_samples=4", "--override", "convergence_samples=[1,4]"]
+    small += [
+        "--override",
+        "model.hidden=[8]",
+        "--override",
+        "eval_samples=4",
+        "--override",
+        "convergence_samples=[1,4]",
+    ]
     summary = smoke_job("darn", tmp_path, "atari", "--config", "paper_atari", "--frames", str(frames), *small)
     assert summary["train_config"]["data"] == "frames" and summary["evaluation"]["test_images"] == 3
     assert summary["evaluation"]["paper_nats"] is None

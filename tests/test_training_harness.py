@@ -261,3 +261,16 @@ def test_overrides_are_typed_and_checked():
         apply_overrides(TrainConfig(), ["stepz=3"])
     with pytest.raises(ValueError, match="needs a int"):
         apply_overrides(TrainConfig(), ["steps=many"])
+
+
+def test_a_dotted_override_changes_one_field_of_the_nested_model_config():
+    from keras_l11.ntm.configs import CONFIGS
+
+    smoke = CONFIGS["smoke"]
+    config = apply_overrides(smoke, ["ntm.memory_size=64", "ntm.controller=feedforward", "ntm.memory_width=4"])
+    assert (config.ntm.memory_size, config.ntm.controller, config.ntm.memory_width) == (64, "feedforward", 4)
+    assert config.ntm.controller_units == smoke.ntm.controller_units and config.lstm == smoke.lstm
+    with pytest.raises(ValueError, match=r"--override 'ntm.memory_sise=64'.*memory_size"):
+        apply_overrides(smoke, ["ntm.memory_sise=64"])
+    with pytest.raises(ValueError, match="needs a int"):
+        apply_overrides(smoke, ["ntm.memory_size=big"])

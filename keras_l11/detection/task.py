@@ -8,9 +8,16 @@ import multiprocessing
 import os
 
 import numpy as np
+import tensorflow as tf
 
 from keras_l11.data.install import data_dir
+from keras_l11.detection import data as det_data
+from keras_l11.detection import figures
+from keras_l11.detection import metrics as metrics
 from keras_l11.detection import proposals as proposal_lib
+from keras_l11.detection.metrics import box_iou, paired_iou
+from keras_l11.detection.rcnn import detect
+from keras_l11.ops.images import image_dataset
 
 
 def cached_proposals(examples, name, mode="fast", max_proposals=2000, workers=None):
@@ -71,3 +78,156 @@ def run_detector(detect_fn, examples, proposals, batch_size=8):
                 }
             )
     return results
+
+
+def largest_object(example, size):
+    """The image resized to `size` and its largest object's class and box
+    (fractions), preferring objects that VOC does not flag difficult."""
+    from PIL import Image
+
+    image = example["image"]
+    h, w = image.shape[:2]
+    areas = (example["boxes"][:, 2] - example["boxes"][:, 0]) * (example["boxes"][:, 3] - example["boxes"][:, 1])
+    if np.any(~example.get("difficult", np.zeros(len(areas), bool))):  # VOC's difficult boxes only as a last resort
+        areas = np.where(example.get("difficult", False), -1.0, areas)
+    k = int(np.argmax(areas))
+    if (h, w) != (size, size):
+        image = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+    return image, int(example["classes"][k]), example["boxes"][k] / np.array([w, h, w, h], np.float32)
+
+
+def load_localization_arrays(config):
+    """`(train, test, class names)`; each split is `(images uint8, classes, boxes as fractions)`."""
+    if config.data == "digits":
+        make = lambda n, split, seed: det_data.digit_canvases(  # noqa: E731
+            n,
+            split,
+            seed,
+            size=config.image_size,
+            num_digits=(1, 1),
+            digit_sizes=(int(config.image_size * config.min_digit), int(config.image_size * config.max_digit)),
+            clutter=config.clutter,
+            shapes=config.shapes,
+        )
+        splits, names = (
+            (make(config.train_images, "train", 0), make(config.test_images, "test", 1)),
+            det_data.DIGIT_NAMES,
+        )
+    elif config.data == "voc2007":
+        splits, names = (det_data.voc2007("train+validation"), det_data.voc2007("test")), det_data.VOC_NAMES
+    else:
+        raise ValueError(f"data must be 'digits' or 'voc2007', got {config.data!r}")
+    arrays = []
+    for examples in splits:
+        parts = [largest_object(ex, config.image_size) for ex in examples]
+        arrays.append(
+            (
+                np.stack([p[0] for p in parts]),
+                np.array([p[1] for p in parts], np.int32),
+                np.stack([p[2] for p in parts]).astype(np.float32),
+            )
+        )
+    return arrays[0], arrays[1], names
+
+
+def localization_dataset(arrays, batch, shuffle_seed=None):
+    images, classes, boxes = arrays
+    return image_dataset(images, {"class_logits": classes, "box": boxes}, batch, shuffle_seed)
+
+
+def evaluate_localizer(model, train, test):
+    """`(accuracy, mean IoU and correct-localization rate with the baseline's,
+    the model's outputs)`."""
+    images, classes, boxes = test
+    out = model.predict(localization_dataset(test, 64), verbose=0)
+    predicted = out["class_logits"].argmax(-1)
+    ious = paired_iou(out["box"], boxes)
+    majority = np.bincount(train[1]).argmax()
+    mean_box = train[2].mean(axis=0)
+    baseline_ious = box_iou(mean_box[None], boxes)[0]
+    return {
+        "accuracy": float(np.mean(predicted == classes)),
+        "mean_iou": float(np.mean(ious)),
+        "correct_localization": float(np.mean((predicted == classes) & (ious >= 0.5))),
+        "baseline_accuracy": float(np.mean(classes == majority)),
+        "baseline_mean_iou": float(np.mean(baseline_ious)),
+        "baseline_correct_localization": float(np.mean((classes == majority) & (baseline_ious >= 0.5))),
+    }, out
+
+
+def plot_localizations(test, out, names, path, count=8):
+    """The first `count` test images with the predicted box, class and
+    probability (yellow) and the labelled box (dashed white)."""
+    images, _, boxes = test
+    scale = np.array([images.shape[2], images.shape[1]] * 2, np.float32)
+    probabilities = tf.nn.softmax(out["class_logits"][:count]).numpy()
+    predictions = [
+        {"boxes": out["box"][k : k + 1] * scale, "scores": [p.max()], "classes": [p.argmax()]}
+        for k, p in enumerate(probabilities)
+    ]
+    truths = [{"boxes": boxes[k] * scale} for k in range(len(predictions))]
+    return figures.plot_detections(images[:count], predictions, names, path, truths, min_score=0.0)
+
+
+def load_examples(config):
+    """`(train, test, class names)`."""
+    if config.data == "digits":
+        train = det_data.digit_canvases(config.train_images, "train", seed=0, size=config.image_size)
+        test = det_data.digit_canvases(config.test_images, "test", seed=1, size=config.image_size)
+        return train, test, det_data.DIGIT_NAMES
+    if config.data == "voc2007":
+        return det_data.voc2007("train+validation"), det_data.voc2007("test"), det_data.VOC_NAMES
+    raise ValueError(f"data must be 'digits' or 'voc2007', got {config.data!r}")
+
+
+def chance_detections(proposals, num_classes, seed=0):
+    """Every proposal with a random class and a random score: what chance gets."""
+    rng = np.random.default_rng(seed)
+    return [
+        {"boxes": p, "scores": rng.random(len(p)), "classes": rng.integers(0, num_classes, len(p))} for p in proposals
+    ]
+
+
+def detector(model, config, regression=True):
+    """`detect` compiled once for any batch, image size and number of proposals."""
+    chunk = config.region_chunk or None
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None, None, 3], tf.float32),
+            tf.TensorSpec([None, None, 4], tf.float32),
+            tf.TensorSpec([None], tf.int32),
+        ]
+    )
+    def detect_batch(images, boxes, counts):
+        return detect(model, images, boxes, counts, config.context_padding, regression, chunk=chunk)
+
+    return detect_batch
+
+
+def evaluate_detector(model, config, test, test_proposals, num_classes):
+    """mAP figures with and without box regression, and chance."""
+    summary = {}
+    for regression in (True, False):
+        found = run_detector(detector(model, config, regression), test, test_proposals)
+        key = "with_regression" if regression else "without_regression"
+        summary[key] = {
+            "voc07_map_50": metrics.mean_average_precision(found, test, num_classes, 0.5, "voc07")[0],
+            "coco_map": metrics.pycocotools_map(found, test, num_classes)[0],
+        }
+        if regression:
+            detections = found
+    # The lecture's comparison: as many sliding windows per image as selective search gives proposals.
+    count = int(round(np.mean([len(p) for p in test_proposals])))
+    windows = [proposal_lib.sliding_windows(*ex["image"].shape[:2], count) for ex in test]
+    found = run_detector(detector(model, config), test, windows)
+    summary["sliding_windows"] = {
+        "voc07_map_50": metrics.mean_average_precision(found, test, num_classes, 0.5, "voc07")[0],
+        "windows_per_image": float(np.mean([len(w) for w in windows])),
+        "recall_50": proposal_lib.recall(windows, [t["boxes"] for t in test]),
+    }
+    chance = chance_detections(test_proposals, num_classes)
+    summary["chance_voc07_map_50"] = metrics.mean_average_precision(chance, test, num_classes, 0.5, "voc07")[0]
+    summary["proposal_recall_50"] = proposal_lib.recall(test_proposals, [t["boxes"] for t in test])
+    summary["proposals_per_image"] = float(np.mean([len(p) for p in test_proposals]))
+    return summary, detections

@@ -2,8 +2,10 @@
 
 Following tensorflow/models `official/`, an experiment is data, not code: a
 job declares its config type (a subclass of `TrainConfig`) and three values
-of it. `--override key=value` changes any field from the command line; a nested
-config takes JSON of the fields to change (`--override 'tower={"dropout": 0.5}'`).
+of it. `--override key=value` changes any field from the command line. A job's
+config nests its model's own config (a dataclass of the model's arguments): one of
+its fields is changed with a dotted key (`--override ntm.memory_size=64`), or
+several with JSON (`--override 'tower={"dropout": 0.5}'`).
 """
 
 import dataclasses
@@ -39,11 +41,20 @@ def _frozen(value):
 
 
 def apply_overrides(config, overrides):
-    """Returns `config` with `["field=value", ...]` applied, values typed like the field."""
+    """Returns `config` with `["field=value", ...]` applied, values typed like the
+    field; `"nested.field=value"` changes one field of a nested config."""
     fields = {f.name: f for f in dataclasses.fields(config)}
     changes = {}
     for item in overrides or ():
         key, sep, raw = item.partition("=")
+        head, dot, rest = key.partition(".")
+        if sep and dot and head in fields and dataclasses.is_dataclass(getattr(config, head)):
+            inner = f"{rest}={raw}"
+            try:
+                changes[head] = apply_overrides(changes.get(head, getattr(config, head)), [inner])
+            except ValueError as err:
+                raise ValueError(str(err).replace(f"--override {inner!r}", f"--override {item!r}")) from None
+            continue
         if not sep or key not in fields:
             raise ValueError(f"--override {item!r}: expected field=value with field one of {sorted(fields)}")
         current = getattr(config, key)
