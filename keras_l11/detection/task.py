@@ -1,5 +1,5 @@
-"""What the R-CNN job and its benchmark share: cached proposals, and running a
-detector over a data set."""
+"""What the detection jobs share: their data, cached selective-search proposals, the
+detector run over a data set, and the evaluation protocols (mAP, IoU)."""
 
 import concurrent.futures
 import functools

@@ -1,58 +1,27 @@
-"""What the character and word language-model jobs share: the model config,
-training on windows of a token stream, held-out evaluation that carries the
-state through the text, the unigram baseline, and the export with `sample` and
-`score` signatures.
+"""What the language jobs share.
 
-The jobs differ only in their data and tokeniser (`train/char_rnn.py`: bytes
-of Wikipedia XML; `train/word_rnn.py`: words of Moby-Dick or Penn Treebank).
+- Language models (`train/char_rnn.py`: bytes of Wikipedia XML or enwik8;
+  `train/word_rnn.py`: words of Moby-Dick or Penn Treebank): their data, training
+  on windows of a token stream, held-out evaluation that carries the state through
+  the text, the unigram baseline, and the export.
+- Translation (`train/translate.py`): sentence pairs, vocabularies, teacher-forced
+  arrays, and BLEU (sacrebleu) of beam-search and greedy translations.
 """
 
-import dataclasses
 import math
+import os
 
 import keras
 import numpy as np
+import sacrebleu
 import tensorflow as tf
 
-from keras_l11.language import text
-from keras_l11.language.language_model import RecurrentLanguageModel, with_start
+from keras_l11.language import parallel, text, words
+from keras_l11.language.export import language_model_signatures
 from keras_l11.language.metrics import BitsPerCharacter, Perplexity
-from keras_l11.training.config import TrainConfig
-from keras_l11.training.export import Signature
+from keras_l11.language.seq2seq import reversed_source
+from keras_l11.layers.tokenizers import END, START
 from keras_l11.training.harness import format_table
-
-
-@dataclasses.dataclass(frozen=True)
-class LanguageModelConfig(TrainConfig):
-    """Model and data sizes of a recurrent language model (see `RecurrentLanguageModel`).
-
-    Attributes:
-        sequence_length: tokens per training window (truncated BPTT length).
-        eval_streams: parallel streams the held-out text is cut into; each is
-            read front to back with the state carried between windows.
-        embedding_dim: 0 means `units`.
-    """
-
-    units: int = 256
-    num_layers: int = 2
-    cell: str = "lstm"
-    embedding_dim: int = 0
-    skip_connections: bool = True
-    dropout: float = 0.0
-    sequence_length: int = 100
-    eval_streams: int = 16
-
-
-def build_model(config, vocab_size):
-    return RecurrentLanguageModel(
-        vocab_size,
-        units=config.units,
-        num_layers=config.num_layers,
-        cell=config.cell,
-        embedding_dim=config.embedding_dim or None,
-        skip_connections=config.skip_connections,
-        dropout=config.dropout,
-    )
 
 
 def unigram_bits(train_ids, test_ids, vocab_size):
@@ -100,7 +69,7 @@ def train_language_model(run, tokenizer, train_ids, test_ids, model_name, unit):
     config = run.config
     metric = BitsPerCharacter if unit == "character" else Perplexity
     result = run.fit(
-        build_model=lambda: build_model(config, tokenizer.vocab_size),
+        build_model=lambda: config.model.build(tokenizer.vocab_size),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=lambda: [metric()],
         # A resumed run skips the batches it has trained on: the same stream as an uninterrupted run.
@@ -132,44 +101,114 @@ def train_language_model(run, tokenizer, train_ids, test_ids, model_name, unit):
     return model
 
 
-def language_model_signatures(model, tokenizer):
-    """The exported endpoints of a language model, on plain strings.
+def load_character_text(config, data_path):
+    """`(train, test)` bytes."""
+    if config.data == "enwik8":
+        if not data_path or not os.path.exists(data_path):
+            raise FileNotFoundError(
+                "data=enwik8 needs --data_path pointing at the enwik8 file "
+                "(http://mattmahoney.net/dc/enwik8.zip, unzipped); offline, use --config small"
+            )
+        return text.split_bytes(text.read_bytes(data_path), train_bytes=text.ENWIK8_TRAIN_BYTES)
+    if config.data == "wikipedia":
+        return text.split_bytes(text.read_bytes(text.wikipedia_sample_path()), test_fraction=config.test_fraction)
+    raise ValueError(f"data must be 'wikipedia' or 'enwik8', got {config.data!r}")
 
-    - `sample`: `prime`, `length`, `temperature`, `bias`, `seed` (one value per
-      row) -> `text` (the continuation) and `log_prob_bits` (its log2
-      probability under the unbiased model). All rows share the longest length
-      and are cut to their own.
-    - `score` (also `serving_default`): `text` -> `log_prob_bits`, `tokens`
-      (how many were scored) and `bits_per_token`.
-    """
 
-    def sample(prime, length, temperature, bias, seed):
-        ids, lengths = with_start(tokenizer, prime)
-        tokens, log_probs = model.generate(
-            ids, lengths, tf.reduce_max(length), temperature=temperature, bias=bias, seed=seed, row_lengths=length
-        )
-        tokens = tf.RaggedTensor.from_tensor(tokens, lengths=length)
-        return {"text": tokenizer.decode(tokens), "log_prob_bits": log_probs / math.log(2.0)}
+def load_word_text(config, data_path):
+    """`(tokenizer, train ids, test ids)`."""
+    if config.data == "ptb":
+        if not data_path:
+            raise FileNotFoundError("data=ptb needs --data_path, the folder with the ptb.*.txt files")
+        ptb = words.read_ptb(data_path)
+        texts = ptb["train"], ptb["test"]
+        # PTB is tokenised and lowercased already, with its own <unk>.
+        tokenizer = words.word_tokenizer(texts[0], config.vocab_size, 1, lowercase=False, split_punctuation=False)
+    elif config.data == "moby_dick":
+        texts = words.split_paragraphs(words.moby_dick_paragraphs(), config.test_fraction)
+        tokenizer = words.word_tokenizer(texts[0], config.vocab_size, config.min_count)
+    else:
+        raise ValueError(f"data must be 'moby_dick' or 'ptb', got {config.data!r}")
+    return tokenizer, words.token_ids(tokenizer, texts[0]), words.token_ids(tokenizer, texts[1])
 
-    def score(text):
-        ids, lengths = with_start(tokenizer, text)
-        bits = model.score(ids, lengths)
-        count = tf.cast(lengths - 1, tf.float32)
-        return {"log_prob_bits": bits, "tokens": lengths - 1, "bits_per_token": tf.math.divide_no_nan(-bits, count)}
 
-    rows = lambda dtype: tf.TensorSpec([None], dtype)  # noqa: E731
-    score_signature = Signature(fn=score, inputs={"text": rows(tf.string)})
+def load_translation_pairs(config, tfds_dir):
+    """`(train pairs, test pairs)` of `(source, target)` strings; training pairs
+    longer than `max_words` on either side are left out (and Bible pairs held out)."""
+
+    def short(pairs):
+        return [p for p in pairs if max(len(p[0].split()), len(p[1].split())) <= config.max_words]
+
+    if config.data == "wmt14":  # the paper's test set (newstest2014) is kept whole
+        return short(parallel.wmt14_pairs("train", data_dir=tfds_dir)), parallel.wmt14_pairs("test", data_dir=tfds_dir)
+    if config.data != "bible":
+        raise ValueError(f"data must be 'bible' or 'wmt14', got {config.data!r}")
+    pairs = short(parallel.bible_pairs())
+    if config.train_pairs:  # a fixed handful, learnt and then checked on the same pairs
+        train = pairs[: config.train_pairs]
+        return train, train[: config.test_pairs]
+    return parallel.split_pairs(pairs, config.test_pairs, seed=0)
+
+
+def make_tokenizers(train, config):
+    """Source and target vocabularies from the training pairs."""
+    source = words.word_tokenizer(
+        [s for s, _ in train], config.source_vocab, config.min_count, line_token=None, start_token=None
+    )
+    target = words.word_tokenizer(
+        [t for _, t in train], config.target_vocab, config.min_count, line_token=None, start_token=START, end_token=END
+    )
+    return source, target
+
+
+def encode_pairs(pairs, source_tokenizer, target_tokenizer):
+    """`({"source", "target_in"}, target_out, weights)` arrays (teacher forcing)."""
+    source = reversed_source(source_tokenizer, [s for s, _ in pairs]).numpy().astype(np.int32)
+    target = target_tokenizer.encode([t for _, t in pairs])
+    start = tf.fill([target.nrows(), 1], target_tokenizer.start_id)
+    end = tf.fill([target.nrows(), 1], target_tokenizer.end_id)
+    target_in = tf.concat([start, target], axis=1).to_tensor(0).numpy()
+    target_out = tf.concat([target, end], axis=1).to_tensor(0).numpy()
+    return {"source": source, "target_in": target_in}, target_out, (target_out != 0).astype(np.float32)
+
+
+def translation_dataset(arrays, batch_size, seed=None, repeat=False):
+    ds = tf.data.Dataset.from_tensor_slices(arrays)
+    if seed is not None:
+        ds = ds.shuffle(len(arrays[1]), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    return ds.batch(batch_size, drop_remainder=repeat).prefetch(tf.data.AUTOTUNE)
+
+
+def reference_text(tokenizer, sentences):
+    """Targets in the tokeniser's own form (lowercased, punctuation split), what BLEU compares against."""
+    return [" ".join(w.decode() for w in row) for row in tokenizer.split(sentences).to_list()]
+
+
+def bleu(model, pairs, source_tokenizer, target_tokenizer, config, batch_size=64):
+    """Corpus BLEU (sacrebleu) of beam-search and greedy translations, and the
+    share of sentences translated exactly, on `pairs`."""
+    start, end = target_tokenizer.start_id, target_tokenizer.end_id
+
+    @tf.function
+    def translate(sources):
+        source = reversed_source(source_tokenizer, sources)
+        beams, _ = model.beam_search(source, start, end, config.beam_size, config.max_decode_length)
+        greedy, _ = model.greedy(source, start, config.max_decode_length)
+        return target_tokenizer.decode(beams[:, 0], stop_id=end), target_tokenizer.decode(greedy, stop_id=end)
+
+    beam_out, greedy_out = [], []
+    for i in range(0, len(pairs), batch_size):
+        b, g = translate(tf.constant([s for s, _ in pairs[i : i + batch_size]]))
+        beam_out += [t.decode() for t in b.numpy()]
+        greedy_out += [t.decode() for t in g.numpy()]
+    references = reference_text(target_tokenizer, [t for _, t in pairs])
     return {
-        "serving_default": score_signature,
-        "score": score_signature,
-        "sample": Signature(
-            fn=sample,
-            inputs={
-                "prime": rows(tf.string),
-                "length": rows(tf.int32),
-                "temperature": rows(tf.float32),
-                "bias": rows(tf.float32),
-                "seed": rows(tf.int64),
-            },
-        ),
+        "bleu_beam": sacrebleu.corpus_bleu(beam_out, [references]).score,
+        "bleu_greedy": sacrebleu.corpus_bleu(greedy_out, [references]).score,
+        "exact_match_beam": float(np.mean([h == r for h, r in zip(beam_out, references)])),
+        "examples": [
+            {"source": s, "reference": r, "beam": h} for (s, _), r, h in list(zip(pairs, references, beam_out))[:5]
+        ],
     }
