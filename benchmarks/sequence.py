@@ -126,8 +126,8 @@ def sampling(length, units=128, num_layers=2):
     import tensorflow as tf
 
     from keras_l11.language.client import sample_inputs
-    from keras_l11.language.language_model import RecurrentLanguageModel
     from keras_l11.language.export import language_model_signatures
+    from keras_l11.language.language_model import RecurrentLanguageModel
     from keras_l11.layers.tokenizers import ByteTokenizer
     from keras_l11.training.export import export_saved_model
 

@@ -93,7 +93,7 @@ def test_the_retrieve_command_finds_the_images_a_typed_sentence_describes(server
     import os
 
     from keras_l11.captioning import client as retrieve
-    from train.retrieval import CONFIGS
+    from keras_l11.captioning.configs import RETRIEVAL_CONFIGS as CONFIGS
 
     gallery = caption_runs["retrieval"]["gallery"]
     config = CONFIGS["smoke"]

@@ -182,7 +182,8 @@ def test_caption_and_ranking_models_round_trip_through_keras_files(make, inputs,
 def test_flickr_configs_need_their_folder(tmp_path):
     import dataclasses
 
-    from keras_l11.captioning.task import CaptionDataConfig, load_caption_data
+    from keras_l11.captioning.configs import CaptionDataConfig
+    from keras_l11.captioning.task import load_caption_data
 
     with pytest.raises(ValueError, match="needs --data_path"):
         load_caption_data(dataclasses.replace(CaptionDataConfig(), data="flickr8k"))
@@ -199,7 +200,8 @@ def test_the_paper_configs_read_coco_captions_through_tfds():
 
     import tensorflow_datasets as tfds
 
-    from keras_l11.captioning.task import CaptionDataConfig, load_caption_data
+    from keras_l11.captioning.configs import CaptionDataConfig
+    from keras_l11.captioning.task import load_caption_data
 
     with tfds.testing.mock_data(num_examples=3, policy=tfds.testing.MockPolicy.USE_CODE):
         train, test = load_caption_data(dataclasses.replace(CaptionDataConfig(), data="coco", image_size=40))

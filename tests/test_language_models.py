@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_l11.language.export import language_model_signatures
 from keras_l11.language.language_model import RecurrentLanguageModel, with_start
 from keras_l11.language.seq2seq import Seq2SeqTranslator, reversed_source
-from keras_l11.language.export import language_model_signatures
 from keras_l11.layers.tokenizers import END, START, ByteTokenizer, WordTokenizer
 
 IDS = tf.constant([[10, 65, 66, 67, 68], [10, 70, 71, 0, 0]])

@@ -1,42 +1,18 @@
 """What the captioning and retrieval jobs share: their data (generated scenes,
-COCO through TFDS, Flickr8k/30k from the user's files) and its flag, the image
-encoder's config, the vocabulary built with a word-count threshold, captions
-as padded token arrays, and the training stream of (image, caption) rows."""
+COCO through TFDS, Flickr8k/30k from the user's files) and its flag, the vocabulary
+built with a word-count threshold, captions as padded token arrays, the training
+stream of (image, caption) rows, decoding, and the evaluation protocols (caption
+scores against the most frequent caption; recall@K and median ranks against chance)."""
 
-import dataclasses
 import os
 
 import numpy as np
 import tensorflow as tf
 
 from keras_l11.captioning import data as caption_data
+from keras_l11.captioning.metrics import caption_scores, retrieval_scores
 from keras_l11.language import words
 from keras_l11.layers.tokenizers import END, START
-from keras_l11.training.config import TrainConfig
-
-
-@dataclasses.dataclass(frozen=True)
-class CaptionDataConfig(TrainConfig):
-    """The data and image-encoder fields of the captioning and retrieval configs.
-
-    Attributes:
-        data: "scenes" (offline), "coco" (TFDS `coco_captions`), "flickr8k"
-            or "flickr30k" (the user's files, `--data_path`).
-        image_size: images are resized to image_size x image_size.
-        train_images, test_images: offline set sizes.
-        min_count: words seen fewer times in the training captions are `<unk>`.
-        backbone, weights, dense_units: the image encoder
-            (`keras_l11.layers.backbones`; weights "" for none).
-    """
-
-    data: str = "scenes"
-    image_size: int = 64
-    train_images: int = 2000
-    test_images: int = 200
-    min_count: int = 5
-    backbone: str = "small_cnn"
-    weights: str = ""
-    dense_units: tuple = (256,)
 
 
 def add_data_flags(parser):
@@ -115,3 +91,65 @@ def start_caption_job(flags, job_name):
         data = load_caption_data(flags.train_config, flags.data_path)
     run = harness.start(flags, job_name)
     return run, data, caption_tokenizer(data[0], flags.train_config.min_count)
+
+
+def decode_captions(model, tokenizer, images, beam_size, max_length):
+    """`(captions [B, beam] str, log_probs [B, beam])`; beam 0 is greedy decoding."""
+    start, end = tokenizer.start_id, tokenizer.end_id
+    if beam_size == 0:
+        tokens, log_probs = model.greedy(images, start, end, max_length)
+        tokens, log_probs = tokens[:, None], log_probs[:, None]
+    else:
+        tokens, log_probs = model.beam_search(images, start, end, beam_size, max_length)
+    batch, beams = tf.shape(tokens)[0], tf.shape(tokens)[1]
+    texts = tokenizer.decode(tf.reshape(tokens, [batch * beams, -1]), stop_id=end)
+    return tf.reshape(texts, [batch, beams]), log_probs
+
+
+def evaluate_captions(model, tokenizer, train, test, config, batch=50):
+    """Caption scores of greedy and beam decoding and of the most frequent caption."""
+    references = [ex["captions"] for ex in test]
+    results, examples = {}, []
+    for name, beam in (("greedy", 0), (f"beam {config.beam_size}", config.beam_size)):
+        fn = tf.function(lambda images, beam=beam: decode_captions(model, tokenizer, images, beam, config.max_length))
+        best, scores = [], []
+        for i in range(0, len(test), batch):
+            texts, log_probs = fn(np.stack([ex["image"] for ex in test[i : i + batch]]).astype(np.float32))
+            best += [t.decode() for t in texts[:, 0].numpy()]
+            scores += log_probs[:, 0].numpy().tolist()
+        results[name] = caption_scores(references, best)
+        examples = [{"caption": c, "log_prob": s, "references": r} for c, s, r in zip(best, scores, references)][:5]
+    baseline = most_frequent_caption(train)
+    results["most frequent caption"] = caption_scores(references, [baseline] * len(test))
+    return results, examples
+
+
+def pair_arrays(examples, tokenizer, max_length):
+    """`({"images", "sentences"}, dummy targets)`: one row per (image, sentence)."""
+    inputs, _, _ = caption_arrays(examples, tokenizer, max_length)
+    sentences = inputs["caption_in"][:, 1:].astype(np.int32)  # the words, without the start token
+    return {"images": inputs["images"], "sentences": sentences}, np.zeros(len(sentences), np.float32)
+
+
+def sentence_ids(tokenizer, sentences, max_length):
+    """Padded word ids `[B, max_length]` of sentences (in the graph)."""
+    return tokenizer.encode(sentences)[:, :max_length].to_tensor(0, shape=[None, max_length])
+
+
+def evaluate_retrieval(model, tokenizer, test, max_length, batch=100):
+    """Recall@K and median ranks over the test images and all their sentences."""
+    images = np.stack([ex["image"] for ex in test]).astype(np.float32)
+    sentences = [c for ex in test for c in ex["captions"]]
+    owner = np.repeat(np.arange(len(test)), [len(ex["captions"]) for ex in test])
+    image_vectors = np.concatenate(
+        [model.embed_images(images[i : i + batch]).numpy() for i in range(0, len(images), batch)]
+    )
+    text_vectors = np.concatenate(
+        [
+            model.embed_sentences(sentence_ids(tokenizer, sentences[i : i + batch], max_length)).numpy()
+            for i in range(0, len(sentences), batch)
+        ]
+    )
+    scores = retrieval_scores(image_vectors @ text_vectors.T, owner)
+    chance = retrieval_scores(np.random.default_rng(0).normal(size=(len(test), len(sentences))), owner)
+    return scores, chance
