@@ -89,9 +89,9 @@ def sampling(length, units=128, num_layers=2, num_components=10):
     depend on the weights), one line (batch 1)."""
     import tensorflow as tf
 
+    from keras_l11.handwriting.export import handwriting_signatures
     from keras_l11.handwriting.mixture_density import mixture_parameters
     from keras_l11.handwriting.prediction import HandwritingPredictionNetwork
-    from keras_l11.handwriting.task import handwriting_signatures
     from keras_l11.training.export import export_saved_model
 
     model = HandwritingPredictionNetwork(units, num_layers, num_components)

@@ -1,129 +1,65 @@
-"""Export signatures of the handwriting networks, in the data's own units.
+"""What the handwriting job and its benchmark share: the data, the held-out likelihood and the history-free baseline."""
 
-The networks work on offsets scaled to unit deviation (`Normaliser`); every
-signature takes and returns strokes `(dx, dy, end_of_stroke)` in the units of
-the training data, so a client never sees the scale.
+import sys
 
-Prediction network:
-- `sample` (`serving_default`): `bias`, `seed`, `length` per row -> `strokes
-  [rows, points, 3]`, `lengths`.
-- `sample_primed`: the same plus `prime_strokes [rows, points, 3]` and
-  `prime_lengths`: goes on from each row's strokes (only the new points are
-  returned; rows with `prime_lengths` 0 start afresh).
-- `log_prob`: `strokes`, `lengths` -> `nats` per sequence.
-
-Synthesis network: as above with `text` (what to write) in `sample`,
-`prime_text` (what the priming strokes say) in `sample_primed`, `max_length`
-instead of `length` (writing stops at the finish condition), `text` in
-`log_prob`, and `window` (`strokes`, `lengths`, `text` -> `phi [rows,
-points, chars]`, where the window sat while each point was written).
-Text outside the model's alphabet is refused with a message that names it.
-"""
-
+import numpy as np
 import tensorflow as tf
 
-from keras_l11.handwriting.synthesis import HandwritingSynthesisNetwork
-from keras_l11.training.export import Signature
+from keras_l11.handwriting import data as hw
+from keras_l11.handwriting.synthesis import DEFAULT_ALPHABET, HandwritingSynthesisNetwork
 
 
-def _rows(dtype):
-    return tf.TensorSpec([None], dtype)
+def load_lines(config, data_path):
+    """`(train, test, alphabet)`: lists of `(offsets [N, 3], text)` and the
+    characters the synthesis network gets a channel for."""
+    if config.data == "synthetic":
+        train = [(o, t) for o, t, _ in hw.synthetic_dataset(config.train_samples, config.num_writers, seed=0)]
+        test = [(o, t) for o, t, _ in hw.synthetic_dataset(config.test_samples, config.num_writers, seed=1)]
+        return train, test, hw.ALPHABET
+    if config.data == "iam":
+        lines, missing = hw.read_iam_lines(data_path or "")
+        if not lines:
+            raise FileNotFoundError(
+                f"data=iam needs --data_path, the IAM-OnDB root with lineStrokes/ and ascii/ (got {data_path})"
+            )
+        if missing:
+            print(f"IAM-OnDB: {missing} stroke files without a transcript left out", file=sys.stderr)
+        cut = max(1, len(lines) // 20)  # the last 5% of the lines held out
+        return lines[:-cut], lines[-cut:], DEFAULT_ALPHABET
+    raise ValueError(f"data must be 'synthetic' or 'iam', got {config.data!r}")
 
 
-STROKES = tf.TensorSpec([None, None, 3], tf.float32)
-
-
-def handwriting_signatures(model, offset_scale):
-    """Signature name -> `Signature` for a prediction or synthesis network
-    trained on offsets divided by `offset_scale` `(sx, sy)`."""
-    scale = tf.constant(list(offset_scale) + [1.0], tf.float32)
-
-    def output(points, lengths, limit):
-        lengths = tf.minimum(lengths, limit)
-        keep = tf.sequence_mask(lengths, tf.shape(points)[1])[:, :, None]
-        return {"strokes": tf.where(keep, points * scale, 0.0), "lengths": lengths}
-
+def log_prob_fn(model):
+    """`(points, lengths, texts) -> nats` for either network (texts are strings)."""
     if isinstance(model, HandwritingSynthesisNetwork):
-        return _synthesis_signatures(model, scale, output)
+        return tf.function(lambda points, lengths, texts: model.log_prob(points, lengths, model.encode(texts)))
+    return tf.function(lambda points, lengths, texts: model.log_prob(points, lengths))
 
-    def sample(bias, seed, length, states=None, start=None):
-        points, lengths = model.sample(tf.shape(bias)[0], tf.reduce_max(length), bias, seed, states, start)
-        return output(points, lengths, length)
 
-    def sample_primed(bias, seed, length, prime_strokes, prime_lengths):
-        states, last = model.prime(prime_strokes / scale, prime_lengths)
-        return sample(bias, seed, length, states, last)
-
-    def log_prob(strokes, lengths):
-        return {"nats": -model.log_prob(strokes / scale, lengths)}
-
-    sample_inputs = {"bias": _rows(tf.float32), "seed": _rows(tf.int32), "length": _rows(tf.int32)}
-    return _with_default(
-        Signature(sample, sample_inputs),
-        Signature(sample_primed, {**sample_inputs, "prime_strokes": STROKES, "prime_lengths": _rows(tf.int32)}),
-        Signature(log_prob, {"strokes": STROKES, "lengths": _rows(tf.int32)}),
+def held_out_nats(model, lines, max_length, batch_size=64):
+    """Mean negative log-likelihood (nats) per held-out line and per point."""
+    _, targets, weights = hw.padded_arrays([o for o, _ in lines], max_length)
+    lengths = weights.sum(axis=1).astype(np.int32)
+    texts = tf.constant([t for _, t in lines])
+    log_prob = log_prob_fn(model)
+    total = -sum(
+        float(
+            tf.reduce_sum(log_prob(targets[i : i + batch_size], lengths[i : i + batch_size], texts[i : i + batch_size]))
+        )
+        for i in range(0, len(lines), batch_size)
     )
+    return total / len(lines), total / lengths.sum()
 
 
-def _synthesis_signatures(model, scale, output):
-    alphabet = model.alphabet
-    readable = alphabet.replace(" ", "") + (" and space" if " " in alphabet else "")  # no quotes: TF escapes them
-
-    def checked_ids(text):
-        ids = model.encode(text)
-        known = tf.reduce_all((ids < len(alphabet)) | (ids < 0), axis=-1)
-        bad = tf.strings.reduce_join(tf.boolean_mask(text, ~known), separator=" / ")
-        with tf.control_dependencies(
-            [
-                tf.debugging.assert_greater(
-                    tf.reduce_min(tf.reduce_sum(tf.cast(ids >= 0, tf.int32), -1)), 0, message="text is empty"
-                ),
-                tf.debugging.Assert(
-                    tf.reduce_all(known),
-                    [tf.strings.join([f"text has characters outside the alphabet of this model ({readable}): ", bad])],
-                ),
-            ]
-        ):
-            return tf.identity(ids)
-
-    def sample(text, bias, seed, max_length, states=None, start=None, ids=None):
-        ids = checked_ids(text) if ids is None else ids
-        points, lengths = model.sample(ids, tf.reduce_max(max_length), bias, seed, states, start)
-        return output(points, lengths, max_length)
-
-    def sample_primed(text, bias, seed, max_length, prime_strokes, prime_lengths, prime_text):
-        # The network reads the priming strokes with the whole line, priming text first (Graves, section 5.5).
-        line = tf.where(tf.strings.length(prime_text) > 0, tf.strings.join([prime_text, text], " "), text)
-        ids = checked_ids(line)
-        states, last = model.prime(prime_strokes / scale, prime_lengths, ids)
-        return sample(text, bias, seed, max_length, states, last, ids)
-
-    def log_prob(strokes, lengths, text):
-        return {"nats": -model.log_prob(strokes / scale, lengths, model.encode(text))}
-
-    def window(strokes, lengths, text):
-        return {"phi": model.window_weights(strokes / scale, lengths, model.encode(text))}
-
-    sample_inputs = {
-        "text": _rows(tf.string),
-        "bias": _rows(tf.float32),
-        "seed": _rows(tf.int32),
-        "max_length": _rows(tf.int32),
-    }
-    scored = {"strokes": STROKES, "lengths": _rows(tf.int32), "text": _rows(tf.string)}
-    primed = {
-        **sample_inputs,
-        "prime_strokes": STROKES,
-        "prime_lengths": _rows(tf.int32),
-        "prime_text": _rows(tf.string),
-    }
-    return {
-        **_with_default(
-            Signature(sample, sample_inputs), Signature(sample_primed, primed), Signature(log_prob, scored)
-        ),
-        "window": Signature(window, scored),
-    }
-
-
-def _with_default(sample, sample_primed, log_prob):
-    return {"serving_default": sample, "sample": sample, "sample_primed": sample_primed, "log_prob": log_prob}
+def independent_baseline(train, test):
+    """Nats per point of the test points under one Gaussian (the training
+    offsets' mean and covariance) and one end-of-stroke rate: what a model
+    that ignores the pen's history gets."""
+    offsets = np.concatenate(train)
+    mean, cov = offsets[:, :2].mean(0), np.cov(offsets[:, :2].T)
+    rate = offsets[:, 2].mean()
+    points = np.concatenate(test)
+    d = points[:, :2] - mean
+    gauss = -0.5 * np.einsum("ni,ij,nj->n", d, np.linalg.inv(cov), d) - np.log(2 * np.pi * np.sqrt(np.linalg.det(cov)))
+    bern = np.where(points[:, 2] == 1, np.log(rate), np.log1p(-rate))
+    return float(-(gauss + bern).mean())
