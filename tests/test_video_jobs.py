@@ -11,9 +11,9 @@ import tensorflow as tf
 from serving_helpers import http, start_server
 
 from keras_l11.serving.client import Client
+from keras_l11.video.configs import TWO_STREAM_CONFIGS as CONFIGS
 from keras_l11.video.flow import video_flows
 from keras_l11.video.task import load_videos
-from train.two_stream import CONFIGS
 
 from conftest import smoke_job
 

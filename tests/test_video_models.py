@@ -178,7 +178,7 @@ def test_clip_and_video_accuracy_and_the_digit_and_motion_breakdown():
 
 def test_the_tower_of_a_video_config_is_overridden_with_json():
     from keras_l11.training.config import apply_overrides
-    from keras_l11.video.task import VideoConfig
+    from keras_l11.video.configs import VideoConfig
 
     config = apply_overrides(VideoConfig(), ['tower={"dropout": 0.5, "fc_units": [64, 32]}'])
     assert config.tower.dropout == 0.5 and config.tower.fc_units == (64, 32)
@@ -219,7 +219,8 @@ def test_the_paper_configs_read_ucf101_through_tfds(tmp_path, monkeypatch):
 
     import tensorflow_datasets as tfds
 
-    from keras_l11.video.task import VideoConfig, load_videos
+    from keras_l11.video.configs import VideoConfig
+    from keras_l11.video.task import load_videos
 
     monkeypatch.setenv("KERAS_L11_DATA", str(tmp_path))
     config = dataclasses.replace(VideoConfig(), data="ucf101", frames=12, height=32, width=40)

@@ -23,53 +23,13 @@ Clients compute flows with `keras_l11.video.flow.video_flows`.
     python -m train.lrcn --fuse --rgb_from runs/lrcn/small-rgb --flow_from runs/lrcn/small-flow
 """
 
-import dataclasses
-
-import tensorflow as tf
-
 from keras_l11.training import harness
-from keras_l11.training.export import Signature
 from keras_l11.video import task as video_lib
+from keras_l11.video.configs import LRCN_CONFIGS
+from keras_l11.video.export import clip_probabilities, lrcn_fused_signatures, lrcn_signatures
 from keras_l11.video.lrcn import LRCN
 from keras_l11.video.score_fusion import weighted_average
-from keras_l11.video.task import VideoConfig, Window
-
-
-@dataclasses.dataclass(frozen=True)
-class LRCNConfig(VideoConfig):
-    clip_frames: int = 16
-    lstm_units: int = 128
-    rgb_weight: float = 1 / 3  # the paper's fusion: 1/3 RGB, 2/3 flow
-
-
-CONFIGS = {
-    "smoke": LRCNConfig(
-        batch_size=16,
-        steps=300,
-        steps_per_epoch=100,
-        train_videos=960,
-        validation_videos=120,
-        test_videos=120,
-        clip_frames=8,
-        test_windows=3,
-    ),
-    "small": LRCNConfig(batch_size=16, steps=1500, steps_per_epoch=150, test_windows=3),
-    # The paper: UCF-101 split 1, CaffeNet to fc6 on 227 x 227 crops, LSTM 256 (RGB) or 1024 (flow) units,
-    # 16-frame clips with stride 8 (test: clips every 8 frames, averaged).
-    "paper": LRCNConfig(
-        batch_size=24,
-        steps=30_000,
-        steps_per_epoch=1000,
-        learning_rate=1e-3,
-        optimizer="sgd",
-        data="ucf101",
-        frames=64,
-        height=227,
-        width=227,
-        lstm_units=256,
-        test_windows=7,
-    ),
-}
+from keras_l11.video.task import lrcn_window
 
 
 def add_job_flags(parser):
@@ -79,22 +39,6 @@ def add_job_flags(parser):
     g.add_argument("--fuse", action="store_true", help="fuse two trained models (needs --rgb_from, --flow_from)")
     g.add_argument("--rgb_from", default="", help="the RGB model's run folder")
     g.add_argument("--flow_from", default="", help="the flow model's run folder")
-
-
-def clip_probabilities(model):
-    """Windows -> the average of the model's per-frame probabilities."""
-    return lambda clips: tf.reduce_mean(model(clips), axis=1)
-
-
-def window_of(modality, clip_frames):
-    return Window("frames" if modality == "rgb" else "flows", clip_frames)
-
-
-def signature_of(model, config):
-    fn, count = clip_probabilities(model), config.test_windows
-    if model.modality == "rgb":
-        return video_lib.frames_signature(fn, config.clip_frames, count, model.height, model.width)
-    return video_lib.flows_signature(fn, config.clip_frames, count, model.height, model.width)
 
 
 def train_model(flags, config):
@@ -112,29 +56,11 @@ def train_model(flags, config):
             not flags.single_frame,
             config.tower,
         ),
-        window_of(flags.modality, config.clip_frames),
-        lambda model: signature_of(model, config),
+        lrcn_window(flags.modality, config.clip_frames),
+        lambda model: lrcn_signatures(model, config),
         window_fn=clip_probabilities,
         per_step_labels=True,
     )
-
-
-def fused_signature(rgb, flow, config):
-    count, span, weight = config.test_windows, config.clip_frames, config.rgb_weight
-
-    def classify(frames, flows):
-        videos = video_lib.resize_frames(frames, rgb.height, rgb.width)
-        r = video_lib.classify_videos(clip_probabilities(rgb), videos, span, count)["probabilities"]
-        f = video_lib.classify_videos(clip_probabilities(flow), flows, span, count)["probabilities"]
-        fused = weight * r + (1 - weight) * f
-        return {
-            "rgb_probabilities": r,
-            "flow_probabilities": f,
-            "probabilities": fused,
-            "classes": tf.argmax(fused, axis=-1, output_type=tf.int32),
-        }
-
-    return Signature(classify, video_lib.frames_and_flows_inputs(flow.height, flow.width))
 
 
 def fuse(flags, config):
@@ -142,7 +68,7 @@ def fuse(flags, config):
     run, (_, _, test), (rgb, flow) = video_lib.start_fusion(flags, "lrcn", run_dirs)
     r, f = (
         video_lib.video_scores(
-            clip_probabilities(m), test, window_of(m.modality, config.clip_frames), config.test_windows
+            clip_probabilities(m), test, lrcn_window(m.modality, config.clip_frames), config.test_windows
         )
         for m in (rgb, flow)
     )
@@ -155,13 +81,13 @@ def fuse(flags, config):
     }
     run.summary["evaluation"] = evaluation
     print(video_lib.accuracy_table(f"LRCN ({len(test)} test videos)", evaluation))
-    run.export(rgb, "lrcn", lambda m: video_lib.signatures_of(fused_signature(m, flow, config)), assets=(flow,))
+    run.export(rgb, "lrcn", lambda m: lrcn_fused_signatures(m, flow, config), assets=(flow,))
     run.write_summary()
     return run.summary
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
+    flags = harness.parse_flags(__doc__.split("\n\n")[0], LRCN_CONFIGS, add_job_flags, argv)
     return (fuse if flags.fuse else train_model)(flags, flags.train_config)
 
 

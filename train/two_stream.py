@@ -29,41 +29,14 @@ with `keras_l11.video.flow.video_flows` (`python -m keras_l11.video.client` does
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
 
 from keras_l11.training import harness
-from keras_l11.training.export import Signature
 from keras_l11.video import task as video_lib
+from keras_l11.video.configs import TWO_STREAM_CONFIGS
+from keras_l11.video.export import stream_signatures, two_stream_signatures
 from keras_l11.video.score_fusion import fit_linear_svm, weighted_average
-from keras_l11.video.task import VideoConfig, Window
+from keras_l11.video.task import stream_window
 from keras_l11.video.two_stream import CNN_M_2048, CNN_M_2048_TEMPORAL, StreamConvNet
-
-
-@dataclasses.dataclass(frozen=True)
-class TwoStreamConfig(VideoConfig):
-    flow_length: int = 10
-    trajectory: bool = False
-    svm_penalty: float = 1e-3
-
-
-CONFIGS = {
-    "smoke": TwoStreamConfig(batch_size=32, steps=500, steps_per_epoch=100, validation_videos=120, test_videos=120),
-    "small": TwoStreamConfig(batch_size=32, steps=2000, steps_per_epoch=200),
-    # The paper: UCF-101, 224 x 224 crops, CNN-M-2048, batch 256, SGD with momentum 0.9, learning rate 1e-2
-    # (the temporal net from scratch: down to 1e-3 after 50K iterations, stopped at 80K), L = 10.
-    "paper": TwoStreamConfig(
-        batch_size=256,
-        steps=80_000,
-        steps_per_epoch=1000,
-        learning_rate=1e-2,
-        optimizer="sgd",
-        data="ucf101",
-        frames=64,
-        height=224,
-        width=224,
-        tower=CNN_M_2048,
-    ),
-}
 
 
 def add_job_flags(parser):
@@ -75,16 +48,6 @@ def add_job_flags(parser):
     )
     g.add_argument("--spatial_from", default="", help="the spatial stream's run folder")
     g.add_argument("--temporal_from", default="", help="the temporal stream's run folder")
-
-
-def stream_window(stream, flow_length):
-    return Window("frames", 1, squeeze=True) if stream == "spatial" else Window("flows", flow_length)
-
-
-def stream_signature(model, config):
-    if model.stream == "spatial":
-        return video_lib.frames_signature(model, 1, config.test_windows, model.height, model.width, squeeze=True)
-    return video_lib.flows_signature(model, model.flow_length, config.test_windows, model.height, model.width)
 
 
 def train_stream(flags, config):
@@ -101,27 +64,8 @@ def train_stream(flags, config):
             flags.stream, num_classes, config.height, config.width, config.flow_length, config.trajectory, config.tower
         ),
         stream_window(flags.stream, config.flow_length),
-        lambda model: stream_signature(model, config),
+        lambda model: stream_signatures(model, config),
     )
-
-
-def fused_signature(spatial, temporal, svm, count):
-    flow_length = temporal.flow_length
-
-    def classify(frames, flows):
-        videos = video_lib.resize_frames(frames, spatial.height, spatial.width)
-        s = video_lib.classify_videos(spatial, videos, 1, count, squeeze=True)["probabilities"]
-        t = video_lib.classify_videos(temporal, flows, flow_length, count)["probabilities"]
-        svm_scores = svm(tf.stack([s, t], axis=1))
-        return {
-            "spatial_probabilities": s,
-            "temporal_probabilities": t,
-            "probabilities": (s + t) / 2,
-            "svm_scores": svm_scores,
-            "classes": tf.argmax(svm_scores, axis=-1, output_type=tf.int32),
-        }
-
-    return Signature(classify, video_lib.frames_and_flows_inputs(temporal.height, temporal.width))
 
 
 def fuse(flags, config):
@@ -149,7 +93,7 @@ def fuse(flags, config):
     run.export(
         svm,
         "two_stream",
-        lambda m: video_lib.signatures_of(fused_signature(spatial, temporal, m, config.test_windows)),
+        lambda m: two_stream_signatures(spatial, temporal, m, config.test_windows),
         assets=(spatial, temporal),
     )
     run.write_summary()
@@ -157,7 +101,7 @@ def fuse(flags, config):
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
+    flags = harness.parse_flags(__doc__.split("\n\n")[0], TWO_STREAM_CONFIGS, add_job_flags, argv)
     return (fuse if flags.fuse else train_stream)(flags, flags.train_config)
 
 

@@ -16,39 +16,12 @@ resized; V at least the clip's frames) -> `probabilities`.
     python -m train.video_fusion --fusion slow --config small
 """
 
-import dataclasses
-
 from keras_l11.training import harness
 from keras_l11.video import task as video_lib
-from keras_l11.video.clip_fusion import CLIP_FRAMES, FUSIONS, KARPATHY_TOWER, ClipFusionNet
-from keras_l11.video.task import VideoConfig, Window
-
-
-@dataclasses.dataclass(frozen=True)
-class VideoFusionConfig(VideoConfig):
-    test_windows: int = 20  # the paper's 20 clips per video
-
-
-CONFIGS = {
-    "smoke": VideoFusionConfig(
-        batch_size=16, steps=300, steps_per_epoch=100, train_videos=960, validation_videos=120, test_videos=120
-    ),
-    "small": VideoFusionConfig(batch_size=16, steps=2000, steps_per_epoch=200),
-    # The paper: 170 x 170 clips (fovea and context 89 x 89 each), the C(96,11,3)-N-P-C(256,5,1)-N-P-C(384,3,1)-
-    # C(384,3,1)-C(256,3,1)-P-FC(4096)-FC(4096) tower, Downpour SGD, batch 32 per replica, learning rate 1e-3.
-    "paper": VideoFusionConfig(
-        batch_size=32,
-        steps=500_000,
-        steps_per_epoch=5000,
-        learning_rate=1e-3,
-        optimizer="sgd",
-        data="ucf101",
-        frames=64,
-        height=172,
-        width=172,
-        tower=KARPATHY_TOWER,
-    ),
-}
+from keras_l11.video.clip_fusion import CLIP_FRAMES, FUSIONS, ClipFusionNet
+from keras_l11.video.configs import VIDEO_FUSION_CONFIGS
+from keras_l11.video.export import fusion_signatures
+from keras_l11.video.task import Window
 
 
 def add_job_flags(parser):
@@ -58,7 +31,7 @@ def add_job_flags(parser):
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
+    flags = harness.parse_flags(__doc__.split("\n\n")[0], VIDEO_FUSION_CONFIGS, add_job_flags, argv)
     config = flags.train_config
     variant = f"{flags.fusion}{'_multires' if flags.multiresolution else ''}"
     frames = CLIP_FRAMES[flags.fusion]
@@ -70,7 +43,7 @@ def main(argv=None):
             flags.fusion, num_classes, config.height, config.width, frames, flags.multiresolution, config.tower
         ),
         Window("frames", frames),
-        lambda model: video_lib.frames_signature(model, frames, config.test_windows, model.height, model.width),
+        lambda model: fusion_signatures(model, config.test_windows),
     )
 
 

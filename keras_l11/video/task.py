@@ -1,6 +1,6 @@
-"""What the video jobs share: their config, their data, training windows
-sampled from a `VideoSet`, the test protocol, accuracies, and the signatures
-that classify whole videos.
+"""What the video jobs share: their data, training windows sampled from a
+`VideoSet`, the test protocol, accuracies, training one window model, and
+starting a fusion step.
 
 A model reads a *window* of a video: `span` consecutive frames (a single frame
 for the spatial stream, T frames for LRCN and the fusion models) or `span`
@@ -8,9 +8,9 @@ consecutive flows (L = 10 for the temporal stream). Training samples a random
 window of a random video. The test protocol (two-stream: 25 windows; Karpathy
 et al.: 20 clips) classifies `count` evenly spaced windows of each video and
 averages their class probabilities: "clip" accuracy is that of single
-windows, "video" accuracy that of the average. The exported signatures take
-whole videos and run the same protocol in the graph, so served answers and
-reported figures come from one function.
+windows, "video" accuracy that of the average. The exported signatures
+(`keras_l11.video.export`) take whole videos and run the same protocol in the
+graph, so served answers and reported figures come from one function.
 """
 
 import dataclasses
@@ -20,37 +20,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from keras_l11.training.config import TrainConfig
-from keras_l11.training.export import Signature
 from keras_l11.video import data as video_data
-from keras_l11.video.conv_tower import ConvTower
-
-
-@dataclasses.dataclass(frozen=True)
-class VideoConfig(TrainConfig):
-    """What every video job's config has (jobs add their model's fields).
-
-    Attributes:
-        data: "digits" (offline moving digits) or "ucf101" (TFDS, prepared).
-        train_videos, validation_videos, test_videos: offline set sizes
-            (UCF-101: its split 1, 10% of the training videos for validation).
-        frames: frames per video (UCF-101: each video's central frames).
-        height, width: the frame size.
-        flow_method: "farneback" or "tvl1".
-        test_windows: evenly spaced windows per video at test time.
-        tower: the convolutional tower.
-    """
-
-    data: str = "digits"
-    train_videos: int = 960
-    validation_videos: int = 240
-    test_videos: int = 240
-    frames: int = 24
-    height: int = 64
-    width: int = 64
-    flow_method: str = "farneback"
-    test_windows: int = 25
-    tower: ConvTower = ConvTower()
 
 
 def load_videos(config):
@@ -195,41 +165,6 @@ def accuracies(scores, labels, class_names=None, per_video=None):
     return result
 
 
-FRAMES_SPEC = tf.TensorSpec([None, None, None, None, 3], tf.uint8)  # videos of any length and size
-
-
-def flows_spec(height, width):
-    """Per-pair flows `[B, V - 1, height, width, 2]` at a model's frame size."""
-    return tf.TensorSpec([None, None, height, width, 2], tf.float32)
-
-
-def frames_signature(window_fn, span, count, height, width, squeeze=False):
-    """A `Signature` that classifies `frames [B, V, h, w, 3]` (uint8, any
-    size: resized to the model's) with the test protocol."""
-
-    def classify(frames):
-        return classify_videos(window_fn, resize_frames(frames, height, width), span, count, squeeze)
-
-    return Signature(classify, {"frames": FRAMES_SPEC})
-
-
-def frames_and_flows_inputs(height, width):
-    """The inputs of a fused signature: `frames` (uint8, any size) and
-    `flows` at the temporal model's `height x width`."""
-    return {"frames": FRAMES_SPEC, "flows": flows_spec(height, width)}
-
-
-def flows_signature(window_fn, span, count, height, width):
-    """A `Signature` that classifies `flows [B, V - 1, height, width, 2]`
-    (float32 pixels at the model's size, computed by the client with
-    `keras_l11.video.flow.video_flows`) with the test protocol."""
-
-    def classify(flows):
-        return classify_videos(window_fn, flows, span, count)
-
-    return Signature(classify, {"flows": flows_spec(height, width)})
-
-
 def accuracy_table(title, results):
     """A table of `{row name: accuracies(...)}`, one row each."""
     from keras_l11.training.harness import format_table
@@ -256,16 +191,11 @@ def plot_predictions(videos, scores, path, count=4):
     return figures.plot_video_flow(videos.frames[:count], videos.flows[:count], path, titles)
 
 
-def signatures_of(signature):
-    """The signature map of an export whose one signature is `classify`."""
-    return {"serving_default": signature, "classify": signature}
-
-
-def train_window_model(flags, job, variant, build_model, window, signature, window_fn=None, per_step_labels=False):
+def train_window_model(flags, job, variant, build_model, window, signatures, window_fn=None, per_step_labels=False):
     """What the video jobs that train one model do: load the config's videos,
     train `build_model(num_classes)` on random windows, evaluate it with the
     test protocol, save it for a fusion step, export `job_name` with the
-    `signature(local model)`, and return the run's summary.
+    `signatures(local model)`, and return the run's summary.
 
     `window_fn(model)` maps the model to a function of windows returning
     class probabilities (default: the model); models that predict every step
@@ -294,7 +224,7 @@ def train_window_model(flags, job, variant, build_model, window, signature, wind
     if run.is_chief:
         run.summary["figure"] = plot_predictions(test, scores, os.path.join(run.model_dir, "videos.png"))
     run.save_keras(result.model)
-    run.export(result.model, job_name, lambda m: signatures_of(signature(m)))
+    run.export(result.model, job_name, signatures)
     run.write_summary()
     return run.summary
 
@@ -316,3 +246,11 @@ def start_fusion(flags, job_name, run_dirs):
         run = harness.start(flags, job_name, variant="fused")
         models = [load_saved_model(folder) for folder in run_dirs.values()]
     return run, videos, models
+
+
+def stream_window(stream, flow_length):
+    return Window("frames", 1, squeeze=True) if stream == "spatial" else Window("flows", flow_length)
+
+
+def lrcn_window(modality, clip_frames):
+    return Window("frames" if modality == "rgb" else "flows", clip_frames)
