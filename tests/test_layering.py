@@ -20,7 +20,7 @@ SHARED = {"layers", "ops", "data", "figures", "training", "web"}
 CROSS_TOPIC = {("captioning", "language"), ("robustness", "generative")}
 # A topic's modules by role; everything else in a topic is model code (models, layers, ops).
 TOP = {"client", "web_styles"}  # commands users run
-TASK = {"task"}  # what a topic's jobs share
+TASK = {"task", "configs", "export"}  # what a topic's jobs share: protocols, experiment configs, signatures
 DATA = {"data", "depth_data", "segmentation_data", "tasks", "text", "words", "parallel", "regions"}
 METRICS = {"metrics", "depth_metrics", "segmentation_metrics"}
 FIGURES = {"figures"}

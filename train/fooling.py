@@ -11,9 +11,7 @@ writes `champions_<encoding>.png`, each class's champion with its confidence.
     python -m train.fooling --encoding cppn --config small
 """
 
-import dataclasses
 import os
-import time
 
 import keras
 import numpy as np
@@ -23,59 +21,18 @@ from keras_l11 import figures
 from keras_l11.data.mnist import grey_mnist, mnist
 from keras_l11.ops.images import image_dataset
 from keras_l11.robustness.classifiers import lenet
-from keras_l11.robustness.map_elites import ClassMapElites, CPPNEncoding, DirectEncoding
+from keras_l11.robustness.configs import FOOLING_CONFIGS
+from keras_l11.robustness.map_elites import CPPNEncoding, DirectEncoding
+from keras_l11.robustness.task import ENCODINGS, PAPER_LENET_TEST_ERROR, evolve
 from keras_l11.training import harness
-from keras_l11.training.config import TrainConfig
-
-ENCODINGS = ("direct", "cppn")
-PAPER_LENET_TEST_ERROR = 0.0094
-
-
-@dataclasses.dataclass(frozen=True)
-class FoolingConfig(TrainConfig):
-    """Attributes besides `TrainConfig`'s (`steps` trains the LeNet):
-
-    generations: MAP-Elites generations.
-    children: children per generation (scored in one batched call).
-    confidence: the threshold a class's champion must reach to count as fooled.
-    stop_when_all_fooled: end the search once every class is fooled.
-    """
-
-    generations: int = 1000
-    children: int = 100
-    confidence: float = 0.9999
-    stop_when_all_fooled: bool = False
-
-
-CONFIGS = {
-    "smoke": FoolingConfig(batch_size=100, steps=300, steps_per_epoch=100, generations=400, children=50),
-    "small": FoolingConfig(batch_size=100, steps=3000, steps_per_epoch=500, generations=1000),
-    # Caffe's LeNet schedule is 10,000 steps of 64; the paper ran evolution for thousands of generations.
-    "paper": FoolingConfig(batch_size=64, steps=10_000, steps_per_epoch=1000, generations=5000, children=400),
-}
 
 
 def add_job_flags(parser):
     parser.add_argument("--encoding", choices=ENCODINGS, default="cppn", help="how a genome becomes an image")
 
 
-def evolve(score, encoding, config, seed):
-    """Runs MAP-Elites; returns `(search, first generation fooled per class, seconds)`."""
-    search = ClassMapElites(encoding, score, batch=config.children, seed=seed)
-    first_fooled = {}
-    started = time.perf_counter()
-    for _ in range(config.generations):
-        search.step()
-        _, confidence = search.champions()
-        for c in np.flatnonzero(confidence >= config.confidence):
-            first_fooled.setdefault(int(c), search.generation)
-        if config.stop_when_all_fooled and len(first_fooled) == search.num_classes:
-            break
-    return search, first_fooled, time.perf_counter() - started
-
-
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
+    flags = harness.parse_flags(__doc__.split("\n\n")[0], FOOLING_CONFIGS, add_job_flags, argv)
     config = flags.train_config
     with harness.exit_on_missing_data():
         images, labels = grey_mnist("train"), mnist("train")[1].astype(np.int32)
