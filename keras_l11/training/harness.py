@@ -50,7 +50,8 @@ def build_parser(description, configs, add_job_flags=None):
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="change one config field (repeatable), e.g. --override learning_rate=1e-4",
+        help="change one config field (repeatable), e.g. --override learning_rate=1e-4; a field of the nested "
+        "model config with a dotted name, e.g. --override model.units=512",
     )
     g.add_argument("--steps", type=int, default=None, help="total training steps (overrides the config)")
     g.add_argument(
