@@ -77,7 +77,9 @@ def build_parser(description, configs, add_job_flags=None):
     g.add_argument("--inter_op_threads", type=int, default=0, help="0: TensorFlow's default")
     g = parser.add_argument_group("outputs")
     g.add_argument(
-        "--model_dir", default=None, help="checkpoints, TensorBoard logs, figures, summary.json (default runs/<job>)"
+        "--model_dir",
+        default=None,
+        help="checkpoints, TensorBoard logs, figures, summary.json (default runs/<job>/<config>[-<variant>])",
     )
     g.add_argument(
         "--export_dir", default="saved_models", help="SavedModels go to <export_dir>/<model_name>/<version>/"
