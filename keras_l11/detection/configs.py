@@ -41,9 +41,11 @@ class LocalizationExperiment(TrainConfig):
 
 
 LOCALIZATION_CONFIGS = {
+    # 600 steps: with 300 the box head stayed near the mean box (mean IoU 0.49 against the
+    # mean box's 0.44) on Keras 3.15 / TF 2.20; 600 reach 0.73.
     "smoke": LocalizationExperiment(
         batch_size=32,
-        steps=300,
+        steps=600,
         steps_per_epoch=100,
         learning_rate=2e-3,
         image_size=64,
