@@ -29,6 +29,8 @@ import urllib.request
 
 import numpy as np
 
+from benchmarks.common import write_report
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -36,6 +38,18 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def toy_models():
+    """`tests/toy_models.py`, loaded by its path: a test fixture, not part of the
+    package (and `tests` is a name that other installed packages also take)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "toy_models.py")
+    spec = importlib.util.spec_from_file_location("toy_models", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def export_models(tmp):
@@ -46,9 +60,8 @@ def export_models(tmp):
     from keras_l11.ntm.models import NeuralTuringMachine
     from keras_l11.ntm.tasks import CopyTask
     from keras_l11.training.export import export_saved_model
-    from tests.toy_models import export_half_plus_two
 
-    export_half_plus_two(os.path.join(tmp, "tiny"), 1)
+    toy_models().export_half_plus_two(os.path.join(tmp, "tiny"), 1)
     task = CopyTask()
     model = NeuralTuringMachine(task.input_width, task.output_width)
     export_saved_model(model, os.path.join(tmp, "ntm"), ntm_signatures(model))
@@ -201,7 +214,8 @@ def main(argv=None):
             base = results["in-process"][0]
             for path, (p50, p99) in results.items():
                 rows.append([model, path, f"{p50:.3f}", f"{p99:.3f}", f"{p50 - base:+.3f}"])
-        print(format_table(["model", "path", "p50 ms", "p99 ms", "p50 over in-process"], rows), flush=True)
+        latency_table = format_table(["model", "path", "p50 ms", "p99 ms", "p50 over in-process"], rows)
+        print(latency_table, flush=True)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
@@ -235,12 +249,20 @@ def main(argv=None):
             row.append(f"{throughput[(row[0], row[1], True)] / throughput[(row[0], row[1], False)]:.2f}x")
         else:
             row.append("")
-    print()
-    print(format_table(["model", "clients", "batching", "requests/s", "errors", "speed-up"], rows))
-    print()
-    print(
-        f"Soak: 64 concurrent clients (32 REST, 32 gRPC), tiny model, batching on, {args.soak_seconds:.0f} s: "
+    soak = (
+        f"64 concurrent clients (32 REST, 32 gRPC), tiny model, batching on, {args.soak_seconds:.0f} s: "
         f"{soak_total} requests, {soak_rps:.1f}/s, {soak_errors} errors"
+    )
+    write_report(
+        "serving",
+        [
+            ("Latency, one request at a time (ms)", latency_table),
+            (
+                "Throughput over gRPC (batching: serving/batching.config)",
+                format_table(["model", "clients", "batching", "requests/s", "errors", "speed-up"], rows),
+            ),
+            ("Soak", soak),
+        ],
     )
 
 

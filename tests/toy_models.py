@@ -12,7 +12,7 @@ Signatures:
     classify_x_to_y   (classify) serialized tf.Example (x)    -> classes, scores
     regress_x_to_y    (regress)  serialized tf.Example (x)    -> outputs
 
-    python -m tests.toy_models saved_models/half_plus_two --version 1 --b 2
+    python tests/toy_models.py saved_models/half_plus_two --version 1 --b 2
 """
 
 import argparse
