@@ -418,7 +418,8 @@ DATA_ERRORS = (FileNotFoundError, ImportError, ValueError)
 def exit_on_missing_data():
     """Inside it, a data set that is missing, not installed or malformed ends the
     job with `error: <what is wrong and how to get it>` (exit status 1) instead of
-    a traceback. Every job loads its data inside one."""
+    a traceback. Every job that reads a data set loads it inside one, directly or
+    through its topic's task code."""
     try:
         yield
     except DATA_ERRORS as err:
