@@ -8,8 +8,7 @@ import tensorflow as tf
 
 from keras_l11.data.mnist import grey_mnist, mnist
 from keras_l11.generative.autoencoder import Autoencoder
-from keras_l11.robustness import attacks, encodings
-from keras_l11.robustness import classifiers as classifiers
+from keras_l11.robustness import attacks, classifiers, encodings
 from keras_l11.robustness.map_elites import ClassMapElites, CPPNEncoding, DirectEncoding
 
 from conftest import smoke_job

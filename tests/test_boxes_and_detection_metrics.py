@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_l11.detection import boxes
-from keras_l11.detection import metrics as metrics
+from keras_l11.detection import boxes, metrics
 
 
 def test_iou_of_hand_computed_pairs():

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from serving_helpers import http, png, start_server
 
-from keras_l11.dense import depth_data as depth_data
+from keras_l11.dense import depth_data
 from keras_l11.dense import segmentation_data as seg_data
 from keras_l11.dense.depth_metrics import depth_scores
 from keras_l11.serving.client import Client

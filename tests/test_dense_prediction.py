@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_l11.dense import depth_data as depth_data
+from keras_l11.dense import depth_data
 from keras_l11.dense.depth import DepthNetwork
 from keras_l11.dense.depth_metrics import ScaleInvariantLoss, depth_scores
 from keras_l11.dense.fcn import FCN, convolutionalize

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from serving_helpers import http, start_server
 
-from keras_l11.generative import data as data
+from keras_l11.generative import data
 from keras_l11.serving.client import Client
 
 from conftest import smoke_job

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_l11.generative import data as data
+from keras_l11.generative import data
 from keras_l11.generative.autoencoder import Autoencoder, kl_penalty, l1_penalty
 from keras_l11.generative.autoregressive import AutoregressiveBernoulli
 from keras_l11.generative.darn import DARN

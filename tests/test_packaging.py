@@ -3,6 +3,7 @@ else at its top level (no `train`, `serving`, `tests` or `benchmarks`), with the
 demos' pages inside the package."""
 
 import pathlib
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,22 +12,19 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def test_the_wheel_installs_keras_l11_only(tmp_path):
+    # Built from a clean copy of the sources: setuptools never empties an in-tree build/,
+    # so a module deleted from the package could still ship from a stale build/lib.
+    source = tmp_path / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(".git", "build", "site", "runs", "saved_models", "*.egg-info", "__pycache__"),
+    )
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(ROOT),
-        ],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), "."],
         check=True,
         capture_output=True,
-        cwd=tmp_path,  # a build leaves nothing in the checkout but build/ and *.egg-info (ignored)
+        cwd=source,
     )
     (wheel,) = tmp_path.glob("keras_l11-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

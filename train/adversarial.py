@@ -20,7 +20,6 @@ import os
 
 import numpy as np
 
-from keras_l11.robustness import classifiers as classifiers
 from keras_l11.robustness.configs import ADVERSARIAL_CONFIGS
 from keras_l11.robustness.figures import plot_adversarial_examples
 from keras_l11.robustness.task import (

@@ -23,7 +23,6 @@ import os
 import keras
 
 from keras_l11.detection import figures
-from keras_l11.detection import metrics as metrics
 from keras_l11.detection.configs import RCNN_CONFIGS, build_region_cnn
 from keras_l11.detection.export import rcnn_signatures
 from keras_l11.detection.rcnn import ClassBoxRegressionLoss

@@ -3,7 +3,6 @@ what the jobs export and the tests and clients call."""
 
 import tensorflow as tf
 
-from keras_l11.detection import metrics as metrics
 from keras_l11.detection import proposals as proposal_lib
 from keras_l11.detection.rcnn import detect
 from keras_l11.ops.images import decode_images, resize_each

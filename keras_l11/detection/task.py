@@ -12,8 +12,7 @@ import tensorflow as tf
 
 from keras_l11.data.install import data_dir
 from keras_l11.detection import data as det_data
-from keras_l11.detection import figures
-from keras_l11.detection import metrics as metrics
+from keras_l11.detection import figures, metrics
 from keras_l11.detection import proposals as proposal_lib
 from keras_l11.detection.metrics import box_iou, paired_iou
 from keras_l11.detection.rcnn import detect

@@ -3,7 +3,6 @@ whose `smoke`, `small` and `paper` values are in `ADVERSARIAL_CONFIGS` and `FOOL
 
 import dataclasses
 
-from keras_l11.robustness import classifiers as classifiers
 from keras_l11.training.config import TrainConfig
 
 

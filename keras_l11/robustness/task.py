@@ -10,8 +10,7 @@ import numpy as np
 from keras_l11.data.mnist import grey_mnist, mnist
 from keras_l11.generative.autoencoder import Autoencoder
 from keras_l11.ops.images import image_dataset
-from keras_l11.robustness import attacks
-from keras_l11.robustness import classifiers as classifiers
+from keras_l11.robustness import attacks, classifiers
 from keras_l11.robustness.map_elites import ClassMapElites
 from keras_l11.training import harness
 
