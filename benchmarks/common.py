@@ -18,7 +18,7 @@ def run_small(job, runs_dir, reuse, name=None, extra=()):
     summary = os.path.join(model_dir, "summary.json")
     if not (reuse and os.path.exists(summary)):
         export_dir = os.path.join(runs_dir, "saved_models")
-        command = [sys.executable, "-m", f"train.{job}", "--config", "small", "--verbose", "2", *extra]
+        command = [sys.executable, "-m", f"train.{job}", "--config", "small", "--progress", "epoch", *extra]
         command += ["--model_dir", model_dir, "--export_dir", export_dir, "--serving_config", ""]
         print("$", " ".join(command), flush=True)
         subprocess.run(command, cwd=ROOT, check=True)

@@ -51,8 +51,8 @@ def train(args, minutes):
             "--max_minutes",
             str(minutes),
             "--no_export",
-            "--verbose",
-            "2",
+            "--progress",
+            "epoch",
             "--model_dir",
             os.path.join(tmp, "run"),
             *args,
@@ -103,7 +103,7 @@ def run_lstm(results, minutes):
         "minutes": minutes,
         "final_step": summary["final_step"],
         "reached": reached(summary),
-        "eval_bit_errors": summary["evaluation"]["train range"]["bit_errors_per_sequence"],
+        "eval_bit_errors": summary["evaluation"]["as trained"]["bit_errors_per_sequence"],
         "bit_errors": errors_at(summary, (20, 40, 120)),
     }
 

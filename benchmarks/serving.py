@@ -91,7 +91,7 @@ def start_server(tmp, batching):
     proc = subprocess.Popen(
         args,
         cwd=ROOT,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT),
+        env=dict(os.environ, PYTHONPATH=ROOT),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -7,4 +7,8 @@ harness every job uses), `keras_l11.serving` (the local TF-Serving-compatible se
 and its client), and `layers`, `ops`, `data` for what several topics use.
 """
 
+from keras_l11 import command_line
+
 __version__ = "0.1.0"
+
+command_line.quiet_command_line()

@@ -1,5 +1,5 @@
 import sys
 
-from keras_l11.serving.server import main
+from keras_l11.serving.flags import main
 
 sys.exit(main())

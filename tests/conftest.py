@@ -1,16 +1,50 @@
 """Shared fixtures. TensorFlow is imported once per test process; jobs that
-must configure devices before TensorFlow starts run in subprocesses."""
+must configure devices before TensorFlow starts run in subprocesses.
+
+Everything the suite writes goes under one temporary folder, removed when the run
+ends: pytest's `tmp_path`s, `$TMPDIR` (TensorFlow's autograph files, every
+subprocess's temporary files), the derived caches (`$KERAS_L11_CACHE`: optical flow,
+proposals), Keras' and Matplotlib's config folders. Only the installed data sets
+(`$KERAS_L11_DATA`, `python -m keras_l11.data.install`) are read from the user's cache.
+"""
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+SESSION_DIR = tempfile.mkdtemp(prefix="keras_l11-tests-")
+for variable, folder in (
+    ("TMPDIR", "tmp"),
+    ("KERAS_L11_CACHE", "cache"),
+    ("KERAS_HOME", "keras"),
+    ("MPLCONFIGDIR", "matplotlib"),
+    ("PIP_CACHE_DIR", "pip"),
+):
+    os.environ[variable] = os.path.join(SESSION_DIR, folder)
+    os.makedirs(os.environ[variable], exist_ok=True)
+tempfile.tempdir = None  # read $TMPDIR again
+
+from keras_l11 import command_line  # noqa: E402  (after the environment above, before TensorFlow)
+
+command_line.quiet_tensorflow()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """`tmp_path`s under the session folder (before pytest makes its factory)."""
+    if not config.option.basetemp:
+        config.option.basetemp = os.path.join(SESSION_DIR, "pytest")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(SESSION_DIR, ignore_errors=True)
 
 
 def run_job(args, cwd=ROOT, env=None, timeout=600, check=True):
@@ -48,7 +82,7 @@ def smoke_job(job, out, run_name, *extra):
     `out/serving/models.config`. Returns the job's summary."""
     import importlib
 
-    args = ["--config", "smoke", "--verbose", "0"]
+    args = ["--config", "smoke", "--progress", "none"]
     args += ["--intra_op_threads", "0", "--inter_op_threads", "0"]  # TF is already running in-process
     args += ["--model_dir", str(out / run_name), "--export_dir", str(out / "saved_models")]
     args += ["--serving_config", str(out / "serving" / "models.config"), *extra]

@@ -48,7 +48,7 @@ def start_server(args, tmp_path, binary=None, wait=True, timeout=120, cwd=ROOT):
     log_path = str(tmp_path / f"server-{grpc_port}.log")
     command = [binary] if binary else [sys.executable, "-m", "serving"]
     command += [f"--port={grpc_port}", f"--rest_api_port={rest_port}", *args]
-    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, PYTHONPATH=ROOT)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     server = RunningServer(proc, grpc_port, rest_port, log_path)

@@ -47,7 +47,7 @@ def test_selective_search_returns_hundreds_of_boxes_inside_the_image_that_cover_
 def test_proposals_are_computed_on_threads_once_and_then_read_from_the_cache(canvases, tmp_path, monkeypatch):
     from keras_l11.detection.task import cached_proposals
 
-    monkeypatch.setenv("KERAS_L11_DATA", str(tmp_path))
+    monkeypatch.setenv("KERAS_L11_CACHE", str(tmp_path))
     first = cached_proposals(canvases[:3], "canvases", workers=2)
     [saved] = list((tmp_path / "proposals").iterdir())
     again = cached_proposals(canvases[:3], "canvases")

@@ -136,7 +136,7 @@ def test_the_paper_config_path_reads_voc_through_tfds_and_scores_regions_in_chun
     paper_like = dataclasses.replace(job.RCNN_CONFIGS["smoke"], data="voc2007", region_chunk=64, steps_per_epoch=10)
     monkeypatch.setitem(job.RCNN_CONFIGS, "smoke", paper_like)
     canvases = det_data.digit_canvases(6, "train", seed=5, size=96, digit_sizes=(28, 48))
-    monkeypatch.setenv("KERAS_L11_DATA", str(tmp_path / "data"))  # proposals cached apart
+    monkeypatch.setenv("KERAS_L11_CACHE", str(tmp_path / "data"))  # proposals cached apart
     with tfds.testing.mock_data(as_dataset_fn=fake_voc(canvases), policy=tfds.testing.MockPolicy.USE_CODE):
         summary = smoke_job("rcnn", tmp_path, "voc", "--steps", "10")
     ev = summary["evaluation"]

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TOPICS = {"ntm", "language", "handwriting", "detection", "dense", "video", "captioning", "generative", "robustness"}
-SHARED = {"layers", "ops", "data", "figures", "training", "web"}
+SHARED = {"layers", "ops", "data", "figures", "training", "web", "command_line", "lazy"}
 # Where the lecture builds one topic on another: captions use the language topic's
 # vocabularies; the adversarial examples attack the generative topic's autoencoder.
 CROSS_TOPIC = {("captioning", "language"), ("robustness", "generative")}
@@ -25,6 +25,7 @@ DATA = {"data", "depth_data", "segmentation_data", "tasks", "text", "words", "pa
 METRICS = {"metrics", "depth_metrics", "segmentation_metrics"}
 FIGURES = {"figures"}
 OPS = {"addressing", "boxes", "flow", "upsampling"}  # a topic's framework-light operations
+SPECS = {"specs"}  # names and shapes as plain data, below everything (they import nothing)
 # The in-graph tokenisers are how text data becomes ids: data may use them.
 DATA_LEVEL_SHARED = {"keras_l11.layers.tokenizers"}
 
@@ -73,10 +74,18 @@ def topic_of(module):
 
 
 def role_of(module):
-    leaf = module.rsplit(".", 1)[1]
+    leaf = module.rsplit(".", 1)[-1]
     if topic_of(module) is None or module == f"keras_l11.{topic_of(module)}":
         return "package"
-    roles = (("top", TOP), ("task", TASK), ("data", DATA), ("metrics", METRICS), ("figures", FIGURES), ("ops", OPS))
+    roles = (
+        ("top", TOP),
+        ("task", TASK),
+        ("data", DATA),
+        ("metrics", METRICS),
+        ("figures", FIGURES),
+        ("ops", OPS),
+        ("specs", SPECS),
+    )
     for role, names in roles:
         if leaf in names:
             return role
@@ -93,7 +102,7 @@ def test_the_rule_sees_every_topic_and_the_imports():
 
 
 def test_shared_modules_import_no_topic():
-    bad = [(a, b) for a, b in edges() if a.split(".")[1] in SHARED and topic_of(b)]
+    bad = [(a, b) for a, b in edges() if a.split(".")[1:2] and a.split(".")[1] in SHARED and topic_of(b)]
     assert not bad, bad
 
 
@@ -124,7 +133,7 @@ def test_data_metrics_and_ops_import_nothing_above_them():
         if role_of(a) not in ("data", "metrics", "ops"):
             continue
         shared_ok = b.split(".")[1] in ("ops", "data") or b in DATA_LEVEL_SHARED
-        if not (topic_of(b) and role_of(b) in ("data", "metrics", "ops") or shared_ok):
+        if not (topic_of(b) and role_of(b) in ("data", "metrics", "ops", "specs") or shared_ok):
             bad.append((a, b))
     assert not bad, bad
 
@@ -162,3 +171,21 @@ def test_no_import_cycle():
 def test_each_job_knows_nothing_about_another(job):
     used = imports_of(ROOT / "train" / f"{job}.py", project=("train",))
     assert not used, f"train/{job}.py imports {sorted(used)}"
+
+
+def test_specs_and_configs_load_without_tensorflow():
+    """A topic's `specs` (names and shapes) import nothing outside the standard
+    library, and its `configs` import no model at module level, so a job's
+    `--help` never loads TensorFlow (tests/test_command_line.py runs it)."""
+    heavy = ("keras_l11", "tensorflow", "keras", "numpy", "tensorflow_probability")
+    for name, path in MODULES.items():
+        leaf = name.rsplit(".", 1)[-1]
+        if leaf == "specs":
+            assert not imports_of(path, project=heavy), f"{name} imports {imports_of(path, project=heavy)}"
+        if leaf == "configs":
+            top_level = ast.parse(path.read_text()).body
+            imported = {
+                n.module for n in top_level if isinstance(n, ast.ImportFrom) and n.module.startswith("keras_l11")
+            }
+            allowed = {"keras_l11.training.config"} | {m for m in imported if m.endswith(".specs")}
+            assert imported <= allowed, f"{name} imports {sorted(imported - allowed)} at module level"

@@ -100,7 +100,7 @@ def test_paper_configs_without_their_data_say_what_is_missing(job, message, tmp_
 
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))  # never a data set prepared on this machine
 
-    args = ["--config", "paper", "--model_dir", str(tmp_path / "run"), "--no_export", "--verbose", "0"]
+    args = ["--config", "paper", "--model_dir", str(tmp_path / "run"), "--no_export", "--progress", "none"]
     args += ["--intra_op_threads", "0", "--inter_op_threads", "0", "--serving_config", ""]
     if job == "translate":
         args += ["--tfds_dir", str(tmp_path / "tfds")]

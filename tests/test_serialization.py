@@ -112,6 +112,16 @@ INPUTS = {
 
 
 def registered_classes():
+    """Every class any module of the package registers (topic packages export
+    lazily, so each module is imported here)."""
+    import importlib
+    import pkgutil
+
+    import keras_l11
+
+    for module in pkgutil.walk_packages(keras_l11.__path__, "keras_l11."):
+        if not module.name.endswith("__main__"):  # a command, not a library module
+            importlib.import_module(module.name)
     return {
         name.split(">", 1)[1]: cls
         for name, cls in keras.saving.get_custom_objects().items()

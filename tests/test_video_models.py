@@ -191,7 +191,7 @@ def test_the_tower_of_a_video_config_is_overridden_with_json():
 def test_a_video_set_is_cached_whole_or_not_at_all(tmp_path, monkeypatch):
     from keras_l11.video.data import build_video_set
 
-    monkeypatch.setenv("KERAS_L11_DATA", str(tmp_path))
+    monkeypatch.setenv("KERAS_L11_CACHE", str(tmp_path))
     rng = np.random.default_rng(0)
     clips = [(rng.integers(0, 255, (3, 16, 16, 3), dtype=np.uint8), k % 2) for k in range(4)]
 
@@ -222,7 +222,7 @@ def test_the_paper_configs_read_ucf101_through_tfds(tmp_path, monkeypatch):
     from keras_l11.video.configs import VideoConfig
     from keras_l11.video.task import load_videos
 
-    monkeypatch.setenv("KERAS_L11_DATA", str(tmp_path))
+    monkeypatch.setenv("KERAS_L11_CACHE", str(tmp_path))
     config = dataclasses.replace(VideoConfig(), data="ucf101", frames=12, height=32, width=40)
     with tfds.testing.mock_data(num_examples=3, policy=tfds.testing.MockPolicy.USE_CODE):
         train, validation, test = load_videos(config)

@@ -18,23 +18,25 @@ brackets, and `adversarial.png`: x, r magnified, x + r.
 
 import os
 
-import numpy as np
-
 from keras_l11.robustness.configs import ADVERSARIAL_CONFIGS
-from keras_l11.robustness.figures import plot_adversarial_examples
-from keras_l11.robustness.task import (
-    CROSS_MODEL,
-    CROSS_TRAINING,
-    cross_model_experiment,
-    cross_training_experiment,
-    format_tables,
-    mnist_split,
-)
-from keras_l11.training import harness
+from keras_l11.training import cli
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], ADVERSARIAL_CONFIGS, None, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, ADVERSARIAL_CONFIGS, None, argv)
+    import numpy as np
+
+    from keras_l11.robustness.figures import plot_adversarial_examples
+    from keras_l11.robustness.task import (
+        CROSS_MODEL,
+        CROSS_TRAINING,
+        cross_model_experiment,
+        cross_training_experiment,
+        format_tables,
+        mnist_split,
+    )
+    from keras_l11.training import harness
+
     config = flags.train_config
     with harness.exit_on_missing_data():
         train, valid, test = mnist_split("train"), mnist_split("valid"), mnist_split("test")
@@ -77,4 +79,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    harness.run_main(main)
+    cli.run_main(main)

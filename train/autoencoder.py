@@ -18,15 +18,9 @@ The export `autoencoder_<code>` has `reconstruct` (`serving_default`): grey
 
 import os
 
-import numpy as np
-
-from keras_l11.generative import data, figures
-from keras_l11.generative.autoencoder import CODES
 from keras_l11.generative.configs import AUTOENCODER_CONFIGS as CONFIGS
-from keras_l11.generative.export import autoencoder_signatures
-from keras_l11.generative.task import PLANE, energy_grid, evaluation_sets, reconstruction_errors, train_toy
-from keras_l11.ops.images import image_dataset
-from keras_l11.training import harness
+from keras_l11.generative.specs import CODES
+from keras_l11.training import cli
 
 
 def add_job_flags(parser):
@@ -34,7 +28,15 @@ def add_job_flags(parser):
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, CONFIGS, add_job_flags, argv)
+    import numpy as np
+
+    from keras_l11.generative import data, figures
+    from keras_l11.generative.export import autoencoder_signatures
+    from keras_l11.generative.task import PLANE, energy_grid, evaluation_sets, reconstruction_errors, train_toy
+    from keras_l11.ops.images import image_dataset
+    from keras_l11.training import harness
+
     config = flags.train_config
     with harness.exit_on_missing_data():
         train = data.grey_mnist("train")[: config.train_images or None]
@@ -77,4 +79,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    harness.run_main(main)
+    cli.run_main(main)

@@ -15,17 +15,19 @@ and their `log_probs [B, beam]` (nats), best first.
     python -m train.captioning --config small
 """
 
-import keras
-
-from keras_l11.captioning import task as caption_lib
-from keras_l11.captioning.configs import CAPTIONING_CONFIGS, build_caption_network
-from keras_l11.captioning.export import caption_signatures
-from keras_l11.captioning.task import evaluate_captions
-from keras_l11.training import harness
+from keras_l11.captioning.configs import CAPTIONING_CONFIGS, add_data_flags, build_caption_network
+from keras_l11.training import cli
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], CAPTIONING_CONFIGS, caption_lib.add_data_flags, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, CAPTIONING_CONFIGS, add_data_flags, argv)
+    import keras
+
+    from keras_l11.captioning import task as caption_lib
+    from keras_l11.captioning.export import caption_signatures
+    from keras_l11.captioning.task import evaluate_captions
+    from keras_l11.training import harness
+
     run, (train, test), tokenizer = caption_lib.start_caption_job(flags, "captioning")
     config = run.config
     arrays = caption_lib.caption_arrays(train, tokenizer, config.max_length)
@@ -51,4 +53,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    harness.run_main(main)
+    cli.run_main(main)

@@ -11,11 +11,8 @@ seed) and `score` (text -> log2 probability) signatures on plain strings.
     python -m train.char_rnn --config paper --data_path /data/enwik8
 """
 
-from keras_l11.language import text
 from keras_l11.language.configs import CHAR_RNN_CONFIGS
-from keras_l11.language.task import load_character_text, train_language_model
-from keras_l11.layers.tokenizers import ByteTokenizer
-from keras_l11.training import harness
+from keras_l11.training import cli
 
 
 def add_job_flags(parser):
@@ -24,7 +21,12 @@ def add_job_flags(parser):
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], CHAR_RNN_CONFIGS, add_job_flags, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, CHAR_RNN_CONFIGS, add_job_flags, argv)
+    from keras_l11.language import text
+    from keras_l11.language.task import load_character_text, train_language_model
+    from keras_l11.layers.tokenizers import ByteTokenizer
+    from keras_l11.training import harness
+
     with harness.exit_on_missing_data():
         train, test = load_character_text(flags.train_config, flags.data_path)
     run = harness.start(flags, "char_rnn")
@@ -34,4 +36,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    harness.run_main(main)
+    cli.run_main(main)

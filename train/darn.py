@@ -18,16 +18,8 @@ uint8 (0 or 255) -> `nats` (importance-sampled -log p(x)) and `bound_nats`
 
 import os
 
-import numpy as np
-import tensorflow as tf
-
-from keras_l11 import figures
 from keras_l11.generative.configs import DARN_CONFIGS as CONFIGS
-from keras_l11.generative.darn import description_length_loss
-from keras_l11.generative.export import darn_signatures
-from keras_l11.generative.task import darn_report, load_images
-from keras_l11.ops.images import image_dataset
-from keras_l11.training import harness
+from keras_l11.training import cli
 
 
 def add_job_flags(parser):
@@ -35,7 +27,17 @@ def add_job_flags(parser):
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, CONFIGS, add_job_flags, argv)
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_l11 import figures
+    from keras_l11.generative.darn import description_length_loss
+    from keras_l11.generative.export import darn_signatures
+    from keras_l11.generative.task import darn_report, load_images
+    from keras_l11.ops.images import image_dataset
+    from keras_l11.training import harness
+
     config = flags.train_config
     with harness.exit_on_missing_data():
         train, valid, test = load_images(config, flags.frames)
@@ -67,4 +69,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    harness.run_main(main)
+    cli.run_main(main)

@@ -23,11 +23,7 @@ import os
 import sys
 
 from keras_l11.dense.configs import DEPTH_CONFIGS, build_depth_network
-from keras_l11.dense.depth_metrics import ScaleInvariantLoss
-from keras_l11.dense.export import depth_signatures
-from keras_l11.dense.task import depth_dataset, evaluate_depth, load_depth, plot_depth_examples
-from keras_l11.training import harness
-from keras_l11.training.transfer import saved_model_file
+from keras_l11.training import cli
 
 
 def add_job_flags(parser):
@@ -37,7 +33,13 @@ def add_job_flags(parser):
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], DEPTH_CONFIGS, add_job_flags, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, DEPTH_CONFIGS, add_job_flags, argv)
+    from keras_l11.dense.depth_metrics import ScaleInvariantLoss
+    from keras_l11.dense.export import depth_signatures
+    from keras_l11.dense.task import depth_dataset, evaluate_depth, load_depth, plot_depth_examples
+    from keras_l11.training import harness
+    from keras_l11.training.transfer import saved_model_file
+
     config = flags.train_config
     if flags.stage == "fine" and not flags.init_from:
         sys.exit("error: --stage fine needs --init_from, the coarse stage's run folder")
@@ -75,4 +77,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    harness.run_main(main)
+    cli.run_main(main)

@@ -18,16 +18,9 @@ different sizes come back padded at the bottom and right to the largest).
 
 import os
 
-import keras
-
-from keras_l11.dense import figures
 from keras_l11.dense.configs import FCN_CONFIGS, build_fcn
-from keras_l11.dense.export import fcn_signatures
-from keras_l11.dense.fcn import VARIANTS
-from keras_l11.dense.segmentation_metrics import IGNORE_LABEL
-from keras_l11.dense.task import evaluate_segmentation, load_segmentation, segmentation_dataset
-from keras_l11.training import harness
-from keras_l11.training.transfer import saved_model_file
+from keras_l11.dense.specs import VARIANTS
+from keras_l11.training import cli
 
 
 def add_job_flags(parser):
@@ -38,7 +31,16 @@ def add_job_flags(parser):
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], FCN_CONFIGS, add_job_flags, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, FCN_CONFIGS, add_job_flags, argv)
+    import keras
+
+    from keras_l11.dense import figures
+    from keras_l11.dense.export import fcn_signatures
+    from keras_l11.dense.segmentation_metrics import IGNORE_LABEL
+    from keras_l11.dense.task import evaluate_segmentation, load_segmentation, segmentation_dataset
+    from keras_l11.training import harness
+    from keras_l11.training.transfer import saved_model_file
+
     config = flags.train_config
     with harness.exit_on_missing_data():
         train, test, names = load_segmentation(config, flags.data_path)
@@ -77,4 +79,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    harness.run_main(main)
+    cli.run_main(main)

@@ -13,18 +13,9 @@ writes `champions_<encoding>.png`, each class's champion with its confidence.
 
 import os
 
-import keras
-import numpy as np
-import tensorflow as tf
-
-from keras_l11 import figures
-from keras_l11.data.mnist import grey_mnist, mnist
-from keras_l11.ops.images import image_dataset
-from keras_l11.robustness.classifiers import lenet
 from keras_l11.robustness.configs import FOOLING_CONFIGS
-from keras_l11.robustness.map_elites import CPPNEncoding, DirectEncoding
-from keras_l11.robustness.task import ENCODINGS, PAPER_LENET_TEST_ERROR, evolve
-from keras_l11.training import harness
+from keras_l11.robustness.specs import ENCODINGS
+from keras_l11.training import cli
 
 
 def add_job_flags(parser):
@@ -32,7 +23,19 @@ def add_job_flags(parser):
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], FOOLING_CONFIGS, add_job_flags, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, FOOLING_CONFIGS, add_job_flags, argv)
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_l11 import figures
+    from keras_l11.data.mnist import grey_mnist, mnist
+    from keras_l11.ops.images import image_dataset
+    from keras_l11.robustness.classifiers import lenet
+    from keras_l11.robustness.map_elites import CPPNEncoding, DirectEncoding
+    from keras_l11.robustness.task import PAPER_LENET_TEST_ERROR, evolve
+    from keras_l11.training import harness
+
     config = flags.train_config
     with harness.exit_on_missing_data():
         images, labels = grey_mnist("train"), mnist("train")[1].astype(np.int32)
@@ -88,4 +91,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    harness.run_main(main)
+    cli.run_main(main)

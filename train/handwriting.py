@@ -17,15 +17,8 @@ signatures are described in `keras_l11.handwriting.task`.
     python -m train.handwriting --network synthesis --config small
 """
 
-import keras
-import numpy as np
-
-from keras_l11.handwriting import data as hw
 from keras_l11.handwriting.configs import CONFIGS, build_handwriting_network
-from keras_l11.handwriting.export import handwriting_signatures
-from keras_l11.handwriting.mixture_density import MixtureDensityLoss, mixture_nll_direct
-from keras_l11.handwriting.task import held_out_nats, independent_baseline, load_lines
-from keras_l11.training import harness
+from keras_l11.training import cli
 
 
 def add_job_flags(parser):
@@ -35,7 +28,16 @@ def add_job_flags(parser):
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], CONFIGS, add_job_flags, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, CONFIGS, add_job_flags, argv)
+    import keras
+    import numpy as np
+
+    from keras_l11.handwriting import data as hw
+    from keras_l11.handwriting.export import handwriting_signatures
+    from keras_l11.handwriting.mixture_density import MixtureDensityLoss, mixture_nll_direct
+    from keras_l11.handwriting.task import held_out_nats, independent_baseline, load_lines
+    from keras_l11.training import harness
+
     config = flags.train_config
     with harness.exit_on_missing_data():
         train, test, alphabet = load_lines(config, flags.data_path)
@@ -96,4 +98,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    harness.run_main(main)
+    cli.run_main(main)

@@ -17,21 +17,23 @@ The export `localization` has `localize` (`serving_default`): encoded `images`
 
 import os
 
-import keras
-
 from keras_l11.detection.configs import LOCALIZATION_CONFIGS, build_localizer
-from keras_l11.detection.export import localizer_signatures
-from keras_l11.detection.task import (
-    evaluate_localizer,
-    load_localization_arrays,
-    localization_dataset,
-    plot_localizations,
-)
-from keras_l11.training import harness
+from keras_l11.training import cli
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], LOCALIZATION_CONFIGS, None, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, LOCALIZATION_CONFIGS, None, argv)
+    import keras
+
+    from keras_l11.detection.export import localizer_signatures
+    from keras_l11.detection.task import (
+        evaluate_localizer,
+        load_localization_arrays,
+        localization_dataset,
+        plot_localizations,
+    )
+    from keras_l11.training import harness
+
     config = flags.train_config
     with harness.exit_on_missing_data():
         train, test, names = load_localization_arrays(config)
@@ -67,4 +69,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    harness.run_main(main)
+    cli.run_main(main)

@@ -23,13 +23,8 @@ Clients compute flows with `keras_l11.video.flow.video_flows`.
     python -m train.lrcn --fuse --rgb_from runs/lrcn/small-rgb --flow_from runs/lrcn/small-flow
 """
 
-from keras_l11.training import harness
-from keras_l11.video import task as video_lib
+from keras_l11.training import cli
 from keras_l11.video.configs import LRCN_CONFIGS
-from keras_l11.video.export import clip_probabilities, lrcn_fused_signatures, lrcn_signatures
-from keras_l11.video.lrcn import LRCN
-from keras_l11.video.score_fusion import weighted_average
-from keras_l11.video.task import lrcn_window
 
 
 def add_job_flags(parser):
@@ -42,6 +37,11 @@ def add_job_flags(parser):
 
 
 def train_model(flags, config):
+    from keras_l11.video import task as video_lib
+    from keras_l11.video.export import clip_probabilities, lrcn_signatures
+    from keras_l11.video.lrcn import LRCN
+    from keras_l11.video.task import lrcn_window
+
     kind = f"{'single_frame_' if flags.single_frame else ''}{flags.modality}"
     return video_lib.train_window_model(
         flags,
@@ -64,6 +64,11 @@ def train_model(flags, config):
 
 
 def fuse(flags, config):
+    from keras_l11.video import task as video_lib
+    from keras_l11.video.export import clip_probabilities, lrcn_fused_signatures
+    from keras_l11.video.score_fusion import weighted_average
+    from keras_l11.video.task import lrcn_window
+
     run_dirs = {"--rgb_from": flags.rgb_from, "--flow_from": flags.flow_from}
     run, (_, _, test), (rgb, flow) = video_lib.start_fusion(flags, "lrcn", run_dirs)
     r, f = (
@@ -87,9 +92,9 @@ def fuse(flags, config):
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], LRCN_CONFIGS, add_job_flags, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, LRCN_CONFIGS, add_job_flags, argv)
     return (fuse if flags.fuse else train_model)(flags, flags.train_config)
 
 
 if __name__ == "__main__":
-    harness.run_main(main)
+    cli.run_main(main)

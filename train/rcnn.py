@@ -20,19 +20,21 @@ proposals with `keras_l11.detection.proposals`, selective search being OpenCV co
 
 import os
 
-import keras
-
-from keras_l11.detection import figures
 from keras_l11.detection.configs import RCNN_CONFIGS, build_region_cnn
-from keras_l11.detection.export import rcnn_signatures
-from keras_l11.detection.rcnn import ClassBoxRegressionLoss
-from keras_l11.detection.regions import labelled_regions, region_dataset
-from keras_l11.detection.task import cached_proposals, evaluate_detector, load_examples
-from keras_l11.training import harness
+from keras_l11.training import cli
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], RCNN_CONFIGS, None, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, RCNN_CONFIGS, None, argv)
+    import keras
+
+    from keras_l11.detection import figures
+    from keras_l11.detection.export import rcnn_signatures
+    from keras_l11.detection.rcnn import ClassBoxRegressionLoss
+    from keras_l11.detection.regions import labelled_regions, region_dataset
+    from keras_l11.detection.task import cached_proposals, evaluate_detector, load_examples
+    from keras_l11.training import harness
+
     config = flags.train_config
     with harness.exit_on_missing_data():
         train, test, names = load_examples(config)
@@ -89,4 +91,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    harness.run_main(main)
+    cli.run_main(main)

@@ -19,12 +19,8 @@ strings -> `embeddings [B, D]` (unit vectors), and `embed_image`: encoded
 
 import os
 
-from keras_l11.captioning import task as caption_lib
-from keras_l11.captioning.configs import RETRIEVAL_CONFIGS, build_ranking_model
-from keras_l11.captioning.export import retrieval_signatures
-from keras_l11.captioning.retrieval import BidirectionalRankingLoss
-from keras_l11.captioning.task import evaluate_retrieval, pair_arrays
-from keras_l11.training import harness
+from keras_l11.captioning.configs import RETRIEVAL_CONFIGS, add_data_flags, build_ranking_model
+from keras_l11.training import cli
 
 
 def write_gallery(test, folder):
@@ -37,7 +33,13 @@ def write_gallery(test, folder):
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], RETRIEVAL_CONFIGS, caption_lib.add_data_flags, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, RETRIEVAL_CONFIGS, add_data_flags, argv)
+    from keras_l11.captioning import task as caption_lib
+    from keras_l11.captioning.export import retrieval_signatures
+    from keras_l11.captioning.retrieval import BidirectionalRankingLoss
+    from keras_l11.captioning.task import evaluate_retrieval, pair_arrays
+    from keras_l11.training import harness
+
     run, (train, test), tokenizer = caption_lib.start_caption_job(flags, "retrieval")
     config = run.config
     arrays = pair_arrays(train, tokenizer, config.max_length)
@@ -60,4 +62,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    harness.run_main(main)
+    cli.run_main(main)

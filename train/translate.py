@@ -11,13 +11,8 @@ beam 12), which the `paper` config reads from TFDS when prepared.
     python -m train.translate --config small
 """
 
-import keras
-
 from keras_l11.language.configs import TRANSLATE_CONFIGS
-from keras_l11.language.export import translation_signatures
-from keras_l11.language.metrics import Perplexity
-from keras_l11.language.task import bleu, encode_pairs, load_translation_pairs, make_tokenizers, translation_dataset
-from keras_l11.training import harness
+from keras_l11.training import cli
 
 
 def add_job_flags(parser):
@@ -26,7 +21,14 @@ def add_job_flags(parser):
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], TRANSLATE_CONFIGS, add_job_flags, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, TRANSLATE_CONFIGS, add_job_flags, argv)
+    import keras
+
+    from keras_l11.language.export import translation_signatures
+    from keras_l11.language.metrics import Perplexity
+    from keras_l11.language.task import bleu, encode_pairs, load_translation_pairs, make_tokenizers, translation_dataset
+    from keras_l11.training import harness
+
     run = harness.start(flags, "translate")
     config = run.config
     with harness.exit_on_missing_data():
@@ -73,4 +75,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    harness.run_main(main)
+    cli.run_main(main)

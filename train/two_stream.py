@@ -28,15 +28,9 @@ with `keras_l11.video.flow.video_flows` (`python -m keras_l11.video.client` does
 
 import dataclasses
 
-import numpy as np
-
-from keras_l11.training import harness
-from keras_l11.video import task as video_lib
+from keras_l11.training import cli
 from keras_l11.video.configs import TWO_STREAM_CONFIGS
-from keras_l11.video.export import stream_signatures, two_stream_signatures
-from keras_l11.video.score_fusion import fit_linear_svm, weighted_average
-from keras_l11.video.task import stream_window
-from keras_l11.video.two_stream import CNN_M_2048, CNN_M_2048_TEMPORAL, StreamConvNet
+from keras_l11.video.specs import CNN_M_2048, CNN_M_2048_TEMPORAL
 
 
 def add_job_flags(parser):
@@ -51,6 +45,11 @@ def add_job_flags(parser):
 
 
 def train_stream(flags, config):
+    from keras_l11.video import task as video_lib
+    from keras_l11.video.export import stream_signatures
+    from keras_l11.video.task import stream_window
+    from keras_l11.video.two_stream import StreamConvNet
+
     if flags.trajectory:
         config = dataclasses.replace(config, trajectory=True)
     if flags.stream == "temporal" and config.tower == CNN_M_2048:
@@ -69,6 +68,13 @@ def train_stream(flags, config):
 
 
 def fuse(flags, config):
+    import numpy as np
+
+    from keras_l11.video import task as video_lib
+    from keras_l11.video.export import two_stream_signatures
+    from keras_l11.video.score_fusion import fit_linear_svm, weighted_average
+    from keras_l11.video.task import stream_window
+
     run_dirs = {"--spatial_from": flags.spatial_from, "--temporal_from": flags.temporal_from}
     run, (_, validation, test), (spatial, temporal) = video_lib.start_fusion(flags, "two_stream", run_dirs)
     windows = [stream_window(m.stream, m.flow_length) for m in (spatial, temporal)]
@@ -101,9 +107,9 @@ def fuse(flags, config):
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], TWO_STREAM_CONFIGS, add_job_flags, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, TWO_STREAM_CONFIGS, add_job_flags, argv)
     return (fuse if flags.fuse else train_stream)(flags, flags.train_config)
 
 
 if __name__ == "__main__":
-    harness.run_main(main)
+    cli.run_main(main)

@@ -16,12 +16,9 @@ resized; V at least the clip's frames) -> `probabilities`.
     python -m train.video_fusion --fusion slow --config small
 """
 
-from keras_l11.training import harness
-from keras_l11.video import task as video_lib
-from keras_l11.video.clip_fusion import CLIP_FRAMES, FUSIONS, ClipFusionNet
+from keras_l11.training import cli
 from keras_l11.video.configs import VIDEO_FUSION_CONFIGS
-from keras_l11.video.export import fusion_signatures
-from keras_l11.video.task import Window
+from keras_l11.video.specs import CLIP_FRAMES, FUSIONS
 
 
 def add_job_flags(parser):
@@ -31,7 +28,12 @@ def add_job_flags(parser):
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], VIDEO_FUSION_CONFIGS, add_job_flags, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, VIDEO_FUSION_CONFIGS, add_job_flags, argv)
+    from keras_l11.video import task as video_lib
+    from keras_l11.video.clip_fusion import ClipFusionNet
+    from keras_l11.video.export import fusion_signatures
+    from keras_l11.video.task import Window
+
     config = flags.train_config
     variant = f"{flags.fusion}{'_multires' if flags.multiresolution else ''}"
     frames = CLIP_FRAMES[flags.fusion]
@@ -48,4 +50,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    harness.run_main(main)
+    cli.run_main(main)

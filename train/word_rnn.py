@@ -14,8 +14,7 @@ out its last 10% of paragraphs. The export has `sample` and `score` signatures.
 """
 
 from keras_l11.language.configs import WORD_RNN_CONFIGS
-from keras_l11.language.task import load_word_text, train_language_model
-from keras_l11.training import harness
+from keras_l11.training import cli
 
 
 def add_job_flags(parser):
@@ -24,7 +23,10 @@ def add_job_flags(parser):
 
 
 def main(argv=None):
-    flags = harness.parse_flags(__doc__.split("\n\n")[0], WORD_RNN_CONFIGS, add_job_flags, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, WORD_RNN_CONFIGS, add_job_flags, argv)
+    from keras_l11.language.task import load_word_text, train_language_model
+    from keras_l11.training import harness
+
     run = harness.start(flags, "word_rnn")
     with harness.exit_on_missing_data():
         tokenizer, train, test = load_word_text(run.config, flags.data_path)
@@ -35,4 +37,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    harness.run_main(main)
+    cli.run_main(main)

@@ -1,12 +1,14 @@
 """The captioning and retrieval experiments as data: `CaptioningExperiment` and
 `RetrievalExperiment`, whose `smoke`, `small` and `paper` values are in
 `CAPTIONING_CONFIGS` and `RETRIEVAL_CONFIGS`. Both nest the models' own arguments
-(`--override model.units=512`, `--override 'encoder={"backbone": "VGG16"}'`)."""
+(`--override model.units=512`, `--override 'encoder={"backbone": "VGG16"}'`).
+
+Models are imported inside the builders, so that reading a config (a job's
+`--help`) does not load TensorFlow.
+"""
 
 import dataclasses
 
-from keras_l11.captioning.caption_network import CaptionNetwork
-from keras_l11.captioning.retrieval import ImageSentenceEmbedding
 from keras_l11.training.config import TrainConfig
 
 
@@ -62,6 +64,8 @@ class CaptioningExperiment(CaptionDataConfig):
 
 
 def build_caption_network(config, vocab_size):
+    from keras_l11.captioning.caption_network import CaptionNetwork
+
     size = config.image_size
     return CaptionNetwork(vocab_size, size, size, **config.encoder.kwargs(), **dataclasses.asdict(config.model))
 
@@ -105,6 +109,8 @@ class RetrievalExperiment(CaptionDataConfig):
 
 
 def build_ranking_model(config, vocab_size):
+    from keras_l11.captioning.retrieval import ImageSentenceEmbedding
+
     size = config.image_size
     return ImageSentenceEmbedding(vocab_size, size, size, **config.encoder.kwargs(), **dataclasses.asdict(config.model))
 
@@ -126,3 +132,9 @@ RETRIEVAL_CONFIGS = {
         model=RetrievalModelConfig(embedding_dim=1000, word_dim=300, units=512),
     ),
 }
+
+
+def add_data_flags(parser):
+    """The flags both captioning jobs add (`--data_path`)."""
+    g = parser.add_argument_group("data")
+    g.add_argument("--data_path", default=None, help="Flickr8k/30k: the folder of the token file and images/")

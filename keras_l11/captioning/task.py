@@ -14,12 +14,6 @@ from keras_l11.captioning.metrics import caption_scores, retrieval_scores
 from keras_l11.language import words
 from keras_l11.layers.tokenizers import END, START
 
-
-def add_data_flags(parser):
-    g = parser.add_argument_group("data")
-    g.add_argument("--data_path", default=None, help="Flickr8k/30k: the folder of the token file and images/")
-
-
 FLICKR_FILES = {"flickr8k": "Flickr8k.token.txt", "flickr30k": "results_20130124.token"}
 
 

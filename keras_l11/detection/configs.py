@@ -1,12 +1,14 @@
 """The detection experiments as data: `LocalizationExperiment` and `RCNNExperiment`,
 whose `smoke`, `small` and `paper` values are in `LOCALIZATION_CONFIGS` and
 `RCNN_CONFIGS`. Both nest the image network's own arguments
-(`--override model.dense_units=[512,512]`)."""
+(`--override model.dense_units=[512,512]`).
+
+Models are imported inside the builders, so that reading a config (a job's
+`--help`) does not load TensorFlow.
+"""
 
 import dataclasses
 
-from keras_l11.detection.localization import Localizer
-from keras_l11.detection.rcnn import RegionCNN
 from keras_l11.training.config import TrainConfig
 
 
@@ -126,8 +128,12 @@ RCNN_CONFIGS = {
 
 
 def build_localizer(config, num_classes):
+    from keras_l11.detection.localization import Localizer
+
     return Localizer(num_classes, config.image_size, **config.model.kwargs())
 
 
 def build_region_cnn(config, num_classes):
+    from keras_l11.detection.rcnn import RegionCNN
+
     return RegionCNN(num_classes, config.region_size, **config.model.kwargs())

@@ -10,7 +10,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_l11.data.install import data_dir
+from keras_l11.data.install import cache_dir
 from keras_l11.detection import data as det_data
 from keras_l11.detection import figures, metrics
 from keras_l11.detection import proposals as proposal_lib
@@ -22,7 +22,7 @@ from keras_l11.ops.images import image_dataset
 def cached_proposals(examples, name, mode="fast", max_proposals=2000, workers=None):
     """Selective search boxes of each example's image, computed once (in
     `workers` processes; default one per core from 100 images on) and kept in
-    the data cache under `proposals/<name>-<hash of the images>.npz`.
+    the derived cache (`keras_l11.data.install.cache_dir`) under `proposals/<name>-<hash of the images>.npz`.
 
     The processes are started fresh ("spawn"; forking a process that runs
     TensorFlow is unsafe), so a script that calls this needs the usual
@@ -31,7 +31,7 @@ def cached_proposals(examples, name, mode="fast", max_proposals=2000, workers=No
     digest = hashlib.sha1()
     for ex in examples:
         digest.update(np.ascontiguousarray(ex["image"]).tobytes())
-    path = os.path.join(data_dir(), "proposals", f"{name}-{mode}-{max_proposals}-{digest.hexdigest()[:12]}.npz")
+    path = os.path.join(cache_dir(), "proposals", f"{name}-{mode}-{max_proposals}-{digest.hexdigest()[:12]}.npz")
     if os.path.exists(path):
         with np.load(path) as cached:
             return [cached[str(i)] for i in range(len(examples))]

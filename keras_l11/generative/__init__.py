@@ -2,12 +2,19 @@
 autoencoders whose code carries limited information (LeCun & Ranzato).
 """
 
-from keras_l11.generative.autoencoder import Autoencoder
-from keras_l11.generative.autoregressive import AutoregressiveBernoulli
-from keras_l11.generative.darn import DARN
+from typing import TYPE_CHECKING
+
+from keras_l11 import lazy
+
+if TYPE_CHECKING:
+    from keras_l11.generative.autoencoder import Autoencoder
+    from keras_l11.generative.autoregressive import AutoregressiveBernoulli
+    from keras_l11.generative.darn import DARN
 
 __all__ = [
     "Autoencoder",
     "AutoregressiveBernoulli",
     "DARN",
 ]
+
+__getattr__, __dir__ = lazy.attach(__name__, __file__)

@@ -24,8 +24,7 @@ import math
 import keras
 import tensorflow as tf
 
-CODES = ("none", "bottleneck", "sparse", "denoising")
-SPARSITY = ("l1", "kl")
+from keras_l11.generative.specs import CODES, SPARSITY
 
 
 def l1_penalty(codes):

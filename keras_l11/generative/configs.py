@@ -1,12 +1,14 @@
 """The generative experiments as data: one type per job (`DarnExperiment`,
 `AutoencoderExperiment`) whose `smoke`, `small` and `paper` values are in
 `DARN_CONFIGS` and `AUTOENCODER_CONFIGS`. Each nests its model's own arguments
-(`--override model.hidden=[200]`) rather than copying them field by field."""
+(`--override model.hidden=[200]`) rather than copying them field by field.
+
+Models are imported inside the builders, so that reading a config (a job's
+`--help`) does not load TensorFlow.
+"""
 
 import dataclasses
 
-from keras_l11.generative.autoencoder import Autoencoder
-from keras_l11.generative.darn import DARN
 from keras_l11.training.config import TrainConfig
 
 
@@ -22,6 +24,8 @@ class DARNModelConfig:
     baseline_units: int = 100
 
     def build(self, visible_shape):
+        from keras_l11.generative.darn import DARN
+
         return DARN(visible_shape, **dataclasses.asdict(self))
 
 
@@ -92,6 +96,8 @@ class AutoencoderModelConfig:
     noise_stddev: float = 0.5
 
     def build(self, input_dim, code):
+        from keras_l11.generative.autoencoder import Autoencoder
+
         return Autoencoder(input_dim, code=code, **dataclasses.asdict(self))
 
 

@@ -1,11 +1,13 @@
 """The handwriting experiments as data: `HandwritingExperiment`, whose `smoke`,
 `small` and `paper` values are in `CONFIGS`. It nests the networks' own arguments
-(`--override model.units=256`)."""
+(`--override model.units=256`).
+
+Models are imported inside the builders, so that reading a config (a job's
+`--help`) does not load TensorFlow.
+"""
 
 import dataclasses
 
-from keras_l11.handwriting.prediction import HandwritingPredictionNetwork
-from keras_l11.handwriting.synthesis import HandwritingSynthesisNetwork
 from keras_l11.training.config import TrainConfig
 
 
@@ -68,6 +70,9 @@ CONFIGS = {
 
 def build_handwriting_network(network, config, alphabet):
     """The `prediction` or `synthesis` network of the config (synthesis: over `alphabet`)."""
+    from keras_l11.handwriting.prediction import HandwritingPredictionNetwork
+    from keras_l11.handwriting.synthesis import HandwritingSynthesisNetwork
+
     arch = config.model
     if network == "prediction":
         return HandwritingPredictionNetwork(arch.units, arch.num_layers, arch.num_components)

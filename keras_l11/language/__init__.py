@@ -3,10 +3,15 @@
 and the peephole LSTM cell (Hochreiter & Schmidhuber 1997, Graves' variant).
 """
 
-from keras_l11.language.language_model import RecurrentLanguageModel
-from keras_l11.language.metrics import BitsPerCharacter, Perplexity
-from keras_l11.language.peephole_lstm import PeepholeLSTMCell
-from keras_l11.language.seq2seq import Seq2SeqTranslator
+from typing import TYPE_CHECKING
+
+from keras_l11 import lazy
+
+if TYPE_CHECKING:
+    from keras_l11.language.language_model import RecurrentLanguageModel
+    from keras_l11.language.metrics import BitsPerCharacter, Perplexity
+    from keras_l11.language.peephole_lstm import PeepholeLSTMCell
+    from keras_l11.language.seq2seq import Seq2SeqTranslator
 
 __all__ = [
     "BitsPerCharacter",
@@ -15,3 +20,5 @@ __all__ = [
     "RecurrentLanguageModel",
     "Seq2SeqTranslator",
 ]
+
+__getattr__, __dir__ = lazy.attach(__name__, __file__)

@@ -1,12 +1,14 @@
 """The language experiments as data: `CharRNNExperiment`, `WordRNNExperiment` and
 `TranslateExperiment`, whose `smoke`, `small` and `paper` values are in
 `CHAR_RNN_CONFIGS`, `WORD_RNN_CONFIGS` and `TRANSLATE_CONFIGS`. Each nests its
-model's own arguments (`--override model.units=512`)."""
+model's own arguments (`--override model.units=512`).
+
+Models are imported inside the builders, so that reading a config (a job's
+`--help`) does not load TensorFlow.
+"""
 
 import dataclasses
 
-from keras_l11.language.language_model import RecurrentLanguageModel
-from keras_l11.language.seq2seq import Seq2SeqTranslator
 from keras_l11.training.config import TrainConfig
 
 
@@ -23,6 +25,8 @@ class LanguageModelArchitecture:
     dropout: float = 0.0
 
     def build(self, vocab_size):
+        from keras_l11.language.language_model import RecurrentLanguageModel
+
         return RecurrentLanguageModel(
             vocab_size, **{**dataclasses.asdict(self), "embedding_dim": self.embedding_dim or None}
         )
@@ -141,6 +145,8 @@ class TranslatorArchitecture:
     dropout: float = 0.0
 
     def build(self, source_vocab_size, target_vocab_size):
+        from keras_l11.language.seq2seq import Seq2SeqTranslator
+
         kwargs = {**dataclasses.asdict(self), "embedding_dim": self.embedding_dim or None}
         return Seq2SeqTranslator(source_vocab_size, target_vocab_size, **kwargs)
 

@@ -2,17 +2,22 @@
 on the paper's copy, repeat copy, associative recall and priority sort tasks.
 """
 
-from keras_l11.ntm.cell import NTMCell
-from keras_l11.ntm.metrics import (
-    BitErrorsPerSequence,
-    BitsPerSequence,
-    SequenceBinaryCrossentropy,
-    bit_errors_per_sequence,
-    bits_per_sequence,
-    nats_per_sequence,
-)
-from keras_l11.ntm.models import NeuralTuringMachine, SequenceLSTM
-from keras_l11.ntm.tasks import TASKS
+from typing import TYPE_CHECKING
+
+from keras_l11 import lazy
+
+if TYPE_CHECKING:
+    from keras_l11.ntm.cell import NTMCell
+    from keras_l11.ntm.metrics import (
+        BitErrorsPerSequence,
+        BitsPerSequence,
+        SequenceBinaryCrossentropy,
+        bit_errors_per_sequence,
+        bits_per_sequence,
+        nats_per_sequence,
+    )
+    from keras_l11.ntm.models import NeuralTuringMachine, SequenceLSTM
+    from keras_l11.ntm.tasks import TASKS
 
 __all__ = [
     "BitErrorsPerSequence",
@@ -26,3 +31,5 @@ __all__ = [
     "bits_per_sequence",
     "nats_per_sequence",
 ]
+
+__getattr__, __dir__ = lazy.attach(__name__, __file__)

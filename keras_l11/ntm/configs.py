@@ -3,12 +3,13 @@ and `paper` values are in `CONFIGS`.
 
 The model's own arguments are nested (`ntm`, `lstm`) rather than copied field by
 field, so a model argument is changed with `--override ntm.memory_size=64`.
+
+Models are imported inside the builders, so that reading a config (a job's
+`--help`) does not load TensorFlow.
 """
 
 import dataclasses
 
-from keras_l11.ntm.models import NeuralTuringMachine, SequenceLSTM
-from keras_l11.ntm.tasks import TASKS
 from keras_l11.training.config import TrainConfig
 
 
@@ -91,12 +92,16 @@ GENERALISATION = {
 
 def make_task(name, config):
     """The task `name` at the config's sizes."""
+    from keras_l11.ntm.tasks import TASKS
+
     kwargs = SHORT_TASKS[name] if config.task_size == "short" else {}
     return TASKS[name](**kwargs)
 
 
 def build_model(model, task, config):
     """The NTM (`model="ntm"`) or the LSTM baseline (`"lstm"`) for `task`."""
+    from keras_l11.ntm.models import NeuralTuringMachine, SequenceLSTM
+
     if model == "lstm":
         return SequenceLSTM(task.input_width, task.output_width, **dataclasses.asdict(config.lstm))
     return NeuralTuringMachine(task.input_width, task.output_width, **dataclasses.asdict(config.ntm))

@@ -23,6 +23,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from keras_l11.ntm.specs import TASK_NAMES
+
 MASK_VALUE = -1.0
 
 
@@ -269,9 +271,4 @@ class PrioritySortTask(SequenceTask):
         return inputs, targets
 
 
-TASKS = {
-    "copy": CopyTask,
-    "repeat_copy": RepeatCopyTask,
-    "associative_recall": AssociativeRecallTask,
-    "priority_sort": PrioritySortTask,
-}
+TASKS = dict(zip(TASK_NAMES, (CopyTask, RepeatCopyTask, AssociativeRecallTask, PrioritySortTask)))

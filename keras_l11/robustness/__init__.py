@@ -3,9 +3,14 @@ Yosinski & Clune 2015): box-constrained L-BFGS and FGSM attacks, the paper's
 MNIST models, direct and CPPN encodings, and MAP-Elites.
 """
 
-from keras_l11.robustness.attacks import AttackResult, fgsm_attack, lbfgs_attack
-from keras_l11.robustness.classifiers import autoencoder_classifier, fully_connected, lenet, softmax_classifier
-from keras_l11.robustness.map_elites import ClassMapElites, CPPNEncoding, DirectEncoding
+from typing import TYPE_CHECKING
+
+from keras_l11 import lazy
+
+if TYPE_CHECKING:
+    from keras_l11.robustness.attacks import AttackResult, fgsm_attack, lbfgs_attack
+    from keras_l11.robustness.classifiers import autoencoder_classifier, fully_connected, lenet, softmax_classifier
+    from keras_l11.robustness.map_elites import ClassMapElites, CPPNEncoding, DirectEncoding
 
 __all__ = [
     "AttackResult",
@@ -19,3 +24,5 @@ __all__ = [
     "lenet",
     "softmax_classifier",
 ]
+
+__getattr__, __dir__ = lazy.attach(__name__, __file__)

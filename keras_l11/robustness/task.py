@@ -273,9 +273,6 @@ def format_tables(figures, cross_model, cross_training):
     )
 
 
-ENCODINGS = ("direct", "cppn")
-
-
 PAPER_LENET_TEST_ERROR = 0.0094
 
 

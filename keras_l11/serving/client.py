@@ -7,8 +7,10 @@
 It speaks only TF Serving's public APIs, so it works unchanged against a real
 `tensorflow_model_server`. From the shell:
 
-    python -m keras_l11.serving.client --server 127.0.0.1:8501 --model ntm_copy \\
-        --input sequence=@batch.npy [--signature serving_default] [--version 3]
+    python -m keras_l11.serving.client --server 127.0.0.1:8501 --model ntm_copy    # status, signatures
+    python -m keras_l11.serving.client --server 127.0.0.1:8501 --model ntm_copy --example --save_inputs batch.npz
+    python -m keras_l11.serving.client --server 127.0.0.1:8500 --protocol grpc --model ntm_copy \\
+        --input sequence=@batch.npz [--signature serving_default] [--version 3]
 """
 
 import argparse
@@ -302,33 +304,101 @@ def _code(grpc, number):
 
 
 def _parse_input(text):
+    """`NAME=JSON`, `NAME=@file.npy` or `NAME=@file.npz` (its array `NAME`) -> (name, array)."""
     name, sep, value = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"--input {text!r}: expected NAME=JSON or NAME=@file.npy")
-    if value.startswith("@"):
-        return name, np.load(value[1:], allow_pickle=False)
-    return name, np.array(json.loads(value))
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=JSON, NAME=@file.npy or NAME=@file.npz")
+    if not value.startswith("@"):
+        try:
+            return name, np.array(json.loads(value))
+        except json.JSONDecodeError as err:
+            raise argparse.ArgumentTypeError(f"{text!r}: the value is not JSON ({err})") from None
+    path = value[1:]
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: no file {path!r} (make one with --example --save_inputs inputs.npz, "
+            f"then pass --input {name}=@inputs.npz)"
+        ) from None
+    except (OSError, ValueError) as err:
+        raise argparse.ArgumentTypeError(f"{text!r}: {path!r} is not a NumPy .npy or .npz file ({err})") from None
+    if isinstance(loaded, np.lib.npyio.NpzFile):
+        if name not in loaded.files:
+            raise argparse.ArgumentTypeError(f"{text!r}: {path!r} holds {sorted(loaded.files)}, not {name!r}")
+        return name, loaded[name]
+    return name, loaded
+
+
+def example_inputs(signature, given=(), size=4, seed=0):
+    """Inputs for a signature's missing inputs, from its metadata (`Client.metadata`):
+    random values of each input's dtype and shape, batch 1, unknown dimensions
+    `size` (floats and integers are random 0s and 1s, uint8 0-255, strings "example")."""
+    rng = np.random.default_rng(seed)
+    inputs = {}
+    for name, (dtype, shape) in signature["inputs"].items():
+        if name in given:
+            continue
+        dims = [1 if i == 0 and d == -1 else size if d == -1 else d for i, d in enumerate(shape)]
+        if dtype == "DT_STRING":
+            inputs[name] = np.full(dims, b"example", dtype=object)
+        elif dtype == "DT_UINT8":
+            inputs[name] = rng.integers(0, 256, dims).astype(np.uint8)
+        elif dtype == "DT_BOOL":
+            inputs[name] = rng.integers(0, 2, dims).astype(bool)
+        elif dtype in _NUMPY:
+            inputs[name] = rng.integers(0, 2, dims).astype(_NUMPY[dtype])
+        else:
+            raise ValueError(
+                f"input {name!r} has dtype {dtype}, for which no example can be made; give it with --input"
+            )
+    return inputs
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m keras_l11.serving.client", description=__doc__.split("\n\n")[0])
-    p.add_argument("--server", default="127.0.0.1:8501")
-    p.add_argument("--protocol", choices=("rest", "grpc"), default="rest")
+    p = argparse.ArgumentParser(
+        prog="python -m keras_l11.serving.client",
+        description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[-1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--server", default="127.0.0.1:8501", help="host:port (default: 127.0.0.1:8501)")
+    p.add_argument("--protocol", choices=("rest", "grpc"), default="rest", help="default: rest")
     p.add_argument("--model", required=True)
     p.add_argument(
         "--input",
         action="append",
         type=_parse_input,
         default=[],
-        help="NAME=JSON or NAME=@file.npy (repeatable); none: print status and metadata",
+        help="NAME=JSON, NAME=@file.npy or NAME=@file.npz (repeatable); with neither --input nor --example, "
+        "the model's status and signatures are printed",
     )
-    p.add_argument("--signature", default=None)
+    p.add_argument(
+        "--example",
+        action="store_true",
+        help="make the inputs not given with --input from the signature: random values of its dtypes and "
+        "shapes, batch 1",
+    )
+    p.add_argument("--example_size", type=int, default=4, help="unknown dimensions of --example inputs (default: 4)")
+    p.add_argument("--save_inputs", default="", metavar="FILE.npz", help="also write the inputs sent to FILE.npz")
+    p.add_argument("--signature", default=None, help="default: serving_default")
     p.add_argument("--version", type=int, default=None)
     p.add_argument("--label", default=None)
     args = p.parse_args(argv)
     try:
         with Client(args.server, args.protocol) as client:
-            if not args.input:
+            inputs = dict(args.input)
+            if args.example:
+                signatures = client.metadata(args.model, args.version, args.label)
+                name = args.signature or "serving_default"
+                if name not in signatures:
+                    raise ServingClientError(
+                        "NOT_FOUND", f"{args.model} has no signature {name!r}: {sorted(signatures)}"
+                    )
+                inputs.update(example_inputs(signatures[name], inputs, args.example_size))
+            if args.save_inputs:
+                np.savez(args.save_inputs, **inputs)
+                print(f"wrote {sorted(inputs)} to {args.save_inputs}")
+            if not inputs:
                 print(
                     json.dumps(
                         {
@@ -339,9 +409,14 @@ def main(argv=None):
                     )
                 )
                 return 0
-            outputs = client.predict(args.model, dict(args.input), args.signature, args.version, args.label)
-    except ServingClientError as err:
+            for name, value in inputs.items():
+                print(f"input {name} {value.dtype} {list(value.shape)}")
+            outputs = client.predict(args.model, inputs, args.signature, args.version, args.label)
+    except (ServingClientError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # connection refused, timeouts: urllib's errors are OSErrors
+        print(f"error: cannot reach {args.server} over {args.protocol.upper()} ({err})", file=sys.stderr)
         return 1
     np.set_printoptions(precision=4, suppress=True, threshold=200)
     for name, value in outputs.items():

@@ -8,7 +8,6 @@ the ones it lacks (`--bind_address`, `--rest_api_max_body_bytes`,
 `--bind_address` says otherwise.
 """
 
-import argparse
 import concurrent.futures
 import logging
 import signal
@@ -20,6 +19,7 @@ import grpc
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from keras_l11 import command_line
 from keras_l11.serving.batching import Batcher, BatchingParameters
 from keras_l11.serving.core import Inference
 from keras_l11.serving.errors import ServingError, invalid
@@ -29,53 +29,6 @@ from keras_l11.serving.monitoring import Metrics
 from keras_l11.serving.rest import RestServer
 
 log = logging.getLogger("serving")
-
-
-def _bool(text):
-    value = str(text).lower()
-    if value not in ("true", "false", "1", "0"):
-        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-    return value in ("true", "1")
-
-
-def build_parser():
-    p = argparse.ArgumentParser(
-        prog="python -m serving",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    flag = p.add_argument
-    flag("--port", type=int, default=8500, help="gRPC port")
-    flag("--rest_api_port", type=int, default=0, help="REST port (0: no REST API, as in TF Serving)")
-    flag("--bind_address", default="127.0.0.1", help="(ours) address both ports bind to")
-    flag("--rest_api_timeout_in_ms", type=int, default=30000, help="REST request deadline (<= 0: none)")
-    flag("--rest_api_max_body_bytes", type=int, default=64 << 20, help="(ours) largest accepted REST body")
-    flag("--grpc_max_threads", type=int, default=128, help="(ours) concurrent gRPC requests handled")
-    flag("--model_config_file", default="", help="text-format ModelServerConfig; overrides --model_name")
-    flag(
-        "--model_config_file_poll_wait_seconds",
-        type=int,
-        default=0,
-        help="re-read --model_config_file this often (0: never)",
-    )
-    flag("--model_name", default="default", help="name of the one model, without --model_config_file")
-    flag("--model_base_path", default="", help="base path of the one model, without --model_config_file")
-    flag(
-        "--file_system_poll_wait_seconds",
-        type=int,
-        default=1,
-        help="how often new or removed version folders are picked up (0: once, at start)",
-    )
-    flag("--enable_batching", type=_bool, nargs="?", const=True, default=False, help="dynamic batching")
-    flag("--batching_parameters_file", default="", help="text-format BatchingParameters")
-    flag("--monitoring_config_file", default="", help="text-format MonitoringConfig (Prometheus endpoint)")
-    flag("--allow_version_labels_for_unavailable_models", type=_bool, nargs="?", const=True, default=False)
-    flag("--load_retry_interval_micros", type=int, default=60_000_000, help="wait before retrying a failed load")
-    flag("--max_num_load_retries", type=int, default=5)
-    flag("--web", action="store_true", help="(ours) serve the web demos at / on the REST port")
-    flag("--web_root", default="", help="(ours) the web demos' folder (default: keras_l11/web/pages)")
-    flag("--web_gallery", default="", help="(ours) a folder of images for the ranking page, served at /gallery/")
-    return p
 
 
 def read_model_config(path):
@@ -221,9 +174,9 @@ def _monitoring_path(path):
     return config.get("path") or "/monitoring/prometheus/metrics"
 
 
-def main(argv=None):
+def serve(options):
+    """Runs the server with parsed `options` (`keras_l11.serving.flags`) until SIGTERM or SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    options = build_parser().parse_args(argv)
     try:
         if options.model_config_file:
             config, _ = read_model_config(options.model_config_file)
@@ -243,10 +196,13 @@ def main(argv=None):
     except (ServingError, OSError) as err:
         print(getattr(err, "message", str(err)), file=sys.stderr)
         return 1
+    accelerators = command_line.accelerator_line()
+    if accelerators:
+        log.info(accelerators)
     while not stop.wait(0.5):
         pass
     print("Shutting down: finishing in-flight requests", flush=True)
     started = time.monotonic()
     server.stop()
-    print(f"Stopped in {time.monotonic() - started:.2f} s", flush=True)
+    print(f"Server stopped ({time.monotonic() - started:.2f} s to finish)", flush=True)
     return 0

@@ -2,7 +2,9 @@
 
 A job reads like this (see `train/ntm.py`):
 
-    flags = harness.parse_flags("Train an NTM.", CONFIGS, add_job_flags)
+    flags = cli.parse_flags(__spec__.name, __doc__, CONFIGS, add_job_flags)  # no TensorFlow yet
+    from keras_l11.training import harness  # the job's heavy imports come after the flags
+
     run = harness.start(flags, "ntm_copy")  # devices, strategy, seed, precision
     result = run.fit(build_model, loss, metrics, train_data, eval_data)
     run.evaluate(result.model, {"length 120": make_eval_set})
@@ -16,7 +18,6 @@ gradient clipping, the non-finite-loss stop, evaluation tables, export to
 a TF Serving model config.
 """
 
-import argparse
 import contextlib
 import dataclasses
 import json
@@ -28,112 +29,12 @@ import time
 import keras
 import numpy as np
 
+from keras_l11 import command_line
 from keras_l11.training import callbacks as cb
 from keras_l11.training import export as export_lib
 from keras_l11.training import keras_compat
 from keras_l11.training import strategy as strategy_lib
-from keras_l11.training.config import apply_overrides
-
-
-def build_parser(description, configs, add_job_flags=None):
-    """The common flags; `add_job_flags(parser)` adds a job's own."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    g = parser.add_argument_group("experiment")
-    g.add_argument(
-        "--config",
-        choices=sorted(configs),
-        default="small",
-        help="smoke: seconds, for tests; small: minutes on a laptop CPU; paper: the paper's settings",
-    )
-    g.add_argument(
-        "--override",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="change one config field (repeatable), e.g. --override learning_rate=1e-4; a field of the nested "
-        "model config with a dotted name, e.g. --override model.units=512",
-    )
-    g.add_argument("--steps", type=int, default=None, help="total training steps (overrides the config)")
-    g.add_argument(
-        "--epochs", type=int, default=None, help="total epochs of steps_per_epoch steps (an alternative to --steps)"
-    )
-    g.add_argument("--seed", type=int, default=0, help="seed for weights and data")
-    g = parser.add_argument_group("distribution and speed")
-    g.add_argument(
-        "--strategy",
-        choices=strategy_lib.STRATEGIES,
-        default="auto",
-        help="auto: multi_worker when TF_CONFIG names several workers, mirrored with several GPUs, else default",
-    )
-    g.add_argument(
-        "--cpu_devices",
-        type=int,
-        default=0,
-        help="split the CPU into N logical devices (to run mirrored on a CPU-only machine)",
-    )
-    g.add_argument("--mixed_precision", action="store_true", help="mixed_float16 compute (GPU)")
-    g.add_argument("--jit_compile", action="store_true", help="compile train steps with XLA")
-    g.add_argument("--intra_op_threads", type=int, default=0, help="0: TensorFlow's default")
-    g.add_argument("--inter_op_threads", type=int, default=0, help="0: TensorFlow's default")
-    g = parser.add_argument_group("outputs")
-    g.add_argument(
-        "--model_dir",
-        default=None,
-        help="checkpoints, TensorBoard logs, figures, summary.json (default runs/<job>/<config>[-<variant>])",
-    )
-    g.add_argument(
-        "--export_dir", default="saved_models", help="SavedModels go to <export_dir>/<model_name>/<version>/"
-    )
-    g.add_argument("--no_export", action="store_true", help="train and evaluate only")
-    g.add_argument(
-        "--serving_config",
-        default="",
-        help="a TF Serving model config file to add the export to, e.g. saved_models/models.config "
-        "(default: none; the tracked serving/models.config is never rewritten unless named here)",
-    )
-    g.add_argument("--max_minutes", type=float, default=None, help="stop training after this much wall time")
-    g.add_argument(
-        "--target",
-        default=None,
-        metavar="METRIC=VALUE",
-        help="record the step and wall time at which a logged metric first falls below VALUE, "
-        "e.g. val_bit_errors_per_sequence=0.1",
-    )
-    g.add_argument("--stop_at_target", action="store_true", help="stop training once --target is reached")
-    g.add_argument(
-        "--verbose",
-        type=int,
-        default=None,
-        choices=(0, 1, 2),
-        help="Keras progress: 1 bar, 2 one line per epoch (default: 1 on a terminal, else 2)",
-    )
-    if add_job_flags:
-        add_job_flags(parser)
-    return parser
-
-
-def parse_flags(description, configs, add_job_flags=None, argv=None):
-    """Parses argv; adds `flags.train_config`, the chosen config with overrides."""
-    parser = build_parser(description, configs, add_job_flags)
-    flags = parser.parse_args(argv)
-    try:
-        config = apply_overrides(configs[flags.config], flags.override)
-    except ValueError as err:
-        parser.error(str(err))
-    if flags.steps is not None:
-        config = dataclasses.replace(config, steps=flags.steps)
-    if flags.epochs is not None:
-        config = dataclasses.replace(config, steps=flags.epochs * config.steps_per_epoch)
-    if flags.stop_at_target and not flags.target:
-        parser.error("--stop_at_target needs --target METRIC=VALUE")
-    if flags.target:
-        name, _, value = flags.target.partition("=")
-        try:
-            flags.target = (name, float(value))
-        except ValueError:
-            parser.error(f"--target {flags.target!r}: expected METRIC=VALUE")
-    flags.train_config = config
-    return flags
+from keras_l11.training.cli import PROGRESS
 
 
 @dataclasses.dataclass
@@ -248,7 +149,7 @@ class Run:
         if self.is_chief:
             callbacks.append(keras.callbacks.TensorBoard(os.path.join(folder, "logs"), profile_batch=0))
         validation = self._even_split(eval_data(self.global_batch_size)) if eval_data else None
-        verbose = flags.verbose if flags.verbose is not None else (1 if os.isatty(1) else 2)
+        verbose = PROGRESS[flags.progress or ("bar" if os.isatty(1) else "epoch")]
         if start_epoch >= epochs:
             print(f"Training already complete ({start_epoch * c.steps_per_epoch} steps in {backup_dir}).")
         started = time.perf_counter()
@@ -294,11 +195,16 @@ class Run:
 
         return dataset.map(cut).filter(lambda *batch: tf.shape(tf.nest.flatten(batch)[0])[0] > 0)
 
-    def evaluate(self, model, datasets):
+    def evaluate(self, model, datasets, caption=None, columns=None, first_column="set"):
         """Evaluates `model` on named datasets; prints and records a table.
 
         Args:
             datasets: name -> `(global_batch_size) -> tf.data.Dataset`.
+            caption: what the table shows, printed above it: what a row is, the
+                units, and whether lower or higher is better.
+            columns: optional `{metric: header}`; the printed table has these
+                columns in this order (`summary.json` records every metric).
+            first_column: the header of the rows' names.
 
         Returns:
             name -> dict of metric values.
@@ -308,8 +214,9 @@ class Run:
             data = self._even_split(make(self.global_batch_size))
             results[name] = model.evaluate(data, verbose=0, return_dict=True)
         if results:
-            columns = sorted(next(iter(results.values())))
-            print(format_table(["set"] + columns, [[n] + [r[k] for k in columns] for n, r in results.items()]))
+            headers = columns or {k: k for k in sorted(next(iter(results.values())))}
+            rows = [[n] + [r[k] for k in headers] for n, r in results.items()]
+            print(f"\n{caption or 'Evaluation:'}\n" + format_table([first_column, *headers.values()], rows))
         self.summary.setdefault("evaluation", {}).update(
             {n: {k: float(v) for k, v in r.items()} for n, r in results.items()}
         )
@@ -403,11 +310,15 @@ def start(flags, job, variant=None):
         keras.mixed_precision.set_global_policy("mixed_float16")
     model_dir = flags.model_dir = flags.model_dir or run_dir(job, flags.config, variant)
     os.makedirs(model_dir, exist_ok=True)
+    replicas = strategy.num_replicas_in_sync
     print(
-        f"{job}{' ' + variant if variant else ''}: config {flags.config}, {type(strategy).__name__} with "
-        f"{strategy.num_replicas_in_sync} replica(s), model_dir {model_dir}",
+        f"{job}{' ' + variant if variant else ''}: config {flags.config}, {strategy_name} strategy "
+        f"({replicas} replica{'s' if replicas > 1 else ''}), run folder {model_dir}",
         flush=True,
     )
+    accelerators = command_line.accelerator_line()
+    if accelerators:
+        print(accelerators, flush=True)
     return Run(flags, strategy, model_dir, strategy_name)
 
 
@@ -423,16 +334,6 @@ def exit_on_missing_data():
     try:
         yield
     except DATA_ERRORS as err:
-        sys.exit(f"error: {err}")
-
-
-def run_main(main):
-    """What every job's `if __name__ == "__main__"` calls: a run that diverges
-    ends with the harness's message and a non-zero exit, not a traceback (in
-    process, `Run.fit` raises `NonFiniteLossError` for the caller to handle)."""
-    try:
-        return main()
-    except cb.NonFiniteLossError as err:
         sys.exit(f"error: {err}")
 
 

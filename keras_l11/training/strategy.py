@@ -9,7 +9,7 @@ import os
 
 import tensorflow as tf
 
-STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
+from keras_l11.training.cli import STRATEGIES
 
 
 def setup_devices(cpu_devices=0, intra_op_threads=0, inter_op_threads=0):

@@ -29,21 +29,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from keras_l11.video.conv_tower import ConvTower, classifier, conv_features, fully_connected
-
-FUSIONS = ("single", "early", "late", "slow")
-CLIP_FRAMES = {"single": 1, "early": 10, "late": 16, "slow": 10}
-SLOW_SCHEDULE = ((4, 2), (2, 2), (2, 2))  # (frames, stride) of the first three convolutions
-
-KARPATHY_TOWER = ConvTower(
-    filters=(96, 256, 384, 384, 256),
-    kernels=(11, 5, 3, 3, 3),
-    strides=(3, 1, 1, 1, 1),
-    norms=(True, True, False, False, False),
-    pools=(True, True, False, False, True),
-    fc_units=(4096, 4096),
-    dropout=0.5,
-)
+from keras_l11.video.conv_tower import classifier, conv_features, fully_connected
+from keras_l11.video.specs import CLIP_FRAMES, FUSIONS, SLOW_SCHEDULE, ConvTower
 
 
 def _views(clip, multiresolution, height, width):

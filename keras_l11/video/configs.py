@@ -6,9 +6,7 @@ convolutional tower's config (`--override 'tower={"dropout": 0.5}'`)."""
 import dataclasses
 
 from keras_l11.training.config import TrainConfig
-from keras_l11.video.clip_fusion import KARPATHY_TOWER
-from keras_l11.video.conv_tower import ConvTower
-from keras_l11.video.two_stream import CNN_M_2048
+from keras_l11.video.specs import CNN_M_2048, KARPATHY_TOWER, ConvTower
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,56 +8,9 @@ with the first layers optionally extended over time (3-D convolutions, as in
 early and slow fusion).
 """
 
-import dataclasses
-
 from keras import layers
 
 from keras_l11.video.local_response_norm import LocalResponseNorm
-
-
-@dataclasses.dataclass(frozen=True)
-class ConvTower:
-    """A convolutional tower: layer i has `filters[i]` kernels of
-    `kernels[i]` x `kernels[i]` with stride `strides[i]`, then local response
-    normalisation if `norms[i]` and 2 x 2 max pooling (3 x 3 stride 2 in the
-    papers; 2 x 2 keeps small inputs' sizes exact) if `pools[i]`; then a fully
-    connected layer of each of `fc_units` with dropout `dropout`.
-
-    `temporal[i] = (frames, stride)` extends layer i over time (3-D
-    convolution, valid in time); the layers with it come first and must leave
-    one time step.
-    """
-
-    filters: tuple = (32, 64, 96)
-    kernels: tuple = (5, 3, 3)
-    strides: tuple = (2, 1, 1)
-    norms: tuple = (False, False, False)
-    pools: tuple = (True, True, True)
-    fc_units: tuple = (256,)
-    dropout: float = 0.0
-    temporal: tuple = ()
-
-    def __post_init__(self):
-        n = len(self.filters)
-        for name in ("kernels", "strides", "norms", "pools"):
-            if len(getattr(self, name)) != n:
-                raise ValueError(f"ConvTower.{name} needs {n} entries (one per layer), got {getattr(self, name)}")
-        if len(self.temporal) > n:
-            raise ValueError(f"ConvTower.temporal has {len(self.temporal)} entries for {n} layers")
-
-    def config(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_config(cls, config):
-        """A `ConvTower` from itself or from its `config()` (lists become tuples)."""
-        if isinstance(config, cls):
-            return config
-
-        def frozen(v):
-            return tuple(frozen(x) for x in v) if isinstance(v, (list, tuple)) else v
-
-        return cls(**{k: frozen(v) for k, v in config.items()})
 
 
 def conv_features(x, tower, prefix):

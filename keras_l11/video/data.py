@@ -203,7 +203,7 @@ def build_video_set(name, videos, count, frames, height, width, class_names, met
     removes its folder), and processes that build one set at once (the workers
     of a multi-worker job) do not clobber one another: the first to finish wins.
     """
-    directory = os.path.join(install.data_dir(), "video", name)
+    directory = os.path.join(install.cache_dir(), "video", name)
     if not os.path.exists(os.path.join(directory, "complete.json")):
         _remove_abandoned_builds(directory)
         staging = f"{directory}.part-{os.getpid()}"

@@ -15,7 +15,8 @@ has 256 hidden units (RGB) or 1024 (flow), clips are 16 frames with stride 8.
 import keras
 from keras import layers
 
-from keras_l11.video.conv_tower import ConvTower, conv_features, fully_connected
+from keras_l11.video.conv_tower import conv_features, fully_connected
+from keras_l11.video.specs import ConvTower
 
 MODALITIES = ("rgb", "flow")
 

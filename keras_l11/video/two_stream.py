@@ -12,27 +12,12 @@ pool; full6 4096 and full7 2048 with dropout; softmax. At test time 25 frames
 averaged.
 """
 
-import dataclasses
-
 import keras
 from keras import layers
 
-from keras_l11.video.conv_tower import ConvTower, classifier, conv_features, fully_connected
+from keras_l11.video.conv_tower import classifier, conv_features, fully_connected
 from keras_l11.video.flow_stack import FlowStack
-
-STREAMS = ("spatial", "temporal")
-
-# CNN-M-2048 (the paper's table in section 5); pools are 2 x 2 here (3 x 3 stride 2 in the paper).
-CNN_M_2048 = ConvTower(
-    filters=(96, 256, 512, 512, 512),
-    kernels=(7, 5, 3, 3, 3),
-    strides=(2, 2, 1, 1, 1),
-    norms=(True, True, False, False, False),
-    pools=(True, True, False, False, True),
-    fc_units=(4096, 2048),
-    dropout=0.5,
-)
-CNN_M_2048_TEMPORAL = dataclasses.replace(CNN_M_2048, norms=(True, False, False, False, False))  # no conv2 norm
+from keras_l11.video.specs import STREAMS, ConvTower
 
 
 @keras.saving.register_keras_serializable(package="keras_l11")

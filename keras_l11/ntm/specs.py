@@ -1,0 +1,5 @@
+"""Names the NTM's models, configs and job share, importable without TensorFlow
+(so `python -m train.ntm --help` answers at once)."""
+
+# The paper's four tasks (section 4), in its order.
+TASK_NAMES = ("copy", "repeat_copy", "associative_recall", "priority_sort")

@@ -1,0 +1,79 @@
+"""The video models' shapes and names as plain data, importable without TensorFlow
+(so a job's `--help` answers at once): the `ConvTower` description every video model
+builds from, the papers' towers, the streams and the fusion schedules."""
+
+import dataclasses
+
+STREAMS = ("spatial", "temporal")
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvTower:
+    """A convolutional tower: layer i has `filters[i]` kernels of
+    `kernels[i]` x `kernels[i]` with stride `strides[i]`, then local response
+    normalisation if `norms[i]` and 2 x 2 max pooling (3 x 3 stride 2 in the
+    papers; 2 x 2 keeps small inputs' sizes exact) if `pools[i]`; then a fully
+    connected layer of each of `fc_units` with dropout `dropout`.
+
+    `temporal[i] = (frames, stride)` extends layer i over time (3-D
+    convolution, valid in time); the layers with it come first and must leave
+    one time step.
+    """
+
+    filters: tuple = (32, 64, 96)
+    kernels: tuple = (5, 3, 3)
+    strides: tuple = (2, 1, 1)
+    norms: tuple = (False, False, False)
+    pools: tuple = (True, True, True)
+    fc_units: tuple = (256,)
+    dropout: float = 0.0
+    temporal: tuple = ()
+
+    def __post_init__(self):
+        n = len(self.filters)
+        for name in ("kernels", "strides", "norms", "pools"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"ConvTower.{name} needs {n} entries (one per layer), got {getattr(self, name)}")
+        if len(self.temporal) > n:
+            raise ValueError(f"ConvTower.temporal has {len(self.temporal)} entries for {n} layers")
+
+    def config(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """A `ConvTower` from itself or from its `config()` (lists become tuples)."""
+        if isinstance(config, cls):
+            return config
+
+        def frozen(v):
+            return tuple(frozen(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+        return cls(**{k: frozen(v) for k, v in config.items()})
+
+
+# CNN-M-2048 (the paper's table in section 5); pools are 2 x 2 here (3 x 3 stride 2 in the paper).
+CNN_M_2048 = ConvTower(
+    filters=(96, 256, 512, 512, 512),
+    kernels=(7, 5, 3, 3, 3),
+    strides=(2, 2, 1, 1, 1),
+    norms=(True, True, False, False, False),
+    pools=(True, True, False, False, True),
+    fc_units=(4096, 2048),
+    dropout=0.5,
+)
+CNN_M_2048_TEMPORAL = dataclasses.replace(CNN_M_2048, norms=(True, False, False, False, False))  # no conv2 norm
+
+FUSIONS = ("single", "early", "late", "slow")
+CLIP_FRAMES = {"single": 1, "early": 10, "late": 16, "slow": 10}
+SLOW_SCHEDULE = ((4, 2), (2, 2), (2, 2))  # (frames, stride) of the first three convolutions
+
+KARPATHY_TOWER = ConvTower(
+    filters=(96, 256, 384, 384, 256),
+    kernels=(11, 5, 3, 3, 3),
+    strides=(3, 1, 1, 1, 1),
+    norms=(True, True, False, False, False),
+    pools=(True, True, False, False, True),
+    fc_units=(4096, 4096),
+    dropout=0.5,
+)
