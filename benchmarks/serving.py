@@ -30,6 +30,7 @@ import urllib.request
 import numpy as np
 
 from benchmarks.common import write_report
+from keras_l11 import command_line
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -187,7 +188,9 @@ def load(make_caller, clients, seconds):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog=f"python -m {__spec__.name}", description=__doc__, formatter_class=command_line.HelpFormatter
+    )
     p.add_argument("--latency_requests", type=int, default=300)
     p.add_argument("--seconds", type=float, default=8.0, help="per throughput measurement")
     p.add_argument("--soak_seconds", type=float, default=60.0)

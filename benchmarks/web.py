@@ -14,6 +14,7 @@ import argparse
 import statistics
 
 from benchmarks.common import write_report
+from keras_l11 import command_line
 from keras_l11.training.harness import format_table
 
 CHROMIUM = "/usr/bin/chromium"
@@ -27,7 +28,9 @@ def measure(page, url, action, start="clicked", end="done"):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__spec__.name}", description=__doc__, formatter_class=command_line.HelpFormatter
+    )
     parser.add_argument("--url", default="http://127.0.0.1:8501")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)

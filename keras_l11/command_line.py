@@ -16,6 +16,14 @@ warnings and errors kept) when a driver is present. A user who sets
 `TF_CPP_MIN_LOG_LEVEL` themselves, or passes `--verbose`, gets TensorFlow's own
 output unchanged. A GPU that TensorFlow sees is reported by `accelerator_line()`.
 
+Some of TensorFlow 2.20's C++ code logs through Abseil, which ignores
+`TF_CPP_MIN_LOG_LEVEL` (e.g. Grappler's "W0000 ... op_level_cost_estimator.cc] Error
+in PredictCost() for the op: CropAndResize", a harmless warning about dynamic shapes
+that reads as an error). For those, `filter_abseil_lines` passes the process's
+stderr through a small filter process that drops Abseil's notices and warnings
+(`I...`/`W...` lines) at the same quiet levels and keeps its errors. The filter is
+a separate process so that nothing written before a crash is lost.
+
 This module imports nothing heavy: it runs before TensorFlow.
 """
 
@@ -44,7 +52,9 @@ def nvidia_driver_present():
 
 def command_of(argv):
     """The module (`-m`) or script that `argv` (a `sys.orig_argv`) runs, or None."""
-    for i, arg in enumerate(argv[1:], start=1):
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
         if arg == "-m" and i + 1 < len(argv):
             return argv[i + 1]
         if arg.startswith("-m") and len(arg) > 2:
@@ -53,6 +63,7 @@ def command_of(argv):
             return None
         if not arg.startswith("-"):
             return os.path.basename(arg)
+        i += 2 if arg in ("-X", "-W") else 1  # options with a separate value
     return None
 
 
@@ -76,9 +87,49 @@ def quiet_tensorflow(environ=None, argv=None):
 
 
 def quiet_command_line():
-    """`quiet_tensorflow()` when this process is one of the project's commands."""
+    """`quiet_tensorflow()` when this process is one of the project's commands, and
+    Abseil's notices and warnings filtered from its stderr when we chose the level."""
     if "tensorflow" not in sys.modules and is_project_command(getattr(sys, "orig_argv", sys.argv)):
-        quiet_tensorflow()
+        chosen = LOG_LEVEL not in os.environ and "--verbose" not in sys.argv
+        level = quiet_tensorflow()
+        if chosen:
+            filter_abseil_lines(level)
+
+
+# An Abseil log line: "W0000 00:00:1796176954.725468   11431 file.cc:699] message".
+ABSEIL_LINE = r"[{severities}]\d{{4}} \d\d:\d\d:\d+\.\d+ +\d+ [^ \]]+\] |WARNING: All log messages before absl::"
+_FILTER = """
+import re, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C stops the command; its last words still pass
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+hidden = re.compile(sys.argv[1].encode())
+for line in sys.stdin.buffer:                  # ends when every writer has closed the pipe
+    if not hidden.match(line):
+        sys.stderr.buffer.write(line)
+        sys.stderr.buffer.flush()
+"""
+
+
+def filter_abseil_lines(level):
+    """Routes file descriptor 2 through a filter process that drops Abseil lines
+    below `level` (1: notices; 2 or 3: notices and warnings). Returns the filter's
+    `Popen`, or None where stderr cannot be redirected."""
+    import subprocess
+
+    severities = "IW" if int(level) >= 2 else "I"
+    try:
+        sys.stderr.flush()
+        filter_process = subprocess.Popen(
+            [sys.executable, "-c", _FILTER, ABSEIL_LINE.format(severities=severities)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=2,  # the terminal (or file) stderr was before
+        )
+    except OSError:
+        return None
+    os.dup2(filter_process.stdin.fileno(), 2)
+    filter_process.stdin.close()  # fd 2 is now this process's one end of the pipe
+    return filter_process
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 
+from keras_l11 import command_line
 from keras_l11.serving.sources import add_source_flags, call_signature
 
 IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
@@ -51,7 +52,9 @@ def rank(sentences, paths, ask, batch=64):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__spec__.name}", description=__doc__, formatter_class=command_line.HelpFormatter
+    )
     add_source_flags(parser, "retrieval")
     parser.add_argument("sentences", nargs="+", help="what to look for, one or more sentences")
     parser.add_argument("--gallery", required=True, help="a folder of images to search")

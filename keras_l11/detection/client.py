@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 
+from keras_l11 import command_line
 from keras_l11.detection import proposals
 from keras_l11.detection.data import DIGIT_NAMES, VOC_NAMES
 from keras_l11.serving.sources import add_source_flags, call_signature
@@ -58,7 +59,9 @@ def detect(encoded, pixels, ask, windows=False, mode="fast"):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__spec__.name}", description=__doc__, formatter_class=command_line.HelpFormatter
+    )
     add_source_flags(parser, "rcnn")
     parser.add_argument("images", nargs="+", help="image files (PNG, JPEG, GIF, BMP)")
     parser.add_argument("--windows", action="store_true", help="sliding windows in the graph, no proposals")

@@ -20,6 +20,7 @@ import sys
 
 import numpy as np
 
+from keras_l11 import command_line
 from keras_l11.handwriting import data as hw
 from keras_l11.handwriting import figures
 from keras_l11.serving.sources import add_source_flags, call_signature
@@ -91,7 +92,9 @@ def make_figures(args, ask):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__spec__.name}", description=__doc__, formatter_class=command_line.HelpFormatter
+    )
     add_source_flags(parser, "handwriting_synthesis")
     parser.add_argument("--network", choices=("synthesis", "prediction"), default="synthesis")
     parser.add_argument("--text", default="the quick brown fox", help="what the synthesis network writes")

@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from keras_l11 import command_line
 from keras_l11.handwriting.data import synthesize, writers
 from keras_l11.web.static import DEFAULT_ROOT
 
@@ -38,7 +39,9 @@ def styles(count=3, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__spec__.name}", description=__doc__, formatter_class=command_line.HelpFormatter
+    )
     parser.add_argument("--out", default=os.path.join(DEFAULT_ROOT, "styles.json"))
     args = parser.parse_args(argv)
     with open(args.out, "w") as f:

@@ -16,6 +16,7 @@ import textwrap
 
 import numpy as np
 
+from keras_l11 import command_line
 from keras_l11.serving.sources import add_source_flags, call_signature
 
 
@@ -52,7 +53,9 @@ def side_by_side(headers, texts, width):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__spec__.name}", description=__doc__, formatter_class=command_line.HelpFormatter
+    )
     add_source_flags(parser, "char_rnn")
     parser.add_argument("--prime", default="", help="text the samples continue")
     parser.add_argument("--bias", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0, 10.0])

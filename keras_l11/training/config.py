@@ -44,16 +44,12 @@ def apply_overrides(config, overrides):
     """Returns `config` with `["field=value", ...]` applied, values typed like the
     field; `"nested.field=value"` changes one field of a nested config."""
     fields = {f.name: f for f in dataclasses.fields(config)}
-    changes = {}
+    changes, nested = {}, {}
     for item in overrides or ():
         key, sep, raw = item.partition("=")
         head, dot, rest = key.partition(".")
         if sep and dot and head in fields and dataclasses.is_dataclass(getattr(config, head)):
-            inner = f"{rest}={raw}"
-            try:
-                changes[head] = apply_overrides(changes.get(head, getattr(config, head)), [inner])
-            except ValueError as err:
-                raise ValueError(str(err).replace(f"--override {inner!r}", f"--override {item!r}")) from None
+            nested.setdefault(head, []).append((f"{rest}={raw}", item))
             continue
         if not sep or key not in fields:
             raise ValueError(f"--override {item!r}: expected field=value with field one of {sorted(fields)}")
@@ -75,4 +71,12 @@ def apply_overrides(config, overrides):
         except (ValueError, TypeError) as err:
             raise ValueError(f"--override {item!r}: {key} needs a {type(current).__name__} ({err})") from err
         changes[key] = value
+    for head, items in nested.items():  # a nested config's fields change together (they may depend on each other)
+        try:
+            changes[head] = apply_overrides(changes.get(head, getattr(config, head)), [inner for inner, _ in items])
+        except ValueError as err:
+            message = str(err)
+            for inner, item in items:
+                message = message.replace(f"--override {inner!r}", f"--override {item!r}")
+            raise ValueError(message) from None
     return dataclasses.replace(config, **changes)

@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 
+from keras_l11 import command_line
 from keras_l11.serving.sources import add_source_flags, call_signature, saved_signature
 from keras_l11.video import data as video_data
 from keras_l11.video.flow import METHODS, video_flows
@@ -55,7 +56,9 @@ def video_inputs(videos, wanted, size, method="farneback"):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__spec__.name}", description=__doc__, formatter_class=command_line.HelpFormatter
+    )
     add_source_flags(parser, "two_stream")
     parser.add_argument("videos", nargs="+", help="video files OpenCV can read (AVI, MP4, ...)")
     parser.add_argument("--frames", type=int, default=24, help="classify the first N frames of each video")
