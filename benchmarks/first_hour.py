@@ -113,7 +113,7 @@ def disk_bytes(*paths):
     return total
 
 
-def readme_commands(parts, venv):
+def readme_commands(parts, venv, fresh_data):
     clone = tempfile.mkdtemp(prefix="first-hour-")
     subprocess.run(["git", "clone", "-q", ROOT, clone], check=True)
     shutil.rmtree(venv, ignore_errors=True)
@@ -123,6 +123,8 @@ def readme_commands(parts, venv):
         env.pop(variable, None)  # as a new user's shell has them
     rows, notes = [], []
     data = os.environ.get("KERAS_L11_DATA") or os.path.expanduser("~/.cache/keras_l11")
+    if fresh_data:  # an empty data cache, as on a new machine (Debian packages already installed stay)
+        data = env["KERAS_L11_DATA"] = tempfile.mkdtemp(prefix="first-hour-data-")
     for part, command in (("main", README_MAIN), ("tests", README_TESTS)):
         if part not in parts:
             continue
@@ -141,6 +143,9 @@ def main(argv=None):
     )
     parser.add_argument("--parts", default="help", help="comma-separated: help, main, tests (default: help)")
     parser.add_argument("--venv", default=os.path.join(tempfile.gettempdir(), "first-hour-venv"))
+    parser.add_argument(
+        "--fresh_data", action="store_true", help="start from an empty data cache ($KERAS_L11_DATA in a new folder)"
+    )
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     from keras_l11.training.harness import format_table
@@ -155,7 +160,7 @@ def main(argv=None):
             "first_hour_help", [(title, format_table(["command", "seconds", "TensorFlow loaded", "usage line"], rows))]
         )
     if parts & {"main", "tests"}:
-        rows, notes = readme_commands(parts, args.venv)
+        rows, notes = readme_commands(parts, args.venv, args.fresh_data)
         header = ["README command", "exit", "wall minutes", "peak memory GiB", "disk GiB", "error-looking lines"]
         title = (
             "The README's quick-start commands on a fresh clone and virtual environment (pip cache off; memory: "
