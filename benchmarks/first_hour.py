@@ -56,8 +56,10 @@ def help_times(rounds=3):
     return rows
 
 
-def tree_rss_bytes(pid):
-    """Resident memory of `pid` and all its descendants."""
+def tree_pss_bytes(pid):
+    """Proportional set size of `pid` and all its descendants: resident memory with
+    each shared page (TensorFlow's libraries in every process) divided among the
+    processes that map it, so the sum is what the tree really occupies."""
     parents = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -73,9 +75,9 @@ def tree_rss_bytes(pid):
     total = 0
     for p in tree:
         try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except OSError:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("Pss:")) * 1024
+        except (OSError, StopIteration):
             continue
     return total
 
@@ -90,7 +92,7 @@ def measured(command, cwd, env, log_path):
 
         def sample():
             while not done.wait(1.0):
-                peak[0] = max(peak[0], tree_rss_bytes(proc.pid))
+                peak[0] = max(peak[0], tree_pss_bytes(proc.pid))
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -164,7 +166,8 @@ def main(argv=None):
         header = ["README command", "exit", "wall minutes", "peak memory GiB", "disk GiB", "error-looking lines"]
         title = (
             "The README's quick-start commands on a fresh clone and virtual environment (pip cache off; memory: "
-            "the whole process tree, sampled every second; disk: environment + data cache + clone afterwards)"
+            "proportional set size of the whole process tree, sampled every second; disk: environment + data "
+            "cache + clone afterwards)"
         )
         write_report("first_hour_readme", [(title, format_table(header, rows) + "".join(f"\n{n}" for n in notes))])
 

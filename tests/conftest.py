@@ -5,7 +5,8 @@ Everything the suite writes goes under one temporary folder, removed when the ru
 ends: pytest's `tmp_path`s, `$TMPDIR` (TensorFlow's autograph files, every
 subprocess's temporary files), the derived caches (`$KERAS_L11_CACHE`: optical flow,
 proposals), Keras' and Matplotlib's config folders. Only the installed data sets
-(`$KERAS_L11_DATA`, `python -m keras_l11.data.install`) are read from the user's cache.
+(`$KERAS_L11_DATA`, `python -m keras_l11.data.install`) are read from the user's cache,
+so `$KERAS_L11_DATA` is fixed first, before `$XDG_CACHE_HOME` moves.
 """
 
 import json
@@ -20,12 +21,15 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SESSION_DIR = tempfile.mkdtemp(prefix="keras_l11-tests-")
+os.environ.setdefault("KERAS_L11_DATA", os.path.join(os.path.expanduser("~"), ".cache", "keras_l11"))
 for variable, folder in (
     ("TMPDIR", "tmp"),
     ("KERAS_L11_CACHE", "cache"),
     ("KERAS_HOME", "keras"),
     ("MPLCONFIGDIR", "matplotlib"),
     ("PIP_CACHE_DIR", "pip"),
+    ("XDG_CONFIG_HOME", "config"),  # Chromium's profile and crash reports (the web demos' tests)
+    ("XDG_CACHE_HOME", "xdg-cache"),  # dconf, fontconfig
 ):
     os.environ[variable] = os.path.join(SESSION_DIR, folder)
     os.makedirs(os.environ[variable], exist_ok=True)

@@ -106,5 +106,18 @@ def _split(page, line, text):
     return commands
 
 
+INLINE = re.compile(r"`(python [^`<>{}]+)`")
+
+
+def inline_commands():
+    """`[(page, command text)]`: commands quoted inline in the pages' prose (those with a
+    placeholder such as `<task>` are left out)."""
+    found = []
+    for page in pages():
+        text = BLOCK.sub("", (ROOT / page).read_text())
+        found += [(page, m.group(1)) for m in INLINE.finditer(text)]
+    return found
+
+
 def extract():
     return [command for page in pages() for command in commands_of(page)]

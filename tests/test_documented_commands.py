@@ -21,7 +21,8 @@ follows the docs would. What each kind of command gets:
 - `docker`, `tensorflow_model_server` and `kubectl` are not on this machine: the files
   they name must exist.
 
-Ports 8500, 8501 and the multi-worker ports are mapped to free ones.
+Ports 8500, 8501 and the multi-worker ports are mapped to free ones. Commands quoted
+inline in the prose are not run, but must name a real command.
 """
 
 import contextlib
@@ -49,6 +50,10 @@ CI_PROGRAMS = {"pip", "ruff", "pytest", "mkdocs"}
 SERVERS = {"serving", "keras_l11.serving"}
 OWN_PROCESS_FLAGS = {"--cpu_devices", "--strategy", "--mixed_precision", "--jit_compile"}
 DOCUMENTED_PORTS = (8500, 8501, 12345, 12346)
+# TensorFlow's own C++ log lines (E/W/F) and Abseil's, and the CUDA probe: a quiet start shows none.
+NOISE = re.compile(
+    r"^(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [EWF] |[EWF]\d{4} \d\d:\d\d:\d+\.\d+ ).*|.*cuInit.*", re.M
+)
 FILE_ARGUMENT = re.compile(r"^[\w./~-]+\.(png|jpe?g|avi|mp4|npy|npz|config|yaml)$")
 
 
@@ -64,6 +69,11 @@ def checkout(tmp_path_factory):
     return folder
 
 
+def smoke_paths(text):
+    """`runs/<job>/small...` -> `runs/<job>/smoke...`: where the smoke runs are."""
+    return re.sub(r"(runs/\w+/)small(\b|-)", r"\1smoke\2", text)
+
+
 def smoke_argv(args):
     """A job's documented arguments at smoke size."""
     out, i = [], 0
@@ -71,7 +81,7 @@ def smoke_argv(args):
         if args[i] == "--config":
             i += 2
             continue
-        out.append(re.sub(r"(runs/\w+/)small(\b|-)", r"\1smoke\2", args[i]))
+        out.append(smoke_paths(args[i]))
         i += 1
     return ["--config", "smoke", *out, "--epochs", "1", "--progress", "none"]
 
@@ -107,8 +117,7 @@ class Reader:
 
     def mapped(self, text):
         """Free ports for the documented ones, smoke run folders for `small` ones."""
-        text = re.sub(r"(runs/\w+/)small(\b|-)", r"\1smoke\2", text)
-        return re.sub(r"\b(8500|8501|12345|12346)\b", lambda m: self.ports[m.group(1)], text)
+        return re.sub(r"\b(8500|8501|12345|12346)\b", lambda m: self.ports[m.group(1)], smoke_paths(text))
 
     def run(self, argv, env=None, timeout=900, background=False):
         full_env = dict(self.env, **{k: self.mapped(v) for k, v in (env or {}).items()})
@@ -128,6 +137,8 @@ class Reader:
             f"{command.page}:{command.line}: `{command.text}` exited {proc.returncode}:\n{output}"
         )
         assert "Traceback" not in proc.stderr, f"{command.page}:{command.line}: `{command.text}`:\n{output}"
+        noise = NOISE.findall(proc.stderr)
+        assert not noise, f"{command.page}:{command.line}: `{command.text}` printed TensorFlow's log lines: {noise}"
         return proc
 
     def wait_for_model(self, model, command, seconds=180):
@@ -308,6 +319,19 @@ ALREADY_RUN = {}  # command text -> where it ran first (the home page repeats th
 def test_every_page_is_read_and_every_command_has_a_rule():
     commands = documented_commands.extract()
     assert len(commands) > 80 and {c.page for c in commands} >= {"README.md", "docs/serving/index.md"}
+
+
+def test_commands_quoted_in_the_prose_name_real_commands():
+    """Inline commands (`python -m benchmarks.ntm`) are not run (the bash blocks are),
+    but each must name a module that is a command, or a script that exists."""
+    quoted = documented_commands.inline_commands()
+    assert len(quoted) > 10
+    for page, text in quoted:
+        argv = shlex.split(text)
+        if argv[1] == "-m":
+            assert is_command(argv[2]), f"{page}: `{text}`: {argv[2]} is not a command"
+        else:
+            assert os.path.exists(os.path.join(ROOT, argv[1])), f"{page}: `{text}`: no {argv[1]}"
 
 
 @pytest.mark.parametrize("page", PAGES)
