@@ -90,10 +90,8 @@ def quiet_command_line():
     """`quiet_tensorflow()` when this process is one of the project's commands, and
     Abseil's notices and warnings filtered from its stderr when we chose the level."""
     if "tensorflow" not in sys.modules and is_project_command(getattr(sys, "orig_argv", sys.argv)):
-        chosen = LOG_LEVEL not in os.environ and "--verbose" not in sys.argv
-        level = quiet_tensorflow()
-        if chosen:
-            filter_abseil_lines(level)
+        if LOG_LEVEL not in os.environ and "--verbose" not in sys.argv:  # the user asked for nothing
+            filter_abseil_lines(quiet_tensorflow())
 
 
 # An Abseil log line: "W0000 00:00:1796176954.725468   11431 file.cc:699] message".

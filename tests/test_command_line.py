@@ -88,7 +88,7 @@ def test_override_takes_the_values_the_help_shows():
 @pytest.mark.parametrize(
     "environ, argv, want",
     [
-        ({}, ["train.ntm"], {"3", "1"}),  # 3 without an NVIDIA driver, 1 with one
+        ({}, ["train.ntm"], {"1" if command_line.nvidia_driver_present() else "3"}),
         ({"TF_CPP_MIN_LOG_LEVEL": "0"}, ["train.ntm"], {"0"}),  # the user's own level wins
         ({}, ["train.ntm", "--verbose"], {None}),
     ],
