@@ -42,6 +42,8 @@ import urllib.request
 import documented_commands
 import pytest
 
+from keras_l11 import command_line
+
 from conftest import ROOT, free_ports
 
 CHECKOUT_LINKS = ("train", "serving", "benchmarks", "docs", "tests", "quickstart.py", "mkdocs.yml", "setup.py")
@@ -113,7 +115,9 @@ class Reader:
         self.background = []
         self.logs = []
         self.procs = []
-        self.env = dict(os.environ, PYTHONPATH=str(folder))
+        # A reader's shell: no log level of ours or of the CI script (each command picks its own).
+        self.env = {k: v for k, v in os.environ.items() if k != command_line.LOG_LEVEL}
+        self.env["PYTHONPATH"] = str(folder)
 
     def mapped(self, text):
         """Free ports for the documented ones, smoke run folders for `small` ones."""
