@@ -32,11 +32,12 @@ setup(
         "scikit-image>=0.22",  # ships the Middlebury stereo pair with ground-truth disparity
         "pycocoevalcap>=1.2",  # the COCO caption evaluation code: BLEU, CIDEr, ROUGE-L
         "ribs>=0.12,<0.13",  # pyribs: MAP-Elites' archive for the fooling images
-        "scipy>=1.11",  # L-BFGS-B for the box-constrained adversarial attack
+        "scipy>=1.11",  # L-BFGS-B for the box-constrained adversarial attack; SBD's .mat masks
+        "scikit-learn>=1.4",  # liblinear, the SVM solver of R-CNN's classifier stage
     ],
     extras_require={
         # playwright drives Debian's chromium; the docs site is built strictly in CI
-        "test": ["pytest>=8", "ruff>=0.6", "pyyaml>=6", "playwright>=1.40", *DOCS],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "ruff>=0.6", "pyyaml>=6", "playwright>=1.40", *DOCS],
         "docs": DOCS,
     },
 )

@@ -100,6 +100,22 @@ def test_segmentation_measures_match_a_direct_count_and_keras_mean_iou():
         confusion_matrix(np.full((2, 2), 7), np.zeros((2, 2)), 4)
 
 
+def test_mean_iu_counts_a_class_predicted_but_absent_as_score_py_and_keras_do():
+    """Class 2 is predicted on two pixels but in no label: score.py's nanmean over
+    IU = n_ii / (t_i + sum_j n_ji - n_ii) counts it as 0 (union 2, not empty)."""
+    labels = np.array([0, 0, 1, 1])
+    predicted = np.array([0, 0, 2, 2])
+    hist = confusion_matrix(labels, predicted, 3)
+    with np.errstate(divide="ignore", invalid="ignore"):  # score.py, line for line
+        reference = np.nanmean(np.diag(hist) / (hist.sum(1) + hist.sum(0) - np.diag(hist)))
+    assert reference == pytest.approx(1 / 3)
+    assert segmentation_scores(hist)["mean_iu"] == pytest.approx(reference)
+    keras_mean_iou = keras.metrics.MeanIoU(3)
+    keras_mean_iou.update_state(labels, predicted)
+    assert float(keras_mean_iou.result()) == pytest.approx(reference)
+    assert segmentation_scores(hist)["mean_accuracy"] == pytest.approx(0.5)  # over the labels' classes 0 and 1
+
+
 def test_the_scale_invariant_loss_follows_its_formula_forgives_scale_and_masks_missing_depth():
     rng = np.random.default_rng(1)
     truth = rng.uniform(1, 5, (2, 6, 8)).astype(np.float32)
@@ -163,6 +179,83 @@ def test_the_depth_network_has_the_papers_two_stages():
         DepthNetwork(50, 64)
 
 
+def test_the_paper_depth_network_has_eigens_layer_sizes():
+    """Eigen et al. 2014, Fig. 1: at 304 x 228, coarse layer 5 pools to 8 x 6 x 256, so
+    fc6 has 12,288 x 4,096 weights (about 50 M; a stride-2 first layer without the
+    last pooling gave 1.12 billion), and the output is 74 x 55."""
+    import dataclasses
+
+    from keras_l11.dense.configs import DEPTH_CONFIGS
+
+    m = DEPTH_CONFIGS["paper"].model
+    coarse = DepthNetwork(stage="coarse", **dataclasses.asdict(m))
+    assert coarse.output_shape == (None, 55, 74)
+    assert tuple(coarse.get_layer("coarse_pool5").output.shape[1:]) == (6, 8, 256)
+    layer_sizes = [(11 * 11 * 3, 96), (5 * 5 * 96, 256), (3 * 3 * 256, 384), (3 * 3 * 384, 384), (3 * 3 * 384, 256)]
+    layer_sizes += [(6 * 8 * 256, 4096), (4096, 55 * 74)]
+    assert coarse.count_params() == sum((fan_in + 1) * units for fan_in, units in layer_sizes) == 70_757_734
+    fine = DepthNetwork(stage="fine", **dataclasses.asdict(m))
+    assert fine.output_shape == (None, 55, 74)
+    fine_sizes = [(9 * 9 * 3, 63), (5 * 5 * 64, 64), (5 * 5 * 64, 1)]  # fine 2 sees 63 maps + the coarse one
+    assert sum(int(np.prod(v.shape)) for v in fine.trainable_variables) == sum((a + 1) * b for a, b in fine_sizes)
+
+
+def test_depth_targets_sample_the_centre_of_each_output_cell():
+    from keras_l11.dense.task import at_output_size
+
+    depth = np.arange(228 * 304, dtype=np.float32).reshape(1, 228, 304)
+    np.testing.assert_array_equal(at_output_size(depth[:, :48, :64], (12, 16)), depth[:, :48:, :64][:, 2::4, 2::4])
+    sampled = at_output_size(depth, (55, 74))
+    assert sampled.shape == (1, 55, 74)
+    assert sampled[0, 0, 0] == depth[0, 2, 2]
+    assert sampled[0, -1, -1] == depth[0, int(54.5 * 228 / 55), int(73.5 * 304 / 74)]
+
+
+def test_grouped_alexnet_kernels_load_as_the_same_convolution(tmp_path):
+    """AlexNet's two-group conv2 (5 x 5 x 48 x 256) set block-diagonally into a full
+    5 x 5 x 96 x 256 convolution computes the same as the two groups."""
+    import tensorflow as tf
+
+    from keras_l11.dense.depth import load_coarse_weights
+
+    net = DepthNetwork(48, 64, "coarse", (8, 6), (5, 3), fc_units=8)
+    rng = np.random.default_rng(0)
+    grouped = rng.normal(size=(3, 3, 4, 6)).astype("float32")
+    bias = rng.normal(size=6).astype("float32")
+    np.savez(tmp_path / "alexnet.npz", **{"coarse_conv2/kernel": grouped, "coarse_conv2/bias": bias})
+    assert load_coarse_weights(net, str(tmp_path / "alexnet.npz")) == ["coarse_conv2"]
+    x = rng.normal(size=(1, 7, 7, 8)).astype("float32")
+    full = tf.nn.conv2d(x, net.get_layer("coarse_conv2").kernel, 1, "SAME").numpy()
+    halves = [tf.nn.conv2d(x[..., 4 * g : 4 * g + 4], grouped[..., 3 * g : 3 * g + 3], 1, "SAME") for g in (0, 1)]
+    np.testing.assert_allclose(full, np.concatenate(halves, -1), rtol=1e-5, atol=1e-5)
+    np.savez(tmp_path / "wrong.npz", **{"coarse_conv1/kernel": grouped, "coarse_conv1/bias": bias})
+    with pytest.raises(ValueError, match="coarse_conv1"):
+        load_coarse_weights(net, str(tmp_path / "wrong.npz"))
+
+
+def test_nyu_frames_are_halved_and_centre_cropped_as_eigen_et_al():
+    """A 640 x 480 frame whose pixels encode their coordinates, through the TFDS
+    reader: the 304 x 228 centre of the halved frame, depth from every other pixel."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    rows, cols = np.meshgrid(np.arange(480), np.arange(640), indexing="ij")
+    depth = (rows * 1000 + cols).astype(np.float32) / 1000  # exact in float32
+    image = np.stack([rows % 256, cols % 256, np.zeros_like(rows)], -1).astype(np.uint8)
+
+    def frames(builder, split, **kwargs):
+        return tf.data.Dataset.from_tensors({"image": image, "depth": depth.astype(np.float16)})
+
+    with tfds.testing.mock_data(as_dataset_fn=frames, policy=tfds.testing.MockPolicy.USE_CODE):
+        [example] = depth_data.nyu_depth_v2("train", 304, 228)
+    assert example["image"].shape == (228, 304, 3) and example["depth"].shape == (228, 304)
+    want = depth.astype(np.float16).astype(np.float32)[::2, ::2][6 : 6 + 228, 8 : 8 + 304]
+    np.testing.assert_array_equal(example["depth"], want)
+    # The halved image's pixel (r, c) averages rows 2r, 2r+1: its red is about 2r + 0.5 (mod 256).
+    assert abs(int(example["image"][10, 0, 0]) - (2 * (10 + 6) + 0.5)) <= 1
+    assert abs(int(example["image"][0, 10, 1]) - (2 * (10 + 8) + 0.5)) <= 1
+
+
 def test_rendered_rooms_have_exact_floor_depth_and_holes():
     rng = np.random.default_rng(3)
     scenes = [depth_data.render_scene(rng, 64, 48) for _ in range(8)]
@@ -179,3 +272,44 @@ def test_rendered_rooms_have_exact_floor_depth_and_holes():
     np.testing.assert_allclose(floor[-1], depth_data.CAMERA_HEIGHT / -rays[-1, :, 1], rtol=1e-6)
     left, disparity = depth_data.stereo_motorcycle()
     assert left.shape[:2] == disparity.shape and np.isfinite(disparity).mean() > 0.8
+
+
+def test_the_fcn_paper_splits_read_sbd_and_voc2011_at_each_images_size(tmp_path):
+    """SBD's .mat masks for training; VOC 2011 val less SBD's training images for
+    scoring (the paper's seg11valid), every image at its own size."""
+    from benchmarks import paper_data
+    from keras_l11.dense import segmentation_data as seg_data
+    from keras_l11.dense.task import evaluate_segmentation, segmentation_dataset
+
+    sizes = {"2007_000032": (281, 500), "2007_000039": (375, 500), "2008_000002": (500, 333), "2011_000003": (338, 500)}
+    sbd = paper_data.write_sbd(str(tmp_path / "sbd"), ["2007_000032", "2008_000002"], sizes)
+    voc = paper_data.write_voc_devkit(
+        str(tmp_path / "VOC2011"), {"val": ["2007_000032", "2007_000039", "2011_000003"]}, sizes
+    )
+    train, val = seg_data.fcn_paper_splits(str(tmp_path / "VOC2011"), str(tmp_path / "sbd"))
+    assert train.names == ["2007_000032", "2008_000002"] and val.names == ["2007_000039", "2011_000003"]
+    image, mask = train[1]
+    assert image.shape == (500, 333, 3) and mask.dtype == np.uint8
+    np.testing.assert_array_equal(mask, sbd["2008_000002"])
+    image, mask = val[0]
+    assert image.shape == (375, 500, 3)
+    np.testing.assert_array_equal(mask, voc["2007_000039"])  # palette indices, 255 kept
+
+    images, masks = next(iter(segmentation_dataset(train, 2, shuffle_seed=None, size=500)))
+    assert images.shape == (2, 500, 500, 3) and masks.shape == (2, 500, 500)
+    np.testing.assert_array_equal(masks[0, :281, :500], sbd["2007_000032"])
+    assert np.all(masks[0, 281:] == 255)  # the padding is ignored by the loss
+
+    scores, shown = evaluate_segmentation(keras.Sequential([keras.Input((None, None, 3)), ClassOne()]), val, 21)
+    want = segmentation_scores(
+        sum(confusion_matrix(voc[n], np.ones_like(voc[n]), 21) for n in ("2007_000039", "2011_000003"))
+    )
+    assert scores["mean_iu"] == pytest.approx(want["mean_iu"]) and scores["images"] == 2
+    assert [p.shape for p in shown[1]] == [(375, 500), (338, 500)]
+
+
+class ClassOne(keras.layers.Layer):
+    """Logits that say "class 1" everywhere, at the input's own size."""
+
+    def call(self, images):
+        return keras.ops.one_hot(keras.ops.ones(keras.ops.shape(images)[:3], "int32"), 21)

@@ -102,3 +102,27 @@ def test_writers_have_styles_of_their_own():
     within = np.std(same, axis=0) + np.std(other, axis=0)
     between = np.abs(np.mean(same, axis=0) - np.mean(other, axis=0))
     assert np.any(between > 2 * within), (styles, same, other)
+
+
+def test_the_paper_split_trains_on_train_test_and_validation2_and_scores_validation1(tmp_path):
+    """Graves (2013, section 4) on IAM-OnDB's task lists: trained on the training set,
+    the test set and the larger validation set; scored on the smaller one, whole."""
+    from benchmarks import paper_data
+
+    forms = {
+        "train": ["a01-000u", "a01-001w"],
+        "validation1": ["c03-081a"],
+        "validation2": ["d04-012b"],
+        "test": ["e05-100z"],
+    }
+    written = paper_data.write_iam_ondb(str(tmp_path), forms, points=(60, 900))
+    train, test, missing = hw.graves_split(str(tmp_path))
+    assert missing == 0 and len(train) == 2 * 4 and len(test) == 2
+    trained = {t for _, t in train}
+    assert trained == {t for f in ("a01-000u", "a01-001w", "d04-012b", "e05-100z") for _, t in written[f]}
+    for (offsets, text), (points, want_text) in zip(test, written["c03-081a"]):
+        assert text == want_text
+        np.testing.assert_array_equal(offsets, hw.to_offsets(points))  # every point, however long the line
+    (tmp_path / "testset_t.txt").unlink()
+    with pytest.raises(FileNotFoundError, match="testset_t.txt"):
+        hw.graves_split(str(tmp_path))

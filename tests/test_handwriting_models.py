@@ -90,3 +90,27 @@ def test_keras_round_trip(model, points, tmp_path):
     model.save(tmp_path / "h.keras")
     again = keras.saving.load_model(tmp_path / "h.keras")
     np.testing.assert_allclose(again(points).numpy(), model(points).numpy(), atol=1e-6)
+
+
+def test_the_papers_peephole_networks_step_as_their_sequence_graphs(points, tmp_path):
+    """`cell="peephole"` (Graves 2013, eqs. 7-11) in both networks: every layer has
+    the cell's three peephole vectors, stepping equals the sequence graph, and the
+    network survives a `.keras` file."""
+    from keras_l11.handwriting.synthesis import HandwritingSynthesisNetwork
+    from keras_l11.layers.lstm import PeepholeLSTMCell
+
+    model = HandwritingPredictionNetwork(units=8, num_layers=2, num_components=3, cell="peephole")
+    params = model(points)
+    assert all(isinstance(lstm.cell, PeepholeLSTMCell) for lstm in model.lstms)
+    assert sum("peepholes" in v.path for v in model.weights) == 2
+    states = model.initial_state(points.shape[0])
+    stepped = []
+    for t in range(points.shape[1]):
+        out, states = model.step(points[:, t], states)
+        stepped.append(out)
+    np.testing.assert_allclose(np.stack(stepped, 1), params.numpy(), rtol=1e-4, atol=1e-5)
+    model.save(tmp_path / "peephole.keras")
+    again = keras.saving.load_model(tmp_path / "peephole.keras")
+    np.testing.assert_array_equal(again(points).numpy(), params.numpy())
+    synthesis = HandwritingSynthesisNetwork(8, 2, 3, 2, alphabet=hw.ALPHABET, cell="peephole")
+    assert isinstance(synthesis.window_cell, PeepholeLSTMCell) and synthesis.get_config()["cell"] == "peephole"

@@ -68,6 +68,32 @@ def test_read_and_write_follow_eqs_2_to_4():
     np.testing.assert_allclose(written[0], want)
 
 
+def test_several_write_heads_erase_then_add_in_any_order():
+    """Eqs. 3-4: all erases act on M_{t-1}, then all adds: head order is irrelevant,
+    and a head that erases a row does not wipe another head's add to that row."""
+    rng = np.random.default_rng(2)
+    memory = rng.normal(size=(2, 6, 4))
+    w = rng.dirichlet(np.ones(6), size=(2, 3))
+    erase, add = rng.uniform(size=(2, 3, 4)), rng.normal(size=(2, 3, 4))
+    want = memory.copy()
+    for h in range(3):
+        want = want * (1 - np.einsum("bn,bm->bnm", w[:, h], erase[:, h]))
+    want = want + np.einsum("bhn,bhm->bnm", w, add)
+    for order in ([0, 1, 2], [2, 0, 1]):
+        args = (memory, w[:, order], erase[:, order], add[:, order])
+        written = ntm_addressing.write(*(tf.constant(a) for a in args)).numpy()
+        np.testing.assert_allclose(written, want, rtol=1e-12)
+    # Two heads on one row: the first adds, the second erases fully; the add survives.
+    one_row = np.eye(6)[None, [0, 0]]
+    written = ntm_addressing.write(
+        tf.constant(np.zeros((1, 6, 4))),
+        tf.constant(one_row),
+        tf.constant(np.stack([np.zeros(4), np.ones(4)])[None]),
+        tf.constant(np.stack([np.ones(4), np.zeros(4)])[None]),
+    ).numpy()
+    np.testing.assert_allclose(written[0, 0], np.ones(4))
+
+
 def test_constant_initial_memory_keeps_its_direction():
     """Blank rows of the 1e-6 constant memory must not look like zero vectors."""
     memory = tf.fill((1, 4, 20), 1e-6)

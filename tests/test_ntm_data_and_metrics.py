@@ -74,15 +74,31 @@ def test_metrics_match_reference_formula():
     y = rng.integers(0, 2, size=(3, 6, 4)).astype("float32")
     y[:, :2] = MASK_VALUE
     p = rng.uniform(0.01, 0.99, size=y.shape).astype("float32")
+    logits = np.log(p / (1 - p)).astype("float32")
     scored = y != MASK_VALUE
     nats = -(y * np.log(p) + (1 - y) * np.log(1 - p))
     want_bits = (nats * scored).reshape(3, -1).sum(1).mean() / math.log(2)
     want_errors = ((np.round(p) != y) & scored).reshape(3, -1).sum(1).mean()
 
     bits, errors = BitsPerSequence(), BitErrorsPerSequence()
-    bits.update_state(y, p)
-    errors.update_state(y, p)
+    bits.update_state(y, logits)
+    errors.update_state(y, logits)
     assert float(bits.result()) == pytest.approx(want_bits, rel=1e-5)
     assert float(errors.result()) == pytest.approx(want_errors)
-    loss = SequenceBinaryCrossentropy()(tf.constant(y), tf.constant(p))
+    loss = SequenceBinaryCrossentropy()(tf.constant(y), tf.constant(logits))
     assert float(loss) == pytest.approx(want_bits * math.log(2), rel=1e-5)
+
+
+def test_a_confidently_wrong_bit_costs_its_full_bits_and_has_a_gradient():
+    """p = 1e-12 for a 1 bit: -log2(1e-12) = 39.86 bits (probabilities clipped to
+    1e-7 gave 23.25 and no gradient)."""
+    y = tf.constant([[[1.0]]])
+    logit = tf.Variable([[[math.log(1e-12 / (1 - 1e-12))]]])
+    with tf.GradientTape() as tape:
+        loss = SequenceBinaryCrossentropy()(y, logit)
+    assert float(loss) / math.log(2) == pytest.approx(-math.log2(1e-12), rel=1e-5)
+    # d/dz softplus(-z) = -sigmoid(-z) = -1 + 1e-12: the full gradient.
+    assert float(tape.gradient(loss, logit)[0, 0, 0]) == pytest.approx(-1.0, abs=1e-6)
+    bits = BitsPerSequence()
+    bits.update_state(y, logit)
+    assert float(bits.result()) == pytest.approx(39.86, abs=0.01)

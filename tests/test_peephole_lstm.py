@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_l11.language.peephole_lstm import PeepholeLSTMCell
+from keras_l11.layers.lstm import PeepholeLSTMCell
 
 
 def sigmoid(x):

@@ -1,6 +1,6 @@
 """Every Keras class the library registers survives serialization: a `.keras` file
 (models, layers, wrapped in a model when they are not one) or Keras' own
-serialize/deserialize (losses, metrics, initialisers) gives an object whose outputs
+serialize/deserialize (losses, metrics, initialisers, optimisers) gives an object whose outputs
 are identical to the original's, and whose `get_config` holds every argument of its
 constructor.
 
@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from keras_l11 import captioning, dense, detection, generative, handwriting, language, layers, ntm, video
 from keras_l11.handwriting import data as hw
+from keras_l11.training.optimizers import CaffeSGD
 
 RNG = np.random.default_rng(0)
 
@@ -97,6 +98,9 @@ CASES = {
     "AutoregressiveBernoulli": (lambda: generative.AutoregressiveBernoulli(4),),
     "DARN": (lambda: generative.DARN(visible_shape=(2, 3), hidden=(3, 2), encoder_units=(4,)),),
     "Autoencoder": (lambda: generative.Autoencoder(6, code="sparse", code_units=12),),
+    "CaffeSGD": (
+        lambda: CaffeSGD(1e-3, momentum=0.99, learning_rate_multipliers=[("*/bias", 2.0)], l2_weight_decay=5e-4),
+    ),
 }
 
 
@@ -209,7 +213,9 @@ def assert_same(a, b):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_round_trip_gives_identical_outputs(name, tmp_path):
     obj = CASES[name][0]()
-    if isinstance(obj, (keras.losses.Loss, keras.metrics.Metric, keras.initializers.Initializer)):
+    if isinstance(
+        obj, (keras.losses.Loss, keras.metrics.Metric, keras.initializers.Initializer, keras.optimizers.Optimizer)
+    ):
         again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(obj))
         assert type(again) is type(obj) and again.get_config() == obj.get_config()
         if isinstance(obj, keras.initializers.Initializer):

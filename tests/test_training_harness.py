@@ -255,6 +255,27 @@ def test_auto_strategy_reads_tf_config(monkeypatch):
         strategy_lib.resolve("horovod")
 
 
+def test_mixed_precision_is_float16_on_gpus_and_bfloat16_elsewhere():
+    """float16 is emulated on a CPU (77 s a VGG16 step here, against 2.1 s in float32):
+    --mixed_precision takes bfloat16 there, float16 only where the replicas are GPUs."""
+    import tensorflow as tf
+
+    from keras_l11.training.harness import mixed_precision_policy
+
+    class Extended:
+        def __init__(self, devices):
+            self.worker_devices = devices
+
+    class Strategy:
+        def __init__(self, devices):
+            self.extended = Extended(devices)
+
+    assert mixed_precision_policy(Strategy(["/job:localhost/replica:0/task:0/device:GPU:0"])) == "mixed_float16"
+    assert mixed_precision_policy(Strategy(["/job:localhost/replica:0/task:0/device:CPU:0"])) == "mixed_bfloat16"
+    on_this_machine = "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
+    assert mixed_precision_policy(tf.distribute.get_strategy()) == on_this_machine
+
+
 def test_overrides_are_typed_and_checked():
     config = apply_overrides(TrainConfig(), ["steps=1e3", "learning_rate=0.5", "optimizer=rmsprop"])
     assert (config.steps, config.learning_rate, config.optimizer) == (1000, 0.5, "rmsprop")

@@ -3,8 +3,11 @@ network, then a fine local network that refines it, trained in two stages
 with the scale-invariant loss (lambda = 0.5) in log depth, missing depth
 masked.
 
-Offline: rendered rooms with exact depth; `--config paper` reads NYU Depth v2
-through TFDS (prepared beforehand) at the paper's 304 x 228. Reported: the
+Offline: rendered rooms with exact depth; `--config paper` is the paper's
+experiment: NYU Depth v2 through TFDS (prepared beforehand), halved and
+centre-cropped to 304 x 228, the paper's layers, per-layer learning rates and
+samples per stage (and `--override coarse_weights=FILE.npz`, ImageNet-trained
+AlexNet convolutions, where you have them). Reported: the
 paper's measures (threshold accuracy, abs rel, sq rel, RMSE linear and log,
 scale-invariant log RMSE) beside a baseline that predicts the training set's
 mean depth map. A figure shows test scenes and scikit-image's real stereo
@@ -22,7 +25,7 @@ and its map resized back).
 import os
 import sys
 
-from keras_l11.dense.configs import DEPTH_CONFIGS, build_depth_network
+from keras_l11.dense.configs import DEPTH_CONFIGS, build_depth_network, depth_for_stage, depth_output_size
 from keras_l11.training import cli
 
 
@@ -33,7 +36,7 @@ def add_job_flags(parser):
 
 
 def main(argv=None):
-    flags = cli.parse_flags(__spec__.name, __doc__, DEPTH_CONFIGS, add_job_flags, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, DEPTH_CONFIGS, add_job_flags, argv, specialize=depth_for_stage)
     from keras_l11.dense.depth_metrics import ScaleInvariantLoss
     from keras_l11.dense.export import depth_signatures
     from keras_l11.dense.task import depth_dataset, evaluate_depth, load_depth, plot_depth_examples
@@ -53,7 +56,7 @@ def main(argv=None):
         build_model=lambda: build_depth_network(config, flags.stage, flags.init_from),
         loss=ScaleInvariantLoss(0.5),
         metrics=lambda: [],
-        train_data=lambda batch, seed, start: depth_dataset(train, batch, seed).skip(start),
+        train_data=lambda batch, seed, start: depth_dataset(train, batch, seed, depth_output_size(config)).skip(start),
     )
     model = run.local_copy(result.model)
     evaluation = evaluate_depth(model, train, test)

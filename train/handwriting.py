@@ -4,14 +4,18 @@ time; the synthesis network also reads the text through a soft window.
 
 The networks predict each point `(dx, dy, end_of_stroke)` from the points
 before it (and the text); quality is the negative log-likelihood in nats per
-sequence, the paper's unit (IAM-OnDB: -1026 prediction, -1096.9 synthesis).
-Offline, the job learns synthetic handwriting from several "writers" drawn with
-cursive Hershey fonts; `--data iam --data_path DIR` reads IAM-OnDB
-(`DIR/lineStrokes/...xml` and their transcripts in `DIR/ascii/...txt`).
-Offsets are scaled to unit standard deviation with training statistics. The
-synthesis network trains on whole lines only (a cut line no longer matches its
-text): longer lines than `max_length` points are left out. The export's
-signatures are described in `keras_l11.handwriting.task`.
+held-out line, the paper's unit, over whole lines. Offline, the job learns
+synthetic handwriting from several "writers" drawn with cursive Hershey fonts;
+`--config paper --data_path DIR` reads IAM-OnDB (`DIR/lineStrokes/...xml`, the
+transcripts in `DIR/ascii/...txt` and the task's split lists `DIR/trainset.txt`,
+`testset_v.txt`, `testset_t.txt`, `testset_f.txt`) and, as the paper, trains on the
+training set, the test set and the second validation set, scores the first
+validation set, and prints the paper's row beside ours (Table 3: -1025.7 nats for
+1 x 400, -1041.0 for 3 x 400; Table 4: -1096.9 for synthesis; both without
+weight noise). Offsets are scaled to unit standard deviation with training
+statistics. The synthesis network trains on whole lines only (a cut line no
+longer matches its text): longer lines than `max_length` points are left out of
+training. The export's signatures are described in `keras_l11.handwriting.task`.
 
     python -m train.handwriting --network prediction --config small
     python -m train.handwriting --network synthesis --config small
@@ -19,6 +23,18 @@ signatures are described in `keras_l11.handwriting.task`.
 
 from keras_l11.handwriting.configs import CONFIGS, build_handwriting_network
 from keras_l11.training import cli
+
+# Graves (2013) on IAM-OnDB's first validation set, nats per line, without weight noise.
+PAPER_ROWS = {
+    ("prediction", 1): ("paper, Table 3, 1 layer, no regularisation", -1025.7),
+    ("prediction", 3): ("paper, Table 3, 3 layers, no regularisation", -1041.0),
+    ("synthesis", 3): ("paper, Table 4, synthesis, no regularisation", -1096.9),
+}
+
+
+def paper_row(network, config):
+    """`(label, nats)` of the paper's row for this network and depth, or None."""
+    return PAPER_ROWS.get((network, config.model.num_layers)) if config.model.units == 400 else None
 
 
 def add_job_flags(parser):
@@ -41,8 +57,8 @@ def main(argv=None):
     config = flags.train_config
     with harness.exit_on_missing_data():
         train, test, alphabet = load_lines(config, flags.data_path)
-    if flags.network == "synthesis":
-        train, test = ([(o, t) for o, t in lines if len(o) <= config.max_length] for lines in (train, test))
+    if flags.network == "synthesis" and config.max_length:  # training lines only: every held-out line is scored
+        train = [(o, t) for o, t in train if len(o) <= config.max_length]
     normaliser = hw.Normaliser.fit([o for o, _ in train])
     train, test = ([(normaliser.apply(o), t) for o, t in lines] for lines in (train, test))
     texts = (lambda lines: [t for _, t in lines]) if flags.network == "synthesis" else (lambda lines: None)
@@ -65,29 +81,31 @@ def main(argv=None):
         ),
     )
     model = run.local_copy(result.model)
-    per_sequence, per_point = held_out_nats(model, test, config.max_length)
-    mean_length = float(np.mean([min(len(o), config.max_length) for o, _ in test]))
+    per_sequence, per_point = held_out_nats(model, test)  # whole lines
+    mean_length = float(np.mean([len(o) for o, _ in test]))
     run.summary["evaluation"] = {
         "nll_nats_per_sequence": per_sequence,
         "nll_nats_per_point": per_point,
         "mean_points_per_sequence": mean_length,
-        "independent_baseline_nats_per_point": independent_baseline(
-            strokes(train), [o[: config.max_length] for o, _ in test]
-        ),
+        "independent_baseline_nats_per_point": independent_baseline(strokes(train), strokes(test)),
         "offset_scale": list(normaliser.scale),
     }
+    rows = [
+        [
+            f"ours, {len(test)} held-out lines",
+            per_sequence,
+            per_point,
+            mean_length,
+            run.summary["evaluation"]["independent_baseline_nats_per_point"],
+        ]
+    ]
+    paper = paper_row(flags.network, config) if config.data == "iam" else None
+    if paper:
+        rows.append([paper[0], paper[1], "-", "-", "-"])
+    print(f"\n{flags.network.capitalize()} network, whole held-out lines (negative log-likelihood, lower is better):")
     print(
         harness.format_table(
-            ["held-out lines", "NLL nats/sequence", "NLL nats/point", "points/sequence", "baseline nats/point"],
-            [
-                [
-                    len(test),
-                    per_sequence,
-                    per_point,
-                    mean_length,
-                    run.summary["evaluation"]["independent_baseline_nats_per_point"],
-                ]
-            ],
+            ["", "NLL nats/sequence", "NLL nats/point", "points/sequence", "baseline nats/point"], rows
         )
     )
     run.export(

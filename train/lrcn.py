@@ -24,7 +24,7 @@ Clients compute flows with `keras_l11.video.flow.video_flows`.
 """
 
 from keras_l11.training import cli
-from keras_l11.video.configs import LRCN_CONFIGS
+from keras_l11.video.configs import LRCN_CONFIGS, lrcn_for_modality
 
 
 def add_job_flags(parser):
@@ -92,7 +92,7 @@ def fuse(flags, config):
 
 
 def main(argv=None):
-    flags = cli.parse_flags(__spec__.name, __doc__, LRCN_CONFIGS, add_job_flags, argv)
+    flags = cli.parse_flags(__spec__.name, __doc__, LRCN_CONFIGS, add_job_flags, argv, specialize=lrcn_for_modality)
     return (fuse if flags.fuse else train_model)(flags, flags.train_config)
 
 

@@ -29,8 +29,7 @@ with `keras_l11.video.flow.video_flows` (`python -m keras_l11.video.client` does
 import dataclasses
 
 from keras_l11.training import cli
-from keras_l11.video.configs import TWO_STREAM_CONFIGS
-from keras_l11.video.specs import CNN_M_2048, CNN_M_2048_TEMPORAL
+from keras_l11.video.configs import TWO_STREAM_CONFIGS, two_stream_for_stream
 
 
 def add_job_flags(parser):
@@ -52,8 +51,6 @@ def train_stream(flags, config):
 
     if flags.trajectory:
         config = dataclasses.replace(config, trajectory=True)
-    if flags.stream == "temporal" and config.tower == CNN_M_2048:
-        config = dataclasses.replace(config, tower=CNN_M_2048_TEMPORAL)
     flags.train_config = config
     return video_lib.train_window_model(
         flags,
@@ -107,7 +104,9 @@ def fuse(flags, config):
 
 
 def main(argv=None):
-    flags = cli.parse_flags(__spec__.name, __doc__, TWO_STREAM_CONFIGS, add_job_flags, argv)
+    flags = cli.parse_flags(
+        __spec__.name, __doc__, TWO_STREAM_CONFIGS, add_job_flags, argv, specialize=two_stream_for_stream
+    )
     return (fuse if flags.fuse else train_stream)(flags, flags.train_config)
 
 

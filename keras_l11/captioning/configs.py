@@ -75,13 +75,15 @@ CAPTIONING_CONFIGS = {
         batch_size=32, steps=400, steps_per_epoch=100, learning_rate=2e-3, train_images=400, test_images=60
     ),
     "small": CaptioningExperiment(batch_size=32, steps=1500, steps_per_epoch=150, learning_rate=2e-3),
-    # Show and Tell on COCO: ImageNet CNN (here VGG16), 512 embeddings and LSTM, dropout, SGD, beam 3.
+    # Show and Tell on COCO: ImageNet CNN (here VGG16), 512 embeddings and LSTM, dropout, SGD with a fixed
+    # learning rate and no momentum, beam 3.
     "paper": CaptioningExperiment(
         batch_size=32,
         steps=500_000,
         steps_per_epoch=5000,
         learning_rate=2.0,
         optimizer="sgd",
+        momentum=0.0,
         clip_norm=5.0,
         data="coco",
         image_size=224,

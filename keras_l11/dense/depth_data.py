@@ -106,8 +106,10 @@ def rendered_scenes(count, seed=0, width=64, height=48):
 
 
 def nyu_depth_v2(split, width, height):
-    """NYU Depth v2 from TFDS (`nyu_depth_v2`, prepared beforehand), resized to
-    `width x height` (images bilinear, depth nearest so missing pixels stay 0)."""
+    """NYU Depth v2 from TFDS (`nyu_depth_v2`, prepared beforehand) as Eigen et al.
+    (2014) use it: each 640 x 480 frame halved to 320 x 240 (the image with
+    antialiasing, the depth by taking every other pixel, so missing pixels stay 0),
+    then the central `width x height` (the paper's 304 x 228)."""
     import tensorflow as tf
 
     from keras_l11.data.install import prepared_tfds
@@ -115,9 +117,19 @@ def nyu_depth_v2(split, width, height):
     data = prepared_tfds("nyu_depth_v2", split)
     examples = []
     for ex in data:
-        image = tf.image.resize(ex["image"], [height, width], antialias=True)
-        depth = tf.image.resize(tf.cast(ex["depth"], tf.float32)[..., None], [height, width], method="nearest")
-        examples.append({"image": np.uint8(np.clip(image.numpy(), 0, 255)), "depth": depth.numpy()[..., 0]})
+        full_h, full_w = ex["image"].shape[:2]
+        half_h, half_w = full_h // 2, full_w // 2
+        if half_h < height or half_w < width:
+            raise ValueError(f"nyu_depth_v2 frames of {full_w} x {full_h} halve to less than {width} x {height}")
+        image = tf.image.resize(ex["image"], [half_h, half_w], antialias=True).numpy()
+        depth = np.asarray(ex["depth"], np.float32)[::2, ::2]
+        top, left = (half_h - height) // 2, (half_w - width) // 2
+        examples.append(
+            {
+                "image": np.uint8(np.clip(np.round(image[top : top + height, left : left + width]), 0, 255)),
+                "depth": depth[top : top + height, left : left + width],
+            }
+        )
     return examples
 
 

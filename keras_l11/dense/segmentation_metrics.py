@@ -7,8 +7,10 @@ matrix `n[i, j]` = pixels of class i predicted as j, `t_i = sum_j n[i, j]`:
 - frequency weighted IU (sum_k t_k)^-1 sum_i t_i n_ii / (t_i + sum_j n_ji - n_ii)
 
 Pixels labelled `ignore_label` (VOC: 255, object boundaries) are left out.
-The means run over the classes present in the labels (as the paper's
-evaluation code does with `nanmean`).
+As in the paper's evaluation code (`score.py`, with `nanmean`), mean accuracy
+runs over the classes present in the labels, and mean IU over the classes whose
+union is not empty: a class that is predicted but absent from the labels counts
+with IU 0 (as `keras.metrics.MeanIoU` counts it too).
 """
 
 import numpy as np
@@ -31,11 +33,12 @@ def segmentation_scores(confusion):
     """`{"pixel_accuracy", "mean_accuracy", "mean_iu", "frequency_weighted_iu"}` of a confusion matrix."""
     n = np.asarray(confusion, np.float64)
     hits, truth, predicted = np.diag(n), n.sum(axis=1), n.sum(axis=0)
-    present = truth > 0
-    iu = hits[present] / (truth + predicted - hits)[present]
+    union = truth + predicted - hits
+    present, seen = truth > 0, union > 0
+    iu = np.divide(hits, union, out=np.zeros_like(hits), where=seen)
     return {
         "pixel_accuracy": float(hits.sum() / max(truth.sum(), 1)),
         "mean_accuracy": float(np.mean(hits[present] / truth[present])) if present.any() else 0.0,
-        "mean_iu": float(np.mean(iu)) if present.any() else 0.0,
-        "frequency_weighted_iu": float(np.sum(truth[present] * iu) / max(truth.sum(), 1)),
+        "mean_iu": float(np.mean(iu[seen])) if seen.any() else 0.0,
+        "frequency_weighted_iu": float(np.sum(truth * iu) / max(truth.sum(), 1)),
     }

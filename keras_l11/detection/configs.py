@@ -84,6 +84,7 @@ class RCNNExperiment(TrainConfig):
     max_proposals: int = 2000
     window_count: int = 500  # sliding windows of the `detect_windows` signature
     region_chunk: int = 0  # score regions this many at a time (0: all of a batch's regions in one call)
+    classifier: str = "softmax"  # or "svm": the paper's linear SVMs on fc7 (keras_l11.detection.svm)
 
 
 RCNN_CONFIGS = {
@@ -111,7 +112,8 @@ RCNN_CONFIGS = {
         context_padding=3,
     ),
     # The paper: fine-tuning with SGD at 0.001, batches of 128 (32 positives), 227 x 227 regions with 16
-    # pixels of context. VGG16 (the paper's O-Net) takes 224.
+    # pixels of context, then one linear SVM per class on fc7 with hard negative mining. VGG16 (the paper's
+    # O-Net, Table 3) takes 224.
     "paper": RCNNExperiment(
         batch_size=128,
         steps=40_000,
@@ -123,6 +125,7 @@ RCNN_CONFIGS = {
         context_padding=16,
         model=ImageNetworkConfig("VGG16", "imagenet", (4096, 4096), 0.5),
         region_chunk=256,
+        classifier="svm",
     ),
 }
 

@@ -32,10 +32,14 @@ def rcnn_signatures(model, config):
     """`detect` (images + client proposals) and `detect_windows` (images only)."""
     encoded = tf.TensorSpec([None], tf.string)
     chunk = config.region_chunk or None
+    # Softmax probabilities above 0.05; SVM margins above 0, the SVMs' decision boundary.
+    threshold = 0.0 if model.svm_feature_scale is not None else 0.05
 
     def detect_proposals(images, proposals, num_proposals):
         pixels, _ = decode_images(images)
-        return detect(model, pixels, proposals, num_proposals, config.context_padding, chunk=chunk)
+        return detect(
+            model, pixels, proposals, num_proposals, config.context_padding, score_threshold=threshold, chunk=chunk
+        )
 
     # Windows as fractions of the image, scaled to each request's size in the graph.
     unit_windows = tf.constant(proposal_lib.sliding_windows(1.0, 1.0, config.window_count))
@@ -46,7 +50,7 @@ def rcnn_signatures(model, config):
         scale = tf.cast(tf.stack([shape[2], shape[1], shape[2], shape[1]]), tf.float32)
         boxes = tf.broadcast_to((unit_windows * scale)[None], [shape[0], unit_windows.shape[0], 4])
         count = tf.fill([shape[0]], unit_windows.shape[0])
-        return detect(model, pixels, boxes, count, config.context_padding, chunk=chunk)
+        return detect(model, pixels, boxes, count, config.context_padding, score_threshold=threshold, chunk=chunk)
 
     with_proposals = Signature(
         detect_proposals,

@@ -9,16 +9,19 @@ and background, and per class a box correction `(t_x, t_y, t_w, t_h)` ->
 per-class non-maximum suppression. A detection is `(confidence, class, x1, y1,
 x2, y2)`, the lecture's definition.
 
-Two departures from the paper, both as in its successor Fast R-CNN: the class
-scores are the network's softmax (the paper trains linear SVMs on fc7 features
-afterwards, +3.3 mAP on VOC 2007), and box regression is a head trained with
-the classifier (the paper fits ridge regression on frozen pool5 features). The
+The class scores are the fine-tuned network's softmax, or, as in the paper, linear
+SVMs trained on its fc7 features afterwards (`keras_l11.detection.svm`; the paper:
++3.3 mAP on VOC 2007): a `RegionCNN` built with `svm_feature_scale` has one more
+output, `svm_scores`, and `score_regions` uses it. One departure from the paper,
+as in its successor Fast R-CNN: box regression is a head trained with the
+classifier (the paper fits ridge regression on frozen pool5 features). The
 training labels are the paper's fine-tuning labels: a proposal with IoU >= 0.5
 to a labelled box is a positive of its class, every other one background; box
 regression learns from proposals with IoU >= 0.6.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers
 
@@ -42,6 +45,9 @@ class RegionCNN(keras.Model):
         weights: the backbone's weights: None, `"imagenet"` or a file.
         dense_units: the fully connected layers after the backbone (fc6, fc7).
         dropout: after each fully connected layer.
+        svm_feature_scale: when set, an `svm_scores [R, C]` output: the linear SVMs
+            (a dense layer, set from `keras_l11.detection.svm.train_svms`) on the
+            last fully connected layer's features times this scale.
 
     Example:
 
@@ -60,6 +66,7 @@ class RegionCNN(keras.Model):
         weights=None,
         dense_units=(256, 256),
         dropout=0.0,
+        svm_feature_scale=None,
         **kwargs,
     ):
         # The functional graph (the backbone builds its own layers).
@@ -67,10 +74,17 @@ class RegionCNN(keras.Model):
         features = image_features(backbone, preprocess(backbone, regions), weights, dense_units, dropout)
         scores = layers.Dense(num_classes + 1, dtype="float32", name="scores")(features)
         deltas = layers.Dense(
-            4 * num_classes, kernel_initializer=keras.initializers.RandomNormal(stddev=0.001), dtype="float32"
+            4 * num_classes,
+            kernel_initializer=keras.initializers.RandomNormal(stddev=0.001),
+            dtype="float32",
+            name="box_deltas",
         )(features)
         deltas = layers.Reshape((num_classes, 4), name="deltas")(deltas)
-        super().__init__(regions, {"scores": scores, "deltas": deltas}, **kwargs)
+        outputs = {"scores": scores, "deltas": deltas}
+        if svm_feature_scale is not None:
+            scaled = layers.Rescaling(float(svm_feature_scale), dtype="float32", name="svm_feature_scale")(features)
+            outputs["svm_scores"] = layers.Dense(num_classes, dtype="float32", name="svm_scores")(scaled)
+        super().__init__(regions, outputs, **kwargs)
 
         # Config.
         self.num_classes = num_classes
@@ -78,6 +92,8 @@ class RegionCNN(keras.Model):
         self.backbone = backbone
         self.dense_units = tuple(dense_units)
         self.dropout = dropout
+        self.svm_feature_scale = svm_feature_scale
+        self.feature_layer = f"fc{5 + len(self.dense_units)}"  # fc7, whose features the SVMs read
 
     def get_config(self):
         return {
@@ -88,11 +104,23 @@ class RegionCNN(keras.Model):
             "weights": None,  # a rebuilt copy gets its weights from set_weights, not from a download
             "dense_units": self.dense_units,
             "dropout": self.dropout,
+            "svm_feature_scale": self.svm_feature_scale,
         }
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    def with_svms(self, weights, biases, feature_scale):
+        """A copy of this network that also scores regions with the SVMs
+        `weights [D, C]`, `biases [C]` on its features times `feature_scale`."""
+        config = {**self.get_config(), "svm_feature_scale": float(feature_scale)}
+        copy = RegionCNN.from_config(config)
+        for layer in self.layers:
+            if layer.weights:
+                copy.get_layer(layer.name).set_weights(layer.get_weights())
+        copy.get_layer("svm_scores").set_weights([np.asarray(weights, np.float32), np.asarray(biases, np.float32)])
+        return copy
 
 
 @keras.saving.register_keras_serializable(package="keras_l11")
@@ -114,14 +142,22 @@ class ClassBoxRegressionLoss(keras.losses.Loss):
         return smooth_l1 * has_target
 
 
+def class_scores(out):
+    """A region's score for each object class `[R, C]`: the SVMs' when the network
+    has them, else the softmax's probability (background dropped)."""
+    if "svm_scores" in out:
+        return out["svm_scores"]
+    return tf.nn.softmax(out["scores"])[:, 1:]
+
+
 def score_regions(model, images, boxes, box_indices, padding=16, chunk=None):
-    """`(probabilities [R, C + 1], deltas [R, C, 4])` of the regions: all in one
-    model call, or with `chunk`, warped and scored `chunk` regions at a time in
-    a graph loop (2,000 VGG16 regions of 224 x 224 are 1.2 GB of pixels per
-    image before the first convolution)."""
+    """`(class scores [R, C], deltas [R, C, 4])` of the regions (`class_scores`):
+    all in one model call, or with `chunk`, warped and scored `chunk` regions at a
+    time in a graph loop (2,000 VGG16 regions of 224 x 224 are 1.2 GB of pixels
+    per image before the first convolution)."""
     if chunk is None:
         out = model(warp_regions(images, boxes, box_indices, model.region_size, padding), training=False)
-        return tf.nn.softmax(out["scores"]), out["deltas"]
+        return class_scores(out), out["deltas"]
     boxes, box_indices = tf.cast(boxes, tf.float32), tf.cast(box_indices, tf.int32)
     n = tf.shape(boxes)[0]
     padded = -(-n // chunk) * chunk
@@ -130,16 +166,15 @@ def score_regions(model, images, boxes, box_indices, padding=16, chunk=None):
 
     def score(part):
         out = model(warp_regions(images, part[0], part[1], model.region_size, padding), training=False)
-        return out["scores"], out["deltas"]
+        return class_scores(out), out["deltas"]
 
     c = model.num_classes
     scores, deltas = tf.map_fn(
         score,
         (boxes, box_indices),
-        fn_output_signature=(tf.TensorSpec([chunk, c + 1], tf.float32), tf.TensorSpec([chunk, c, 4], tf.float32)),
+        fn_output_signature=(tf.TensorSpec([chunk, c], tf.float32), tf.TensorSpec([chunk, c, 4], tf.float32)),
     )
-    scores, deltas = tf.reshape(scores, [-1, c + 1])[:n], tf.reshape(deltas, [-1, c, 4])[:n]
-    return tf.nn.softmax(scores), deltas
+    return tf.reshape(scores, [-1, c])[:n], tf.reshape(deltas, [-1, c, 4])[:n]
 
 
 def detect(
@@ -153,6 +188,7 @@ def detect(
     score_threshold=0.05,
     max_detections=100,
     chunk=None,
+    max_total=None,
 ):
     """Detections for a batch of images from their proposals, in the graph.
 
@@ -162,6 +198,10 @@ def detect(
         regression: apply the class-specific box regression (False: the
             proposals themselves, for the paper's with/without comparison).
         chunk: score the regions this many at a time (`score_regions`).
+        score_threshold: the lowest class score kept (None: every score, as the
+            paper scores its SVMs' margins).
+        max_detections: per class and image (the paper's test keeps 100).
+        max_total: per image (default `max_detections`; evaluation keeps every class's).
 
     Returns:
         dict with TF Object Detection API names: `detection_boxes [B, K, 4]`
@@ -173,7 +213,7 @@ def detect(
     valid = tf.sequence_mask(num_proposals, n)
     boxes = tf.boolean_mask(proposals, valid)
     box_indices = tf.boolean_mask(tf.broadcast_to(tf.range(batch)[:, None], [batch, n]), valid)
-    probabilities, deltas = score_regions(model, images, boxes, box_indices, padding, chunk)
+    scores, deltas = score_regions(model, images, boxes, box_indices, padding, chunk)
     c = model.num_classes
     if regression:
         per_class = box_ops.decode(tf.repeat(boxes[:, None, :], c, axis=1), deltas * tf.constant(TARGET_SCALE))
@@ -182,10 +222,16 @@ def detect(
     per_class = box_ops.clip(per_class, tf.shape(images)[1], tf.shape(images)[2])
     positions = tf.where(valid)
     dense_boxes = tf.scatter_nd(positions, per_class, [batch, n, c, 4])
-    dense_scores = tf.scatter_nd(positions, probabilities[:, 1:], [batch, n, c])
+    shift = 0.0
+    if score_threshold is None:  # every region: scores shifted above 1, so that the padding's zeros drop out
+        shift = tf.reduce_min(tf.concat([tf.reshape(scores, [-1]), [0.0]], 0)) - 1.0
+        scores, score_threshold = scores - shift, 0.5
+    dense_scores = tf.scatter_nd(positions, scores, [batch, n, c])
     out_boxes, out_scores, out_classes, count = box_ops.per_class_nms(
-        dense_boxes, dense_scores, iou_threshold, score_threshold, max_detections, max_detections
+        dense_boxes, dense_scores, iou_threshold, score_threshold, max_detections, max_total or max_detections
     )
+    valid_rows = tf.sequence_mask(count, tf.shape(out_scores)[1])
+    out_scores = tf.where(valid_rows, out_scores + shift, 0.0)
     return {
         "detection_boxes": out_boxes,
         "detection_scores": out_scores,

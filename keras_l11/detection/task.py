@@ -65,13 +65,18 @@ def run_detector(detect_fn, examples, proposals, batch_size=8):
     for i in range(0, len(examples), batch_size):
         chunk = examples[i : i + batch_size]
         boxes, counts = proposal_lib.padded(proposals[i : i + batch_size])
-        images = np.stack([ex["image"] for ex in chunk]).astype(np.float32)
+        # Images of different sizes (VOC's) padded at the bottom and right: boxes keep their pixels.
+        height, width = (max(ex["image"].shape[k] for ex in chunk) for k in (0, 1))
+        images = np.zeros((len(chunk), height, width, 3), np.float32)
+        for k, ex in enumerate(chunk):
+            images[k, : ex["image"].shape[0], : ex["image"].shape[1]] = ex["image"]
         out = {k: v.numpy() for k, v in detect_fn(images, boxes, counts).items()}
         for b in range(len(chunk)):
             n = int(out["num_detections"][b])
+            h, w = chunk[b]["image"].shape[:2]  # the image's own edges, not the padded batch's
             results.append(
                 {
-                    "boxes": out["detection_boxes"][b, :n],
+                    "boxes": np.clip(out["detection_boxes"][b, :n], 0, [w, h, w, h]),
                     "scores": out["detection_scores"][b, :n],
                     "classes": out["detection_classes"][b, :n],
                 }
@@ -188,7 +193,8 @@ def chance_detections(proposals, num_classes, seed=0):
 
 
 def detector(model, config, regression=True):
-    """`detect` compiled once for any batch, image size and number of proposals."""
+    """`detect` compiled once for any batch, image size and number of proposals, as
+    the paper's test: every score, at most 100 detections per class and image."""
     chunk = config.region_chunk or None
 
     @tf.function(
@@ -199,7 +205,18 @@ def detector(model, config, regression=True):
         ]
     )
     def detect_batch(images, boxes, counts):
-        return detect(model, images, boxes, counts, config.context_padding, regression, chunk=chunk)
+        return detect(
+            model,
+            images,
+            boxes,
+            counts,
+            config.context_padding,
+            regression,
+            score_threshold=None,
+            max_detections=100,
+            max_total=100 * model.num_classes,
+            chunk=chunk,
+        )
 
     return detect_batch
 

@@ -58,8 +58,9 @@ def read_iam_transcripts(path):
     return [line.strip() for line in text.split("CSR:", 1)[1].strip().splitlines() if line.strip()]
 
 
-def read_iam_lines(root):
-    """`(offsets [N, 3], transcript)` of every IAM-OnDB line under `root`.
+def read_iam_lines(root, forms=None):
+    """`(offsets [N, 3], transcript)` of every IAM-OnDB line under `root` (of the
+    forms named in `forms`, when given, e.g. "a01-000u").
 
     A line's strokes `lineStrokes/a01/a01-000/a01-000u-01.xml` are line 1 of the
     `CSR:` section of `ascii/a01/a01-000/a01-000u.txt`. Lines whose transcript is
@@ -71,6 +72,8 @@ def read_iam_lines(root):
     lines, missing = [], 0
     for path in sorted(glob.glob(os.path.join(root, "lineStrokes", "**", "*.xml"), recursive=True)):
         form, _, number = os.path.basename(path)[: -len(".xml")].rpartition("-")
+        if forms is not None and form not in forms:
+            continue
         relative = os.path.relpath(os.path.dirname(path), os.path.join(root, "lineStrokes"))
         ascii_path = os.path.join(root, "ascii", relative, form + ".txt")
         transcripts = read_iam_transcripts(ascii_path) if os.path.exists(ascii_path) else []
@@ -79,6 +82,43 @@ def read_iam_lines(root):
             continue
         lines.append((to_offsets(read_iam_strokes(path)), transcripts[int(number) - 1]))
     return lines, missing
+
+
+# IAM-OnDB's writer-independent task split (the lists of forms that come with it):
+# training set, validation sets 1 and 2, test set: 5,364, 1,438, 1,518 and 3,859 lines.
+IAM_SPLIT_FILES = {
+    "train": "trainset.txt",
+    "validation1": "testset_v.txt",
+    "validation2": "testset_t.txt",
+    "test": "testset_f.txt",
+}
+
+
+def read_iam_split(root):
+    """`{split: set of form ids}` from the split lists in `root` (one form id per line)."""
+    import os
+
+    split = {}
+    for name, filename in IAM_SPLIT_FILES.items():
+        path = os.path.join(root, filename)
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"{path} not found: the paper's split needs IAM-OnDB's task lists "
+                f"({', '.join(IAM_SPLIT_FILES.values())}) in --data_path"
+            )
+        with open(path) as f:
+            split[name] = {line.strip() for line in f if line.strip()}
+    return split
+
+
+def graves_split(root):
+    """`(train lines, test lines, lines without a transcript)` as Graves (2013, section
+    4): trained on the training set, the test set and the larger validation set (2),
+    scored on the smaller validation set (1)."""
+    split = read_iam_split(root)
+    train, missing_train = read_iam_lines(root, split["train"] | split["validation2"] | split["test"])
+    test, missing_test = read_iam_lines(root, split["validation1"])
+    return train, test, missing_train + missing_test
 
 
 def to_offsets(points, y_down=True):
@@ -231,7 +271,8 @@ def synthetic_dataset(count, num_writers=8, seed=0, writer_seed=0):
 def padded_arrays(sequences, max_length):
     """Right-padded `(inputs, targets, weights)` arrays for teacher forcing: the
     input at t is the point before target t (the start point first); sequences
-    longer than `max_length` points are cut."""
+    longer than `max_length` points are cut (0: none is, padded to the longest)."""
+    max_length = max_length or max(len(seq) for seq in sequences)
     start = np.asarray(START_POINT, np.float32)
     n = len(sequences)
     inputs = np.zeros((n, max_length, 3), np.float32)

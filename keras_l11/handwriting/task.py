@@ -17,15 +17,16 @@ def load_lines(config, data_path):
         test = [(o, t) for o, t, _ in hw.synthetic_dataset(config.test_samples, config.num_writers, seed=1)]
         return train, test, hw.ALPHABET
     if config.data == "iam":
-        lines, missing = hw.read_iam_lines(data_path or "")
-        if not lines:
+        if not data_path:
+            raise FileNotFoundError("data=iam needs --data_path, the IAM-OnDB root with lineStrokes/ and ascii/")
+        train, test, missing = hw.graves_split(data_path)
+        if not train or not test:
             raise FileNotFoundError(
-                f"data=iam needs --data_path, the IAM-OnDB root with lineStrokes/ and ascii/ (got {data_path})"
+                f"{data_path}: no lines of the split's forms under lineStrokes/ with transcripts in ascii/"
             )
         if missing:
             print(f"IAM-OnDB: {missing} stroke files without a transcript left out", file=sys.stderr)
-        cut = max(1, len(lines) // 20)  # the last 5% of the lines held out
-        return lines[:-cut], lines[-cut:], DEFAULT_ALPHABET
+        return train, test, DEFAULT_ALPHABET
     raise ValueError(f"data must be 'synthetic' or 'iam', got {config.data!r}")
 
 
@@ -36,8 +37,9 @@ def log_prob_fn(model):
     return tf.function(lambda points, lengths, texts: model.log_prob(points, lengths))
 
 
-def held_out_nats(model, lines, max_length, batch_size=64):
-    """Mean negative log-likelihood (nats) per held-out line and per point."""
+def held_out_nats(model, lines, max_length=0, batch_size=64):
+    """Mean negative log-likelihood (nats) per held-out line and per point, over
+    each line's first `max_length` points (0: the whole line, the paper's unit)."""
     _, targets, weights = hw.padded_arrays([o for o, _ in lines], max_length)
     lengths = weights.sum(axis=1).astype(np.int32)
     texts = tf.constant([t for _, t in lines])

@@ -10,8 +10,8 @@ from keras_l11 import lazy
 if TYPE_CHECKING:
     from keras_l11.language.language_model import RecurrentLanguageModel
     from keras_l11.language.metrics import BitsPerCharacter, Perplexity
-    from keras_l11.language.peephole_lstm import PeepholeLSTMCell
     from keras_l11.language.seq2seq import Seq2SeqTranslator
+    from keras_l11.layers.lstm import PeepholeLSTMCell
 
 __all__ = [
     "BitsPerCharacter",

@@ -74,8 +74,11 @@ CHAR_RNN_CONFIGS = {
         clip_norm=1.0,
         model=LanguageModelArchitecture(units=128, num_layers=2),
     ),
-    # The paper: 7 skip-connected layers of 700 peephole LSTM cells (21.3M weights), SGD with learning rate 1e-4
-    # and momentum 0.9 on 100-byte sequences, derivatives clipped to [-1, 1] (here: the global gradient norm).
+    # The paper (Graves 2013, section 3.2): 7 layers of 700 peephole LSTM cells with skip connections (the input
+    # to every layer, every layer to the output), one-hot bytes in (here a 256-wide embedding of the 256 byte
+    # values, as many weights), SGD with learning rate 1e-4 and momentum 0.9 on 100-byte sequences, derivatives
+    # clipped to [-1, 1] (here: the global gradient norm). The paper states 21.3M weights; its architecture as
+    # described has about 30.5M with its 205 byte values (ours: 31.9M with 256).
     "paper": CharRNNExperiment(
         batch_size=32,
         steps=600_000,
@@ -83,7 +86,7 @@ CHAR_RNN_CONFIGS = {
         learning_rate=1e-4,
         optimizer="sgd",
         clip_norm=1.0,
-        model=LanguageModelArchitecture(units=700, num_layers=7, cell="peephole"),
+        model=LanguageModelArchitecture(units=700, num_layers=7, cell="peephole", embedding_dim=256),
         sequence_length=100,
         eval_streams=64,
         data="enwik8",
@@ -127,6 +130,7 @@ WORD_RNN_CONFIGS = {
         steps_per_epoch=1000,
         learning_rate=0.1,
         optimizer="sgd",
+        momentum=0.0,
         clip_norm=5.0,
         model=LanguageModelArchitecture(units=200, num_layers=1, cell="simple", skip_connections=False),
         sequence_length=20,
@@ -190,14 +194,17 @@ TRANSLATE_CONFIGS = {
         clip_norm=5.0,
         model=TranslatorArchitecture(dropout=0.2),
     ),
-    # The paper: 4 layers of 1000 cells, 1000-dim embeddings, SGD at 0.7 (halved every half epoch after 5 epochs),
-    # batches of 128, gradient norm clipped at 5, vocabularies of 160k / 80k words, beam 12.
+    # The paper (Sutskever et al. 2014, section 3.4): 4 layers of 1000 cells, 1000-dim embeddings, SGD without
+    # momentum at 0.7 for 5 epochs, then halved every half epoch, 7.5 epochs in all, batches of 128, gradient
+    # norm clipped at 5, vocabularies of 160k / 80k words, beam 12. An epoch of its 12M pairs is 93,750 batches.
     "paper": TranslateExperiment(
         batch_size=128,
-        steps=300_000,
+        steps=703_125,
         steps_per_epoch=2000,
         learning_rate=0.7,
+        learning_rate_steps=tuple((int(93_750 * (5 + k / 2)), 0.7 / 2 ** (k + 1)) for k in range(5)),
         optimizer="sgd",
+        momentum=0.0,
         clip_norm=5.0,
         model=TranslatorArchitecture(units=1000, num_layers=4),
         data="wmt14",

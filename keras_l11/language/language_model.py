@@ -24,23 +24,9 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from keras_l11.language.peephole_lstm import PeepholeLSTMCell
 from keras_l11.layers import stacked_rnn
+from keras_l11.layers.lstm import recurrent_layer
 from keras_l11.ops import decoding
-
-CELLS = ("lstm", "peephole", "simple")
-
-
-def recurrent_layer(cell, units, name):
-    """A sequence layer returning its outputs and final states."""
-    kwargs = {"return_sequences": True, "return_state": True, "name": name}
-    if cell == "lstm":
-        return layers.LSTM(units, **kwargs)
-    if cell == "peephole":
-        return layers.RNN(PeepholeLSTMCell(units), **kwargs)
-    if cell == "simple":
-        return layers.SimpleRNN(units, activation="sigmoid", **kwargs)
-    raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
 
 
 @keras.saving.register_keras_serializable(package="keras_l11")

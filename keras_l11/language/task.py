@@ -109,7 +109,7 @@ def load_character_text(config, data_path):
                 "data=enwik8 needs --data_path pointing at the enwik8 file "
                 "(http://mattmahoney.net/dc/enwik8.zip, unzipped); offline, use --config small"
             )
-        return text.split_bytes(text.read_bytes(data_path), train_bytes=text.ENWIK8_TRAIN_BYTES)
+        return text.split_bytes(text.read_bytes(data_path), test_fraction=text.ENWIK8_TEST_FRACTION)
     if config.data == "wikipedia":
         return text.split_bytes(text.read_bytes(text.wikipedia_sample_path()), test_fraction=config.test_fraction)
     raise ValueError(f"data must be 'wikipedia' or 'enwik8', got {config.data!r}")

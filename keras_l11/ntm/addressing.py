@@ -90,7 +90,13 @@ def read(memory, weights):
 
 
 def write(memory, weights, erase, add):
-    """Eqs. (3)-(4), heads applied one after the other (erase, then add).
+    """Eqs. (3)-(4) for any number of write heads: every head's erase applies to
+    M_{t-1} (a product, so in any order), then every head's add (a sum, likewise):
+
+        M~_t = M_{t-1} * prod_h (1 - w_h e_h^T),    M_t = M~_t + sum_h w_h a_h^T
+
+    so the memory does not depend on the order of the heads, and no head's erase
+    wipes what another head adds in the same step.
 
     Args:
         memory: `[batch, N, M]`.
@@ -98,7 +104,5 @@ def write(memory, weights, erase, add):
         erase: `[batch, heads, M]` erase vectors in (0, 1).
         add: `[batch, heads, M]` add vectors.
     """
-    for h in range(weights.shape[1]):
-        w = weights[:, h, :, None]
-        memory = memory * (1.0 - w * erase[:, h, None, :]) + w * add[:, h, None, :]
-    return memory
+    keep = ops.prod(1.0 - weights[..., :, None] * erase[:, :, None, :], axis=1)  # [batch, N, M]
+    return memory * keep + ops.einsum("bhn,bhm->bnm", weights, add)

@@ -15,9 +15,11 @@ class NeuralTuringMachine(keras.Model):
     (Graves, Wayne & Danihelka, 2014).
 
     An `NTMCell` runs over the input sequence; a dense layer maps each step's
-    controller output and read vectors to logits, clipped to
-    `[-clip_value, clip_value]`, and a sigmoid gives per-bit probabilities.
-    Inputs are `[batch, time, input_width]` with any `time`.
+    controller output and read vectors to one logit per output bit. The model
+    outputs these logits (train with `from_logits=True` losses, such as
+    `SequenceBinaryCrossentropy`, whose cost of a confidently wrong bit is exact);
+    `keras.ops.sigmoid` of them gives per-bit probabilities, which is what the
+    export serves. Inputs are `[batch, time, input_width]` with any `time`.
 
     Args:
         input_width: int. Features per input step.
@@ -33,7 +35,8 @@ class NeuralTuringMachine(keras.Model):
     from keras_l11.ntm import NeuralTuringMachine
 
     model = NeuralTuringMachine(input_width=9, output_width=8)
-    probabilities = model(np.zeros((2, 41, 9), "float32"))  # (2, 41, 8)
+    logits = model(np.zeros((2, 41, 9), "float32"))  # (2, 41, 8)
+    probabilities = keras.ops.sigmoid(logits)
     ```
     """
 
@@ -73,9 +76,8 @@ class NeuralTuringMachine(keras.Model):
 
         # === Functional model ===
         sequence = keras.Input(shape=(None, input_width), name="sequence")
-        logits = ops.clip(readout(rnn(sequence)), -clip_value, clip_value)
-        probabilities = keras.layers.Activation("sigmoid", dtype="float32", name="probabilities")(logits)
-        super().__init__(inputs=sequence, outputs=probabilities, **kwargs)
+        logits = keras.layers.Activation("linear", dtype="float32", name="logits")(readout(rnn(sequence)))
+        super().__init__(inputs=sequence, outputs=logits, **kwargs)
 
         # === Config ===
         self.cell = cell
@@ -136,7 +138,7 @@ class NeuralTuringMachine(keras.Model):
         return {
             "read_weights": np.stack(reads),
             "write_weights": np.stack(writes),
-            "probabilities": ops.convert_to_numpy(self(x))[0],
+            "probabilities": ops.convert_to_numpy(ops.sigmoid(self(x)))[0],
         }
 
 
@@ -144,8 +146,10 @@ class NeuralTuringMachine(keras.Model):
 class SequenceLSTM(keras.Model):
     """Stacked LSTM baseline for the NTM tasks (the paper's comparison).
 
-    The NTM paper's baseline is a 3-layer LSTM with 256 units per layer. Each
-    step's top-layer output goes through a dense layer and a sigmoid.
+    The NTM paper's baseline is a stack of 3 LSTM layers (Table 3: 256 units for
+    copy and associative recall, 512 for repeat copy, 128 for priority sort). Each
+    step's top-layer output goes through a dense layer to one logit per output bit
+    (the model's output; `keras.ops.sigmoid` gives probabilities).
 
     Args:
         input_width: int. Features per input step.
@@ -159,7 +163,7 @@ class SequenceLSTM(keras.Model):
     from keras_l11.ntm import SequenceLSTM
 
     model = SequenceLSTM(input_width=9, output_width=8, units=256, num_layers=3)
-    probabilities = model(np.zeros((2, 41, 9), "float32"))
+    logits = model(np.zeros((2, 41, 9), "float32"))
     ```
     """
 
@@ -173,8 +177,8 @@ class SequenceLSTM(keras.Model):
         x = sequence
         for lstm in lstms:
             x = lstm(x)
-        probabilities = keras.layers.Activation("sigmoid", dtype="float32", name="probabilities")(readout(x))
-        super().__init__(inputs=sequence, outputs=probabilities, **kwargs)
+        logits = keras.layers.Activation("linear", dtype="float32", name="logits")(readout(x))
+        super().__init__(inputs=sequence, outputs=logits, **kwargs)
 
         # === Config ===
         self.input_width = input_width

@@ -113,7 +113,11 @@ def build_parser(module, description, configs, add_job_flags=None):
         default=0,
         help="split the CPU into N logical devices (to run mirrored on a CPU-only machine)",
     )
-    g.add_argument("--mixed_precision", action="store_true", help="mixed_float16 compute (GPU)")
+    g.add_argument(
+        "--mixed_precision",
+        action="store_true",
+        help="16-bit compute, float32 variables: mixed_float16 on a GPU, mixed_bfloat16 on a CPU or TPU",
+    )
     g.add_argument("--jit_compile", action="store_true", help="compile train steps with XLA")
     g.add_argument("--intra_op_threads", type=int, default=0, help="threads inside one op (default: TensorFlow's)")
     g.add_argument("--inter_op_threads", type=int, default=0, help="ops run at once (default: TensorFlow's)")
@@ -159,14 +163,21 @@ def build_parser(module, description, configs, add_job_flags=None):
     return parser
 
 
-def parse_flags(module, description, configs, add_job_flags=None, argv=None):
-    """Parses argv; adds `flags.train_config`, the chosen config with overrides."""
+def parse_flags(module, description, configs, add_job_flags=None, argv=None, specialize=None):
+    """Parses argv; adds `flags.train_config`, the chosen config with overrides.
+
+    `specialize(flags, config) -> config`, when given, adapts the chosen config to the
+    job's own flags before `--override` applies (e.g. the NTM paper's row for the
+    `--task` and `--model`)."""
     from keras_l11.training.config import apply_overrides
 
     parser = build_parser(module, description, configs, add_job_flags)
     flags = parser.parse_args(argv)
     try:
-        config = apply_overrides(configs[flags.config], flags.override)
+        config = configs[flags.config]
+        if specialize:
+            config = specialize(flags, config)
+        config = apply_overrides(config, flags.override)
     except ValueError as err:
         parser.error(str(err))
     if flags.steps is not None:

@@ -21,10 +21,17 @@ class TrainConfig:
             number of replicas in sync.
         steps: total training steps (batches).
         steps_per_epoch: steps between checkpoints and validation runs.
-        learning_rate: optimiser learning rate.
-        optimizer: "adam", "rmsprop" (the NTM paper's, momentum 0.9) or "sgd"
-            (momentum 0.9, Graves' 2013 language models).
+        learning_rate: optimiser learning rate (the base rate, with multipliers).
+        optimizer: "adam", "sgd", "rmsprop" or "rmsprop_centered" (Graves 2013,
+            the NTM paper's); see `keras_l11.training.optimizers`.
+        momentum: of "sgd", "rmsprop" and "rmsprop_centered".
         clip_norm: global gradient-norm clipping (0 = none).
+        weight_decay: L2 weight decay on kernels, added to the gradient before
+            momentum as in Caffe (the FCN and depth papers); "sgd" only.
+        learning_rate_multipliers: `[[variable path pattern, multiplier], ...]`,
+            per-layer learning rates (the first matching pattern wins); "sgd" only.
+        learning_rate_steps: `[[step, learning rate], ...]`: from each step on,
+            that learning rate (a paper's schedule); empty: `learning_rate` throughout.
     """
 
     batch_size: int = 32
@@ -32,7 +39,11 @@ class TrainConfig:
     steps_per_epoch: int = 100
     learning_rate: float = 1e-3
     optimizer: str = "adam"
+    momentum: float = 0.9
     clip_norm: float = 10.0
+    weight_decay: float = 0.0
+    learning_rate_multipliers: tuple = ()
+    learning_rate_steps: tuple = ()
 
 
 def _frozen(value):

@@ -32,7 +32,7 @@ import numpy as np
 from keras_l11 import command_line
 from keras_l11.training import callbacks as cb
 from keras_l11.training import export as export_lib
-from keras_l11.training import keras_compat
+from keras_l11.training import keras_compat, optimizers
 from keras_l11.training import strategy as strategy_lib
 from keras_l11.training.cli import PROGRESS
 
@@ -70,17 +70,6 @@ class Run:
     def _backup_dir(self, folder):
         index = strategy_lib.worker_index(self.strategy)
         return os.path.join(folder, "backup" if index == 0 else f"backup_worker{index}")
-
-    def _optimizer(self):
-        c = self.config
-        clip = {"global_clipnorm": c.clip_norm} if c.clip_norm else {}
-        if c.optimizer == "rmsprop":
-            return keras.optimizers.RMSprop(c.learning_rate, momentum=0.9, **clip)
-        if c.optimizer == "adam":
-            return keras.optimizers.Adam(c.learning_rate, **clip)
-        if c.optimizer == "sgd":
-            return keras.optimizers.SGD(c.learning_rate, momentum=0.9, **clip)
-        raise ValueError(f"optimizer must be 'adam', 'rmsprop' or 'sgd', got {c.optimizer!r}")
 
     def fit(
         self,
@@ -124,7 +113,7 @@ class Run:
         with self.strategy.scope():
             model = build_model()
             model.compile(
-                optimizer=self._optimizer(),
+                optimizer=optimizers.build_optimizer(self.config),
                 loss=loss,
                 metrics=metrics(),
                 weighted_metrics=weighted_metrics() if weighted_metrics else None,
@@ -164,6 +153,8 @@ class Run:
         )
         (self.summary.setdefault("fits", {}).setdefault(name, {}) if name else self.summary).update(
             {
+                "parameters": int(model.count_params()),
+                "trainable_parameters": int(sum(int(np.prod(v.shape)) for v in model.trainable_weights)),
                 "resumed_from_step": start_epoch * c.steps_per_epoch,
                 "final_step": (history.epoch[-1] + 1 if history.epoch else start_epoch) * c.steps_per_epoch,
                 "train_seconds": round(time.perf_counter() - started, 2),
@@ -251,6 +242,7 @@ class Run:
             + (f" (registered in {self.flags.serving_config})" if self.flags.serving_config else "")
         )
         self.summary["export"] = path
+        self.summary.setdefault("exports", []).append(path)
         return path
 
     def save_keras(self, model):
@@ -307,19 +299,34 @@ def start(flags, job, variant=None):
     random.seed(flags.seed)
     np.random.seed(flags.seed)
     if flags.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+        keras.mixed_precision.set_global_policy(mixed_precision_policy(strategy))
     model_dir = flags.model_dir = flags.model_dir or run_dir(job, flags.config, variant)
     os.makedirs(model_dir, exist_ok=True)
     replicas = strategy.num_replicas_in_sync
+    policy = f", {keras.mixed_precision.dtype_policy().name}" if flags.mixed_precision else ""
     print(
         f"{job}{' ' + variant if variant else ''}: config {flags.config}, {strategy_name} strategy "
-        f"({replicas} replica{'s' if replicas > 1 else ''}), run folder {model_dir}",
+        f"({replicas} replica{'s' if replicas > 1 else ''}{policy}), run folder {model_dir}",
         flush=True,
     )
     accelerators = command_line.accelerator_line()
     if accelerators:
         print(accelerators, flush=True)
     return Run(flags, strategy, model_dir, strategy_name)
+
+
+def mixed_precision_policy(strategy):
+    """`mixed_float16` where the replicas are GPUs (their tensor cores), else
+    `mixed_bfloat16`: float16 arithmetic on a CPU is emulated (a VGG16 step at
+    224 x 224, batch 2, took 77 s here against 2.1 s in float32), while bfloat16
+    runs natively on CPUs with AVX512-BF16 or AMX (0.9 s) and on TPUs."""
+    import tensorflow as tf
+
+    try:
+        devices = [tf.DeviceSpec.from_string(d).device_type or "" for d in strategy.extended.worker_devices]
+    except RuntimeError:  # the default strategy: the first visible device runs everything
+        devices = ["GPU" if tf.config.list_logical_devices("GPU") else "CPU"]
+    return "mixed_float16" if any(d.upper() == "GPU" for d in devices) else "mixed_bfloat16"
 
 
 DATA_ERRORS = (FileNotFoundError, ImportError, ValueError)

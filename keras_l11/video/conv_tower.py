@@ -32,7 +32,11 @@ def conv_features(x, tower, prefix):
             x = LocalResponseNorm(name=f"{prefix}norm{i + 1}")(x)
         if tower.pools[i]:
             name = f"{prefix}pool{i + 1}"
-            x = layers.MaxPooling3D((1, 2, 2), name=name)(x) if len(x.shape) == 5 else layers.MaxPooling2D(name=name)(x)
+            p = tower.pool_size
+            if len(x.shape) == 5:
+                x = layers.MaxPooling3D((1, p, p), (1, 2, 2), name=name)(x)
+            else:
+                x = layers.MaxPooling2D(p, 2, name=name)(x)
     return layers.Flatten(name=f"{prefix}flatten")(x)
 
 

@@ -11,9 +11,10 @@ STREAMS = ("spatial", "temporal")
 class ConvTower:
     """A convolutional tower: layer i has `filters[i]` kernels of
     `kernels[i]` x `kernels[i]` with stride `strides[i]`, then local response
-    normalisation if `norms[i]` and 2 x 2 max pooling (3 x 3 stride 2 in the
-    papers; 2 x 2 keeps small inputs' sizes exact) if `pools[i]`; then a fully
-    connected layer of each of `fc_units` with dropout `dropout`.
+    normalisation if `norms[i]` and max pooling with stride 2 if `pools[i]`
+    (`pool_size` 3, the papers' overlapping pooling, or 2, which keeps small
+    inputs' sizes exact); then a fully connected layer of each of `fc_units` with
+    dropout `dropout`.
 
     `temporal[i] = (frames, stride)` extends layer i over time (3-D
     convolution, valid in time); the layers with it come first and must leave
@@ -28,6 +29,7 @@ class ConvTower:
     fc_units: tuple = (256,)
     dropout: float = 0.0
     temporal: tuple = ()
+    pool_size: int = 2
 
     def __post_init__(self):
         n = len(self.filters)
@@ -52,7 +54,7 @@ class ConvTower:
         return cls(**{k: frozen(v) for k, v in config.items()})
 
 
-# CNN-M-2048 (the paper's table in section 5); pools are 2 x 2 here (3 x 3 stride 2 in the paper).
+# CNN-M-2048 (Simonyan & Zisserman 2014, Fig. 1 and Chatfield et al. 2014), 3 x 3 stride 2 pooling.
 CNN_M_2048 = ConvTower(
     filters=(96, 256, 512, 512, 512),
     kernels=(7, 5, 3, 3, 3),
@@ -61,6 +63,7 @@ CNN_M_2048 = ConvTower(
     pools=(True, True, False, False, True),
     fc_units=(4096, 2048),
     dropout=0.5,
+    pool_size=3,
 )
 CNN_M_2048_TEMPORAL = dataclasses.replace(CNN_M_2048, norms=(True, False, False, False, False))  # no conv2 norm
 
@@ -76,4 +79,17 @@ KARPATHY_TOWER = ConvTower(
     pools=(True, True, False, False, True),
     fc_units=(4096, 4096),
     dropout=0.5,
+    pool_size=3,
+)
+
+# CaffeNet (AlexNet as Caffe's reference model) up to fc6, LRCN's visual feature (Donahue et al. 2015).
+CAFFENET_FC6 = ConvTower(
+    filters=(96, 256, 384, 384, 256),
+    kernels=(11, 5, 3, 3, 3),
+    strides=(4, 1, 1, 1, 1),
+    norms=(True, True, False, False, False),
+    pools=(True, True, False, False, True),
+    fc_units=(4096,),
+    dropout=0.5,
+    pool_size=3,
 )

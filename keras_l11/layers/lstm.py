@@ -1,7 +1,11 @@
-"""The LSTM cell with peephole connections, as Graves (2013) uses it."""
+"""The LSTM cell with peephole connections, as Graves (2013) uses it, and the
+recurrent layers the language models and the handwriting networks are built from."""
 
 import keras
-from keras import ops
+from keras import layers, ops
+
+# `recurrent_layer`'s cells: Keras' LSTM (cuDNN on a GPU), Graves' peephole LSTM, a simple RNN.
+CELLS = ("lstm", "peephole", "simple")
 
 
 @keras.saving.register_keras_serializable(package="keras_l11")
@@ -31,7 +35,7 @@ class PeepholeLSTMCell(keras.layers.Layer):
     Example:
     ```python
     import keras
-    from keras_l11.language import PeepholeLSTMCell
+    from keras_l11.layers.lstm import PeepholeLSTMCell
 
     layer = keras.layers.RNN(PeepholeLSTMCell(64), return_sequences=True)
     outputs = layer(keras.random.normal((2, 10, 8)))  # (2, 10, 64)
@@ -98,3 +102,25 @@ class PeepholeLSTMCell(keras.layers.Layer):
             }
         )
         return config
+
+
+def recurrent_layer(cell, units, name):
+    """A sequence layer of `cell` ("lstm", "peephole" or "simple") returning its
+    outputs and final states."""
+    kwargs = {"return_sequences": True, "return_state": True, "name": name}
+    if cell == "lstm":
+        return layers.LSTM(units, **kwargs)
+    if cell == "peephole":
+        return layers.RNN(PeepholeLSTMCell(units), **kwargs)
+    if cell == "simple":
+        return layers.SimpleRNN(units, activation="sigmoid", **kwargs)
+    raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+
+
+def recurrent_cell(cell, units, name):
+    """The single-step cell of `cell` ("lstm" or "peephole")."""
+    if cell == "lstm":
+        return layers.LSTMCell(units, name=name)
+    if cell == "peephole":
+        return PeepholeLSTMCell(units, name=name)
+    raise ValueError(f"cell must be 'lstm' or 'peephole', got {cell!r}")

@@ -1,0 +1,567 @@
+"""Every `paper` configuration, built and stepped on this CPU: the paper-size model's
+parameters against the paper's count, two optimiser steps at the paper's input
+shapes on a tiny batch of the real data set's format (in float32, and with
+`--mixed_precision`), the export, and one call of every exported signature.
+
+The test suite runs the same checks (`tests/test_paper_configs.py`); this script
+prints them as one table:
+
+    python -m benchmarks.paper_configs                 # every row (about N minutes)
+    python -m benchmarks.paper_configs --only ntm fcn  # rows whose label starts so
+
+A row runs the job itself (`train.<task>.main`) with `--config paper`, the
+overrides in `tiny` (batch, evaluation sizes; never the model), `--steps 2`, and
+the paper's data written in its own format by `benchmarks.paper_data` (or, for
+data sets read through TFDS, TFDS's own mock with examples of the builder's
+features). Parameters are counted on the model the run built, or, where the
+model's size depends on the data (vocabularies), on a model built at the paper's
+sizes (`parameters`).
+"""
+
+import argparse
+import contextlib
+import dataclasses
+import gc
+import importlib
+import json
+import math
+import os
+import resource
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from benchmarks import paper_data
+
+
+@dataclasses.dataclass(frozen=True)
+class PaperRun:
+    """One `paper` configuration of one job (and variant).
+
+    Attributes:
+        label: the table's row name.
+        job: the module, e.g. "train.fcn".
+        args: the job's own flags (the variant).
+        tiny: `--override` items that make the run tiny (batch and data sizes only).
+        data: the name of a `DATA` writer for the paper's data, or None (generated data).
+        paper_parameters: the paper's published parameter count, or None.
+        source: where that count is (paper, table) and why ours may differ.
+        tolerance: the largest |ours / paper - 1| the test accepts.
+        parameters: `() -> int`, the paper-size model's count where the run's model
+            is smaller than the paper's (vocabularies built from tiny data).
+        examples: `{input name: value}` for exported inputs a random value cannot be.
+        example_size: the size of unknown dimensions in signature examples.
+        config: the config's name ("paper", or e.g. "paper_atari").
+        count: "parameters" (all) or "trainable_parameters" (where the paper's count
+            leaves out a fixed layer that this implementation stores differently).
+        init_from: the label of a row to run first, whose run folder this row's job
+            starts from (`--init_from`: the depth network's fine stage).
+    """
+
+    label: str
+    job: str
+    args: tuple = ()
+    tiny: tuple = ()
+    data: str = None
+    paper_parameters: int = None
+    source: str = ""
+    tolerance: float = 0.0
+    parameters: object = None
+    examples: tuple = ()
+    example_size: int = 4
+    config: str = "paper"
+    count: str = "parameters"
+    init_from: str = None
+
+
+# The NTM paper's Tables 1-3; counts differ by the heads' parameterisation and (LSTM) peepholes and skip
+# connections, which the paper does not spell out.
+NTM_TOLERANCE = 0.2
+
+
+def _ntm_rows():
+    from keras_l11.ntm.configs import PAPER_ROWS
+
+    rows = []
+    for (model, task), row in PAPER_ROWS.items():
+        rows.append(
+            PaperRun(
+                f"ntm {model} {task}",
+                "train.ntm",
+                ("--task", task, "--model", model),
+                ("batch_size=2", "eval_batches=1"),
+                paper_parameters=row.parameters,
+                source=f"Graves et al. 2014, {row.table}",
+                tolerance=NTM_TOLERANCE,
+            )
+        )
+    return rows
+
+
+def _translator_parameters():
+    from keras_l11.language.configs import TRANSLATE_CONFIGS
+
+    c = TRANSLATE_CONFIGS["paper"]
+    return _count(c.model.build(c.source_vocab, c.target_vocab))
+
+
+def _count(model):
+    """Parameters of a model whose variables may not exist until it is called."""
+    return int(sum(int(np.prod(v.shape)) for v in model.weights))
+
+
+VIDEO_TINY = ("batch_size=2", "test_windows=2", "frames=18")
+# ImageNet weights cannot be downloaded here: the same network, randomly initialised.
+NO_DOWNLOAD, NO_ENCODER_DOWNLOAD = "model.weights=none", "encoder.weights=none"
+
+
+RUNS = [
+    PaperRun(
+        "localization",
+        "train.localization",
+        tiny=("batch_size=2", NO_DOWNLOAD),
+        data="voc2007",
+        source="no count in the lecture; VGG16 with two fc-4096 layers",
+    ),
+    PaperRun(
+        "rcnn",
+        "train.rcnn",
+        tiny=("batch_size=8", "max_proposals=24", "window_count=16", "region_chunk=16", NO_DOWNLOAD),
+        data="voc2007",
+        source="no count in Girshick et al. 2014; VGG16 (Table 3's O-Net) with C + 1 scores and 4C deltas",
+    ),
+    *(
+        PaperRun(
+            f"fcn {variant}",
+            "train.fcn",
+            ("--variant", variant),
+            ("batch_size=1", NO_DOWNLOAD),
+            data="sbd_voc2011",
+            paper_parameters=134_000_000,
+            source="Long et al. 2015, Table 1: FCN-VGG16, 134M parameters (trainable ones: the fixed bilinear "
+            "upsampling is one kernel per class pair here, per class in Caffe)",
+            tolerance=0.01,
+            count="trainable_parameters",
+        )
+        for variant in ("32s", "16s", "8s")
+    ),
+    *(
+        PaperRun(
+            f"depth {stage}",
+            "train.depth",
+            ("--stage", stage),
+            ("batch_size=2",),
+            data="nyu",
+            init_from="depth coarse" if stage == "fine" else None,
+            source="Eigen et al. 2014 give layer sizes (Fig. 1), no count: tests/test_dense_prediction.py sums them",
+        )
+        for stage in ("coarse", "fine")
+    ),
+    *(
+        PaperRun(
+            f"two_stream {stream}", "train.two_stream", ("--stream", stream), VIDEO_TINY, data="tfds", example_size=24
+        )
+        for stream in ("spatial", "temporal")
+    ),
+    *(
+        PaperRun(f"lrcn {modality}", "train.lrcn", ("--modality", modality), VIDEO_TINY, data="tfds", example_size=24)
+        for modality in ("rgb", "flow")
+    ),
+    PaperRun(
+        "lrcn rgb single_frame",
+        "train.lrcn",
+        ("--modality", "rgb", "--single_frame"),
+        VIDEO_TINY,
+        data="tfds",
+        example_size=24,
+    ),
+    *(
+        PaperRun(
+            f"video_fusion {fusion}",
+            "train.video_fusion",
+            ("--fusion", fusion),
+            VIDEO_TINY,
+            data="tfds",
+            example_size=24,
+        )
+        for fusion in ("single", "early", "late", "slow")
+    ),
+    PaperRun(
+        "video_fusion slow multiresolution",
+        "train.video_fusion",
+        ("--fusion", "slow", "--multiresolution"),
+        VIDEO_TINY,
+        data="tfds",
+        example_size=24,
+    ),
+    PaperRun("captioning", "train.captioning", tiny=("batch_size=2", "min_count=1", NO_ENCODER_DOWNLOAD), data="tfds"),
+    PaperRun("retrieval", "train.retrieval", tiny=("batch_size=2", "min_count=1", NO_ENCODER_DOWNLOAD), data="tfds"),
+    PaperRun(
+        "char_rnn",
+        "train.char_rnn",
+        tiny=("batch_size=2", "eval_streams=2"),
+        data="enwik8",
+        source="Graves 2013, section 3.2 states 21.3M weights, which its own architecture (7 x 700 peephole LSTM, "
+        "skip connections, 205 inputs and outputs) does not give (30.5M); not compared",
+    ),
+    PaperRun("word_rnn", "train.word_rnn", tiny=("batch_size=2", "eval_streams=2"), data="ptb"),
+    PaperRun(
+        "translate",
+        "train.translate",
+        tiny=("batch_size=2", "test_pairs=2", "beam_size=2", "max_decode_length=8"),
+        data="tfds",
+        paper_parameters=384_000_000,
+        source="Sutskever et al. 2014, section 3.4: 384M parameters (160k / 80k vocabularies, built at those sizes)",
+        tolerance=0.01,
+        parameters=lambda: _translator_parameters(),
+    ),
+    *_ntm_rows(),
+    *(
+        PaperRun(
+            f"handwriting {network}",
+            "train.handwriting",
+            ("--network", network),
+            ("batch_size=2",),
+            data="iam",
+            paper_parameters=count,
+            source=f"Graves 2013, {section}: {count / 1e6:.1f}M weights",
+            tolerance=0.02,
+        )
+        for network, count, section in (("prediction", 3_400_000, "section 4"), ("synthesis", 3_700_000, "section 5"))
+    ),
+    PaperRun("darn", "train.darn", tiny=("batch_size=2", "eval_samples=2", "convergence_images=2")),
+    PaperRun(
+        "darn atari",
+        "train.darn",
+        tiny=("batch_size=2", "eval_samples=2", "convergence_images=2"),
+        data="frames",
+        config="paper_atari",
+    ),
+    *(
+        PaperRun(f"autoencoder {code}", "train.autoencoder", ("--code", code), ("batch_size=2", "toy_steps=2"))
+        for code in ("none", "bottleneck", "sparse", "denoising")
+    ),
+    PaperRun(
+        "adversarial",
+        "train.adversarial",
+        tiny=("batch_size=2", "ae_steps=2", "attack_train_images=2", "attack_test_images=2", "max_iterations=2"),
+    ),
+    *(
+        PaperRun(f"fooling {encoding}", "train.fooling", ("--encoding", encoding), ("generations=2", "children=4"))
+        for encoding in ("direct", "cppn")
+    ),
+]
+
+
+# -- The paper's data, in its own format -------------------------------------------------------------------
+# Each writer gets a folder and returns `(extra argv, context)`: files it wrote and their flags, or, for data
+# sets read through TFDS, TFDS's mock serving examples in the builder's format.
+
+
+def _iam(folder):
+    forms = {"train": ["a01-000u"], "validation1": ["c03-081a"], "validation2": ["d04-012b"], "test": ["e05-100z"]}
+    paper_data.write_iam_ondb(folder, forms, points=(60, 160))
+    return ["--data_path", folder], contextlib.nullcontext()
+
+
+def _sbd_voc2011(folder):
+    sizes = {"2007_000032": (281, 500), "2008_000002": (500, 333), "2007_000039": (375, 500)}
+    paper_data.write_sbd(os.path.join(folder, "sbd"), ["2007_000032", "2008_000002"], sizes)
+    paper_data.write_voc_devkit(os.path.join(folder, "VOC2011"), {"val": ["2007_000032", "2007_000039"]}, sizes)
+    return ["--data_path", os.path.join(folder, "VOC2011"), "--sbd_path", os.path.join(folder, "sbd")], (
+        contextlib.nullcontext()
+    )
+
+
+def _enwik8(folder):
+    path = paper_data.write_enwik8(os.path.join(folder, "enwik8"), size=60_000)
+    return ["--data_path", path], contextlib.nullcontext()
+
+
+def _ptb(folder):
+    paper_data.write_ptb(folder)
+    return ["--data_path", folder], contextlib.nullcontext()
+
+
+def _frames(folder):
+    paper_data.write_png_frames(folder, count=12, size=(210, 160))
+    return ["--frames", folder], contextlib.nullcontext()
+
+
+def _tfds(as_dataset):
+    def writer(folder):
+        import tensorflow_datasets as tfds
+
+        if as_dataset is None:
+            return [], tfds.testing.mock_data(num_examples=3, policy=tfds.testing.MockPolicy.USE_CODE)
+        return [], tfds.testing.mock_data(
+            as_dataset_fn=lambda builder, split, **kwargs: as_dataset(), policy=tfds.testing.MockPolicy.USE_CODE
+        )
+
+    return writer
+
+
+DATA = {
+    "iam": _iam,
+    "sbd_voc2011": _sbd_voc2011,
+    "enwik8": _enwik8,
+    "ptb": _ptb,
+    "frames": _frames,
+    "voc2007": _tfds(lambda: paper_data.voc_tfds_examples(3)),
+    "nyu": _tfds(lambda: paper_data.nyu_tfds_examples(3)),
+    "tfds": _tfds(None),  # UCF-101, COCO captions, WMT'14: TFDS's own random examples of the builder's features
+}
+
+
+# -- One check ------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _policy(mixed):
+    import keras
+
+    previous = keras.mixed_precision.dtype_policy()
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def signature_examples(function, overrides=(), size=4, seed=0):
+    """An input for every argument of an exported signature: images encoded as PNG,
+    other strings as text, numbers random; unknown dimensions `size`, batch 1."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    given = dict(overrides)
+    inputs = {}
+    for name, spec in function.structured_input_signature[1].items():
+        if name in given:
+            inputs[name] = tf.constant(given[name])
+            continue
+        dims = [1 if i == 0 and d is None else size if d is None else d for i, d in enumerate(spec.shape.as_list())]
+        if spec.dtype == tf.string and "image" in name:
+            png = tf.io.encode_png(rng.integers(0, 256, (48, 64, 3)).astype(np.uint8)).numpy()
+            inputs[name] = tf.constant(np.full(dims, png, dtype=object))
+        elif spec.dtype == tf.string:
+            inputs[name] = tf.constant(np.full(dims, b"a small example", dtype=object))
+        elif spec.dtype == tf.uint8:
+            inputs[name] = tf.constant(rng.integers(0, 256, dims).astype(np.uint8))
+        elif spec.dtype.is_integer:
+            inputs[name] = tf.constant(np.ones(dims), spec.dtype)
+        elif spec.dtype == tf.bool:
+            inputs[name] = tf.constant(np.ones(dims, bool))
+        else:
+            inputs[name] = tf.constant(rng.uniform(0, 1, dims), spec.dtype)
+    return inputs
+
+
+def call_signatures(export_path, run):
+    """Calls every signature of the SavedModel once; returns their names."""
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(export_path)
+    for name, function in loaded.signatures.items():
+        outputs = function(**signature_examples(function, run.examples, run.example_size))
+        for key, value in outputs.items():
+            if value.dtype.is_floating and not np.all(np.isfinite(value.numpy())):
+                raise AssertionError(f"{export_path} {name}: output {key} is not finite")
+    return sorted(loaded.signatures)
+
+
+def run_check(run, folder, mixed=False, export=True):
+    """Runs one row's job once on the tiny paper data; returns what the table shows."""
+    import keras
+
+    folder = str(folder)
+    if run.init_from:  # the earlier stage first, in float32, without its export
+        earlier = next(r for r in RUNS if r.label == run.init_from)
+        run_check(earlier, os.path.join(folder, "earlier"), export=False)
+        run = dataclasses.replace(run, args=(*run.args, "--init_from", os.path.join(folder, "earlier", "run")))
+    data_args, data_context = (
+        DATA[run.data](os.path.join(folder, "data")) if run.data else ([], contextlib.nullcontext())
+    )
+    argv = [
+        *run.args,
+        *data_args,
+        "--config",
+        run.config,
+        *[a for item in run.tiny for a in ("--override", item)],
+        "--override",
+        "steps_per_epoch=2",
+        "--steps",
+        "2",
+        "--model_dir",
+        os.path.join(folder, "run"),
+        "--export_dir",
+        os.path.join(folder, "saved_models"),
+        "--progress",
+        "none",
+        "--intra_op_threads",
+        "0",
+        "--inter_op_threads",
+        "0",
+    ]
+    argv += ["--mixed_precision"] if mixed else []
+    argv += [] if export else ["--no_export"]
+    module = importlib.import_module(run.job)
+    started = time.perf_counter()
+    with _policy(mixed), data_context:
+        summary = module.main(argv)
+        step_seconds = _step_seconds(summary)
+    seconds = time.perf_counter() - started
+    losses = [v for k, vs in _histories(summary).items() if k.endswith("loss") for v in vs]
+    if not losses or not all(math.isfinite(v) for v in losses):
+        raise AssertionError(f"{run.label}: losses {losses}")
+    parameters = run.parameters() if run.parameters else summary.get(run.count)
+    signatures = []
+    if export:
+        for path in _exports(summary):
+            signatures += call_signatures(path, run)
+        if not signatures:
+            raise AssertionError(f"{run.label}: nothing exported")
+    keras.backend.clear_session()
+    gc.collect()
+    return {"seconds": seconds, "step_seconds": step_seconds, "parameters": parameters, "signatures": signatures}
+
+
+def _histories(summary):
+    histories = [summary.get("history", {})] + [f.get("history", {}) for f in summary.get("fits", {}).values()]
+    merged = {}
+    for h in histories:
+        for k, v in h.items():
+            merged.setdefault(k, []).extend(v)
+    return merged
+
+
+def _step_seconds(summary):
+    fits = [summary] + list(summary.get("fits", {}).values())
+    times = [
+        f["train_seconds"] / max(1, f["final_step"] - f["resumed_from_step"]) for f in fits if "train_seconds" in f
+    ]
+    return sum(times) / len(times) if times else float("nan")
+
+
+def _exports(summary):
+    found = summary.get("exports") or ([summary["export"]] if summary.get("export") else [])
+    return [p for p in found if p]
+
+
+def ratio(ours, paper):
+    return ours / paper if ours and paper else None
+
+
+# -- One row in its own process, and the table --------------------------------------------------------------
+
+
+def check_row(label, folder):
+    """Both passes of one row in this process: float32 (exported, every signature
+    called), then mixed precision (trained and evaluated). Returns a dict for JSON."""
+    run = next(r for r in RUNS if r.label == label)
+    result = {"label": label}
+    for name, mixed in (("float32", False), ("mixed", True)):
+        try:
+            result[name] = run_check(run, os.path.join(folder, name), mixed=mixed, export=not mixed)
+        except Exception as err:  # reported in the row (and by the test), the next pass still runs
+            result[name] = {"error": f"{type(err).__name__}: {' '.join(str(err).split())[:300]}"}
+    ours = result["float32"].get("parameters")
+    result["ratio"] = ratio(ours, run.paper_parameters)
+    result["parameters_ok"] = result["ratio"] is None or abs(result["ratio"] - 1) <= run.tolerance
+    result["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return result
+
+
+def check_in_subprocess(label, folder, timeout=3600):
+    """`check_row` in a fresh Python process (a paper-size model's memory goes with it):
+    `(the result dict, the process's output)`."""
+    import subprocess
+
+    out = os.path.join(folder, "result.json")
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.paper_configs", "--check", label, "--folder", folder, "--json", out],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    if not os.path.exists(out):
+        return {"label": label, "float32": {"error": f"exit {proc.returncode}"}, "mixed": {}}, proc.stdout + proc.stderr
+    with open(out) as f:
+        return json.load(f), proc.stdout + proc.stderr
+
+
+def row_cells(run, result):
+    f32, mixed = result.get("float32", {}), result.get("mixed", {})
+    errors = [e for e in (f32.get("error"), mixed.get("error")) if e]
+    ok = not errors and result.get("parameters_ok", False)
+    ours = f32.get("parameters")
+    return [
+        run.label,
+        f"{ours:,}" if ours else "-",
+        f"{run.paper_parameters:,}" if run.paper_parameters else "-",
+        f"{result['ratio']:.3f}" if result.get("ratio") else "-",
+        f"{f32['step_seconds']:.2f}" if "step_seconds" in f32 else "-",
+        f"{mixed['step_seconds']:.2f}" if "step_seconds" in mixed else "-",
+        f"{result.get('peak_gib', float('nan')):.1f}",
+        len(f32.get("signatures", [])) if "signatures" in f32 else "-",
+        "ok" if ok else (errors[0][:60] if errors else "parameters off"),
+    ]
+
+
+HEADER = [
+    "paper configuration",
+    "parameters",
+    "paper's",
+    "ratio",
+    "s/step f32",
+    "s/step mixed",
+    "peak GiB",
+    "signatures called",
+    "result",
+]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.paper_configs", description=__doc__)
+    parser.add_argument("--only", nargs="*", default=None, help="rows whose label starts with one of these")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "paper_configs.txt"))
+    parser.add_argument("--check", default=None, help=argparse.SUPPRESS)  # one row, in this process
+    parser.add_argument("--folder", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--json", default=None, help=argparse.SUPPRESS)
+    flags = parser.parse_args(argv)
+    if flags.check:
+        result = check_row(flags.check, flags.folder)
+        with open(flags.json, "w") as f:
+            json.dump(result, f)
+        return result
+    from keras_l11.training.harness import format_table
+
+    rows = []
+    runs = [r for r in RUNS if not flags.only or any(r.label.startswith(o) for o in flags.only)]
+    for run in runs:
+        with tempfile.TemporaryDirectory() as folder:
+            result, _ = check_in_subprocess(run.label, folder)
+        rows.append(row_cells(run, result))
+        print("  ".join(str(c) for c in rows[-1]), flush=True)
+    table = format_table(HEADER, rows)
+    sources = "\n".join(f"- {r.label}: {r.source}" for r in runs if r.source)
+    text = (
+        "Every paper configuration on this 2-core CPU (`python -m benchmarks.paper_configs`): two optimiser "
+        "steps on a tiny batch at the paper's input shapes, in float32 and with --mixed_precision (bfloat16 on "
+        "this CPU), seconds per step including the first steps' tracing, the peak memory of the row's process.\n\n"
+        + table
+        + "\n\nThe papers' counts:\n\n"
+        + sources
+        + "\n"
+    )
+    print(text)
+    if not flags.only:
+        with open(flags.out, "w") as f:
+            f.write(text)
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Every `paper` configuration of every job and variant, built at the paper's size and
+stepped on this CPU (`benchmarks/paper_configs.py` has the rows and prints them as a
+table): the parameter count against the paper's where it gives one, two optimiser
+steps at the paper's input shapes on a tiny batch of the real data set's format in
+float32 (then the export and one call of every exported signature) and with
+`--mixed_precision` (finite losses, no dtype error: training and evaluation in 16 bits;
+bfloat16 on this CPU, float16 on a GPU)."""
+
+import pytest
+
+from benchmarks import paper_configs
+
+RUNS = {run.label: run for run in paper_configs.RUNS}
+
+
+@pytest.mark.parametrize("label", list(RUNS))
+def test_the_paper_configuration_builds_steps_and_exports(label, tmp_path):
+    run = RUNS[label]
+    result, output = paper_configs.check_in_subprocess(label, str(tmp_path))
+    for name in ("float32", "mixed"):
+        assert "error" not in result[name], f"{label} ({name}): {result[name].get('error')}\n{output[-3000:]}"
+    assert result["float32"]["signatures"], label
+    if run.paper_parameters:
+        ours = result["float32"]["parameters"]
+        assert result["parameters_ok"], (
+            f"{label}: {ours:,} parameters, {result['ratio']:.3f} of the paper's "
+            f"{run.paper_parameters:,} ({run.source})"
+        )
+
+
+def test_the_documented_paper_commands_parse_and_cover_every_job(monkeypatch):
+    """Each `python -m train.<job> ... --config paper` command on the paper
+    configurations page parses with its job's flags, and every job has one."""
+    import importlib
+    import os
+    import re
+    import shlex
+
+    from keras_l11.training import cli
+
+    from conftest import ROOT
+
+    with open(os.path.join(ROOT, "docs", "paper", "index.md")) as f:
+        page = f.read()
+    commands = re.findall(r"`(python -m train\.\w+[^`]*--config paper[^`]*)`", page)
+    parsed, real_parse = [], cli.parse_flags
+
+    class Parsed(Exception):
+        pass
+
+    def parse_only(*args, **kwargs):
+        parsed.append(real_parse(*args, **kwargs))
+        raise Parsed
+
+    monkeypatch.setattr(cli, "parse_flags", parse_only)
+    jobs = set()
+    for command in commands:
+        argv = shlex.split(command)
+        with pytest.raises(Parsed):
+            importlib.import_module(argv[2]).main(argv[3:])
+        assert parsed[-1].config == "paper", command
+        jobs.add(argv[2])
+    assert jobs == {run.job for run in paper_configs.RUNS}
