@@ -492,6 +492,19 @@ def check_in_subprocess(label, folder, timeout=3600):
         return json.load(f), proc.stdout + proc.stderr
 
 
+# Where a run of the test suite keeps each row's result, when set, for `--from_results`.
+RESULTS_ENV = "KERAS_L11_PAPER_RESULTS"
+
+
+def keep_result(result):
+    """Writes a row's result to `$KERAS_L11_PAPER_RESULTS/<label>.json`, when that is set."""
+    folder = os.environ.get(RESULTS_ENV)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, result["label"].replace(" ", "_") + ".json"), "w") as f:
+            json.dump(result, f)
+
+
 def row_cells(run, result):
     f32, mixed = result.get("float32", {}), result.get("mixed", {})
     errors = [e for e in (f32.get("error"), mixed.get("error")) if e]
@@ -527,6 +540,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.paper_configs", description=__doc__)
     parser.add_argument("--only", nargs="*", default=None, help="rows whose label starts with one of these")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "paper_configs.txt"))
+    parser.add_argument(
+        "--from_results",
+        default=None,
+        help=f"the table from the rows a test run kept (run the suite with {RESULTS_ENV}=DIR), without running them",
+    )
     parser.add_argument("--check", default=None, help=argparse.SUPPRESS)  # one row, in this process
     parser.add_argument("--folder", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", default=None, help=argparse.SUPPRESS)
@@ -541,8 +559,16 @@ def main(argv=None):
     rows = []
     runs = [r for r in RUNS if not flags.only or any(r.label.startswith(o) for o in flags.only)]
     for run in runs:
-        with tempfile.TemporaryDirectory() as folder:
-            result, _ = check_in_subprocess(run.label, folder)
+        kept = os.path.join(flags.from_results or "", run.label.replace(" ", "_") + ".json")
+        if flags.from_results and os.path.exists(kept):
+            with open(kept) as f:
+                result = json.load(f)
+        elif flags.from_results:
+            result = {"label": run.label, "float32": {"error": "not in --from_results"}, "mixed": {}}
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                result, _ = check_in_subprocess(run.label, folder)
+        keep_result(result)
         rows.append(row_cells(run, result))
         print("  ".join(str(c) for c in rows[-1]), flush=True)
     table = format_table(HEADER, rows)

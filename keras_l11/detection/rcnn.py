@@ -79,7 +79,7 @@ class RegionCNN(keras.Model):
             dtype="float32",
             name="box_deltas",
         )(features)
-        deltas = layers.Reshape((num_classes, 4), name="deltas")(deltas)
+        deltas = layers.Reshape((num_classes, 4), dtype="float32", name="deltas")(deltas)  # float32 in mixed precision
         outputs = {"scores": scores, "deltas": deltas}
         if svm_feature_scale is not None:
             scaled = layers.Rescaling(float(svm_feature_scale), dtype="float32", name="svm_feature_scale")(features)
