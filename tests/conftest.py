@@ -47,18 +47,6 @@ def pytest_configure(config):
         config.option.basetemp = os.path.join(SESSION_DIR, "pytest")
 
 
-# Files whose tests are independent and long: each test may go to either worker.
-SPREAD_FILES = {"test_paper_configs.py"}
-
-
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`--dist loadgroup`), a test file's tests stay on one worker,
-    so that its module and session fixtures are built once; `SPREAD_FILES` spread."""
-    for item in items:
-        if item.path.name not in SPREAD_FILES:
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
-
-
 def pytest_unconfigure(config):
     shutil.rmtree(SESSION_DIR, ignore_errors=True)
 

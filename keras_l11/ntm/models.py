@@ -31,6 +31,7 @@ class NeuralTuringMachine(keras.Model):
 
     Example:
     ```python
+    import keras
     import numpy as np
     from keras_l11.ntm import NeuralTuringMachine
 

@@ -71,7 +71,7 @@ def apply_overrides(config, overrides):
             elif isinstance(current, (int, float)):
                 value = type(current)(float(raw)) if isinstance(current, int) else float(raw)
             elif isinstance(current, (tuple, list)):
-                value = tuple(json.loads(raw))
+                value = tuple(_frozen(v) for v in json.loads(raw))  # nested lists too: configs are hashable
             elif dataclasses.is_dataclass(current):  # a nested config: JSON of the fields to change
                 changed = json.loads(raw)
                 if not isinstance(changed, dict):
