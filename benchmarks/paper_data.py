@@ -203,7 +203,8 @@ def write_png_frames(folder, count=12, size=(210, 160), seed=5):
     os.makedirs(folder, exist_ok=True)
     for i in range(count):
         frame = np.zeros((*size, 3), np.uint8)
-        frame[rng.integers(0, size[0] - 20) :][:20, rng.integers(0, size[1] - 20) :][:, :20] = 255
+        top, left = rng.integers(0, size[0] - 20), rng.integers(0, size[1] - 20)
+        frame[top : top + 20, left : left + 20] = 255  # a bright block that moves from frame to frame
         Image.fromarray(frame).save(os.path.join(folder, f"frame_{i:05d}.png"))
     return folder
 
@@ -211,7 +212,6 @@ def write_png_frames(folder, count=12, size=(210, 160), seed=5):
 def voc_tfds_examples(count, seed=6):
     """TFDS `voc/2007` examples (the builder's features our reader uses): JPEG-sized
     images of VOC's sizes, boxes as (ymin, xmin, ymax, xmax) fractions, labels, difficult flags."""
-    import tensorflow as tf
 
     rng = np.random.default_rng(seed)
     examples = []
@@ -223,19 +223,20 @@ def voc_tfds_examples(count, seed=6):
             rows, cols = np.nonzero(mask == label)
             boxes.append([rows.min() / height, cols.min() / width, (rows.max() + 1) / height, (cols.max() + 1) / width])
             labels.append(int(label) - 1)
-        examples.append(
-            {
-                "image": image,
-                "objects": {
-                    "bbox": np.float32(boxes),
-                    "label": np.int64(labels),
-                    "is_difficult": np.zeros(len(labels), bool),
-                },
-            }
-        )
+        examples.append({"image": image, "bbox": np.float32(boxes), "label": np.int64(labels)})
+    return voc_tfds_dataset(examples)
+
+
+def voc_tfds_dataset(examples):
+    """A `tf.data` of TFDS `voc/2007` examples (the features our reader uses) from
+    `{"image", "bbox" [(ymin, xmin, ymax, xmax) fractions], "label", "is_difficult"?}`."""
+    import tensorflow as tf
 
     def generate():
-        yield from examples
+        for ex in examples:
+            difficult = ex.get("is_difficult", np.zeros(len(ex["label"]), bool))
+            objects = {"bbox": np.float32(ex["bbox"]), "label": np.int64(ex["label"]), "is_difficult": difficult}
+            yield {"image": ex["image"], "objects": objects}
 
     objects = {
         "bbox": tf.TensorSpec([None, 4], tf.float32),

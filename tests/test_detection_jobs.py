@@ -104,26 +104,20 @@ def fake_voc(canvases):
 
 
 def _voc_dataset(canvases):
-    import tensorflow as tf
+    from benchmarks.paper_data import voc_tfds_dataset
 
-    def examples():
-        for c in canvases:
-            x1, y1, x2, y2 = (c["boxes"] / 96).T
-            objects = {
-                "bbox": np.stack([y1, x1, y2, x2], axis=1).astype(np.float32),
-                "label": c["classes"].astype(np.int64),
+    examples = []
+    for c in canvases:
+        x1, y1, x2, y2 = (c["boxes"] / 96).T
+        examples.append(
+            {
+                "image": c["image"],
+                "bbox": np.stack([y1, x1, y2, x2], axis=1),
+                "label": c["classes"],
                 "is_difficult": np.arange(len(c["classes"])) == 1,  # every second object
             }
-            yield {"image": c["image"], "objects": objects}
-
-    objects = {
-        "bbox": tf.TensorSpec([None, 4], tf.float32),
-        "label": tf.TensorSpec([None], tf.int64),
-        "is_difficult": tf.TensorSpec([None], tf.bool),
-    }
-    return tf.data.Dataset.from_generator(
-        examples, output_signature={"image": tf.TensorSpec([None, None, 3], tf.uint8), "objects": objects}
-    )
+        )
+    return voc_tfds_dataset(examples)
 
 
 def test_the_paper_config_path_reads_voc_through_tfds_and_scores_regions_in_chunks(tmp_path, monkeypatch):

@@ -256,7 +256,7 @@ def test_auto_strategy_reads_tf_config(monkeypatch):
 
 
 def test_mixed_precision_is_float16_on_gpus_and_bfloat16_elsewhere():
-    """float16 is emulated on a CPU (77 s a VGG16 step here, against 2.1 s in float32):
+    """float16 is emulated on a CPU (26-33 s a VGG16 step here, against 2.1 s in float32):
     --mixed_precision takes bfloat16 there, float16 only where the replicas are GPUs."""
     import tensorflow as tf
 

@@ -318,7 +318,7 @@ def start(flags, job, variant=None):
 def mixed_precision_policy(strategy):
     """`mixed_float16` where the replicas are GPUs (their tensor cores), else
     `mixed_bfloat16`: float16 arithmetic on a CPU is emulated (a VGG16 step at
-    224 x 224, batch 2, took 77 s here against 2.1 s in float32), while bfloat16
+    224 x 224, batch 2, took 26-33 s here against 2.1 s in float32), while bfloat16
     runs natively on CPUs with AVX512-BF16 or AMX (0.9 s) and on TPUs."""
     import tensorflow as tf
 
