@@ -30,6 +30,7 @@ import resource
 import sys
 import tempfile
 import time
+import traceback
 
 import numpy as np
 
@@ -331,7 +332,8 @@ def _policy(mixed):
 
 def signature_examples(function, overrides=(), size=4, seed=0):
     """An input for every argument of an exported signature: images encoded as PNG,
-    other strings as text, numbers random; unknown dimensions `size`, batch 1."""
+    other strings as text, uint8 pixels 0 or 255, other numbers random; unknown
+    dimensions `size`, batch 1."""
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
@@ -347,8 +349,8 @@ def signature_examples(function, overrides=(), size=4, seed=0):
             inputs[name] = tf.constant(np.full(dims, png, dtype=object))
         elif spec.dtype == tf.string:
             inputs[name] = tf.constant(np.full(dims, b"a small example", dtype=object))
-        elif spec.dtype == tf.uint8:
-            inputs[name] = tf.constant(rng.integers(0, 256, dims).astype(np.uint8))
+        elif spec.dtype == tf.uint8:  # 0 or 255: valid for every uint8 input, binary ones (DARN) too
+            inputs[name] = tf.constant((255 * rng.integers(0, 2, dims)).astype(np.uint8))
         elif spec.dtype.is_integer:
             inputs[name] = tf.constant(np.ones(dims), spec.dtype)
         elif spec.dtype == tf.bool:
@@ -465,7 +467,10 @@ def check_row(label, folder):
         try:
             result[name] = run_check(run, os.path.join(folder, name), mixed=mixed, export=not mixed)
         except Exception as err:  # reported in the row (and by the test), the next pass still runs
-            result[name] = {"error": f"{type(err).__name__}: {' '.join(str(err).split())[:300]}"}
+            result[name] = {
+                "error": f"{type(err).__name__}: {' '.join(str(err).split())[:300]}",
+                "traceback": traceback.format_exc()[-4000:],
+            }
     ours = result["float32"].get("parameters")
     result["ratio"] = ratio(ours, run.paper_parameters)
     result["parameters_ok"] = result["ratio"] is None or abs(result["ratio"] - 1) <= run.tolerance

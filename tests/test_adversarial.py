@@ -1,6 +1,8 @@
 """The attacks against exact answers and against each other, the paper's MNIST
 models, CPPN images, MAP-Elites' archive, and smoke runs of both jobs."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ import tensorflow as tf
 from keras_l11.data.mnist import grey_mnist, mnist
 from keras_l11.generative.autoencoder import Autoencoder
 from keras_l11.robustness import attacks, classifiers, encodings
+from keras_l11.robustness.export import export_name
 from keras_l11.robustness.map_elites import ClassMapElites, CPPNEncoding, DirectEncoding
 
 from conftest import smoke_job
@@ -124,6 +127,17 @@ def test_map_elites_keeps_the_best_of_each_class_and_never_loses_a_champion(enco
     np.testing.assert_allclose(np.diag(score(images)), confidence, rtol=1e-6)  # champions are what was scored
 
 
+def test_distortion_of_no_example_is_empty_and_its_mean_nan():
+    """When no attack succeeds, the rows' distortion is nan (it was a reshape error)."""
+    from keras_l11.robustness.task import mean_distortion
+
+    none = np.zeros((0, 28, 28), np.float32)
+    assert attacks.distortion(none, none).shape == (0,)
+    assert np.isnan(mean_distortion(none, none))
+    x = np.zeros((2, 28, 28), np.float32)
+    np.testing.assert_allclose(attacks.distortion(x, x + 0.5), [0.5, 0.5])
+
+
 def test_the_adversarial_job_regenerates_both_tables(tmp_path):
     summary = smoke_job("adversarial", tmp_path, "adversarial")
     ev = summary["evaluation"]
@@ -139,6 +153,20 @@ def test_the_adversarial_job_regenerates_both_tables(tmp_path):
     tables = (tmp_path / "adversarial" / "tables.md").read_text()
     assert "| FC10(1e-4) | 100.0% (100%)" in tables and "(26.2%)" in tables
     assert summary["examples_png"].endswith("adversarial.png")
+    # Every model is served: its export classifies the test digits as the trained model did.
+    assert len(summary["exports"]) == len(ev["models"]) == 9
+    test_images, test_labels = grey_mnist("test"), mnist("test")[1]
+    for name, path in (("FC10(1e-4)", summary["exports"][0]), ("FC100-100-10' (P2)", summary["exports"][-1])):
+        assert os.path.basename(os.path.dirname(path)) == export_name("adversarial", name)
+        served = exported_test_error(path, test_images, test_labels)
+        assert served == pytest.approx(ev["models"][name]["test_error"], abs=1e-4), name
+
+
+def exported_test_error(path, images, labels):
+    classify = tf.saved_model.load(path).signatures["classify"]
+    outputs = classify(images=tf.constant(images))
+    np.testing.assert_allclose(outputs["probabilities"].numpy().sum(-1), 1.0, rtol=1e-5)
+    return float(np.mean(outputs["classes"].numpy() != labels))
 
 
 @pytest.mark.parametrize("encoding", ["direct", "cppn"])
@@ -149,3 +177,7 @@ def test_the_fooling_job_evolves_confident_unrecognisable_digits(tmp_path, encod
     assert ev["classes_fooled"] >= 0.1 and np.median(ev["champion_confidence"]) > 0.99
     assert summary["champions_png"].endswith(f"champions_{encoding}.png")
     assert tf.io.gfile.exists(summary["champions_png"])
+    served = exported_test_error(summary["export"], grey_mnist("test"), mnist("test")[1])
+    assert served == pytest.approx(ev["lenet_test_error"], abs=1e-4)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"grey levels in \[0, 1\]"):
+        tf.saved_model.load(summary["export"]).signatures["classify"](images=tf.fill([1, 28, 28], 255.0))

@@ -121,3 +121,19 @@ def test_draws_follow_the_adjusted_distribution(seed):
     frequencies = np.bincount(tokens.numpy()[:, 0], minlength=4) / 6000
     tolerance = 5 * np.sqrt(expected * (1 - expected) / 6000)
     assert np.all(np.abs(frequencies - expected) <= tolerance), (frequencies, expected)
+
+
+def test_beam_search_keeps_a_mixed_precision_models_state_dtype():
+    """A bfloat16 model's states (mixed precision) reach its step as bfloat16 and the
+    search's scores stay float32 (tf-models-official's search refused them before)."""
+    seen = []
+
+    def step(tokens, state):
+        seen.append(state.dtype)
+        logits = tf.gather(tf.math.log(tf.constant(TRAP, tf.float32) + 1e-9), tokens)
+        return tf.cast(logits, tf.bfloat16), state + tf.ones_like(state)
+
+    state = tf.zeros([1, 4], tf.bfloat16)
+    ids, scores = beam_search(step, state, tf.constant([START]), vocab_size=3, beam_size=2, max_length=2, end_token=END)
+    assert set(seen) == {tf.bfloat16} and scores.dtype == tf.float32
+    assert ids.numpy()[0, 0].tolist() == [B, END]

@@ -26,7 +26,7 @@ def test_the_paper_configuration_builds_steps_and_exports(label, tmp_path):
     result, output = paper_configs.check_in_subprocess(label, str(tmp_path))
     paper_configs.keep_result(result)  # for `python -m benchmarks.paper_configs --from_results DIR`
     for name in ("float32", "mixed"):
-        assert "error" not in result[name], f"{label} ({name}): {result[name].get('error')}\n{output[-3000:]}"
+        assert "error" not in result[name], f"{label} ({name}): {result[name].get('traceback') or output[-3000:]}"
     assert result["float32"]["signatures"], label
     if run.paper_parameters:
         ours = result["float32"]["parameters"]

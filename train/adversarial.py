@@ -11,7 +11,10 @@ cross-model table, test images for the cross-training-set one, as in the
 paper), and every model classifies every model's examples.
 
 Prints and writes (`tables.md`) the Markdown tables with the paper's figures in
-brackets, and `adversarial.png`: x, r magnified, x + r.
+brackets, and `adversarial.png`: x, r magnified, x + r. Each trained model is
+exported as `adversarial_<model>` (`adversarial_fc10_1e_4`, ..., `adversarial_ae400_10`,
+`adversarial_fc100_100_10_p1`, ...) with `classify` (`serving_default`): grey `images
+[B, 28, 28]` in [0, 1] -> `probabilities [B, 10]`, `classes [B]`.
 
     python -m train.adversarial --config small
 """
@@ -26,6 +29,7 @@ def main(argv=None):
     flags = cli.parse_flags(__spec__.name, __doc__, ADVERSARIAL_CONFIGS, None, argv)
     import numpy as np
 
+    from keras_l11.robustness.export import classifier_signatures, export_name
     from keras_l11.robustness.figures import plot_adversarial_examples
     from keras_l11.robustness.task import (
         CROSS_MODEL,
@@ -74,6 +78,8 @@ def main(argv=None):
         run.summary["examples_png"] = plot_adversarial_examples(
             examples, os.path.join(run.model_dir, "adversarial.png")
         )
+    for name, (model, _, _) in {**trained, **trained_halves}.items():
+        run.export(model, export_name("adversarial", name), classifier_signatures)
     run.write_summary()
     return run.summary
 

@@ -7,6 +7,8 @@ the ten classes with the `--encoding` chosen: `direct` (one gene per pixel) or
 weights). Reports the fraction of classes fooled at the confidence threshold,
 the generation at which each class was first fooled and the wall time, and
 writes `champions_<encoding>.png`, each class's champion with its confidence.
+The LeNet is exported as `fooling_lenet` with `classify` (`serving_default`): grey
+`images [B, 28, 28]` in [0, 1] -> `probabilities [B, 10]`, `classes [B]`.
 
     python -m train.fooling --encoding cppn --config small
 """
@@ -32,6 +34,7 @@ def main(argv=None):
     from keras_l11.data.mnist import grey_mnist, mnist
     from keras_l11.ops.images import image_dataset
     from keras_l11.robustness.classifiers import lenet
+    from keras_l11.robustness.export import classifier_signatures
     from keras_l11.robustness.map_elites import CPPNEncoding, DirectEncoding
     from keras_l11.robustness.task import PAPER_LENET_TEST_ERROR, evolve
     from keras_l11.training import harness
@@ -86,6 +89,7 @@ def main(argv=None):
             champions, titles, os.path.join(run.model_dir, f"champions_{flags.encoding}.png"),
             title=f"{flags.encoding} encoding: champion per class (LeNet confidence)",
         )  # fmt: skip
+    run.export(result.model, "fooling_lenet", classifier_signatures)
     run.write_summary()
     return run.summary
 

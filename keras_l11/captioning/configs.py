@@ -9,20 +9,20 @@ Models are imported inside the builders, so that reading a config (a job's
 
 import dataclasses
 
-from keras_l11.training.config import TrainConfig
+from keras_l11.training.config import TrainConfig, weights_source
 
 
 @dataclasses.dataclass(frozen=True)
 class ImageEncoderConfig:
-    """The image encoder both models share (`keras_l11.layers.backbones`; weights ""
+    """The image encoder both models share (`keras_l11.layers.backbones`; weights "none"
     for a random start, "imagenet" or a weights file)."""
 
     backbone: str = "small_cnn"
-    weights: str = ""
+    weights: str = "none"
     dense_units: tuple = (256,)
 
     def kwargs(self):
-        return {**dataclasses.asdict(self), "weights": self.weights or None}
+        return {**dataclasses.asdict(self), "weights": weights_source(self.weights)}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,7 +8,7 @@ Models are imported inside the builders, so that reading a config (a job's
 
 import dataclasses
 
-from keras_l11.training.config import TrainConfig
+from keras_l11.training.config import TrainConfig, weights_source
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +94,7 @@ def build_fcn(config, num_classes, variant, init_from):
     from keras_l11.training.transfer import initialize_from
 
     arch = config.model
-    weights = None if arch.weights in ("", "none") else arch.weights
+    weights = weights_source(arch.weights)
     model = FCN(num_classes, variant, **{**dataclasses.asdict(arch), "weights": weights})
     if init_from:
         print(f"initialised {len(initialize_from(model, init_from))} layers from {init_from}")

@@ -9,7 +9,7 @@ Models are imported inside the builders, so that reading a config (a job's
 
 import dataclasses
 
-from keras_l11.training.config import TrainConfig
+from keras_l11.training.config import TrainConfig, weights_source
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,8 +24,7 @@ class ImageNetworkConfig:
 
     def kwargs(self):
         """The constructor's keyword arguments ("none" weights: random initialisation)."""
-        weights = None if self.weights in ("", "none") else self.weights
-        return {**dataclasses.asdict(self), "weights": weights}
+        return {**dataclasses.asdict(self), "weights": weights_source(self.weights)}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -139,14 +139,22 @@ def beam_search(step_fn, initial_state, start_tokens, vocab_size, beam_size, max
     """
     from official.nlp.modeling.ops import beam_search as tfm_beam_search
 
+    # The search keeps its cache in float32: a mixed-precision model's bfloat16 / float16
+    # states are cast back to the model's dtypes for each step.
+    dtypes = tf.nest.map_structure(lambda t: t.dtype, initial_state)
+
+    def float32(state):
+        return tf.nest.map_structure(lambda t: tf.cast(t, tf.float32), state)
+
     def symbols_to_logits(ids, index, cache):
-        logits, state = step_fn(tf.cast(ids[:, -1], tf.int32), cache["state"])
-        return tf.cast(logits, tf.float32), {"state": state}
+        state = tf.nest.map_structure(tf.cast, cache["state"], dtypes)
+        logits, state = step_fn(tf.cast(ids[:, -1], tf.int32), state)
+        return tf.cast(logits, tf.float32), {"state": float32(state)}
 
     ids, scores = tfm_beam_search.sequence_beam_search(
         symbols_to_logits_fn=symbols_to_logits,
         initial_ids=tf.cast(start_tokens, tf.int32),
-        initial_cache={"state": initial_state},
+        initial_cache={"state": float32(initial_state)},
         vocab_size=vocab_size,
         beam_size=beam_size,
         alpha=alpha,

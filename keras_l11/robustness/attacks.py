@@ -52,8 +52,10 @@ class AttackResult:
 
 def distortion(images, adversarial):
     """Per example `sqrt(mean((x' - x)^2))`: the paper's per-pixel RMS distortion."""
-    diff = (np.asarray(adversarial) - np.asarray(images)).reshape(len(images), -1)
-    return np.sqrt(np.mean(diff**2, axis=1))
+    diff = np.asarray(adversarial, np.float32) - np.asarray(images, np.float32)
+    if not len(diff):  # no example (e.g. no attack succeeded): no distortion, not a reshape error
+        return np.zeros(0, np.float32)
+    return np.sqrt(np.mean(diff.reshape(len(diff), -1) ** 2, axis=1))
 
 
 def predict_labels(model, images, batch=1000):

@@ -147,9 +147,14 @@ def attack_all(models, images, labels, config, seed):
     return results
 
 
+def mean_distortion(images, adversarial):
+    """The mean per-pixel RMS distortion, nan where there is no example (no attack succeeded)."""
+    return float(np.mean(attacks.distortion(images, adversarial))) if len(images) else float("nan")
+
+
 def attack_figures(prefix, found, images, seconds):
     ok = found.success
-    mean = float(np.mean(attacks.distortion(images[ok], found.adversarial[ok]))) if ok.any() else float("nan")
+    mean = mean_distortion(images[ok], found.adversarial[ok])
     return {f"{prefix}_distortion": mean, f"{prefix}_success": float(ok.mean()), f"{prefix}_seconds_per_image": seconds}
 
 
@@ -222,9 +227,7 @@ def experiment(models, images, labels, results, rows):
         "labels": labels,
         "results": results,
         "table": transfer_table(models, rows, labels),
-        "distortion": {
-            row: float(np.mean(attacks.distortion(images[keep], x[keep]))) for row, (x, keep) in rows.items()
-        },
+        "distortion": {row: mean_distortion(images[keep], x[keep]) for row, (x, keep) in rows.items()},
     }
 
 

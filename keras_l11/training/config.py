@@ -46,6 +46,12 @@ class TrainConfig:
     learning_rate_steps: tuple = ()
 
 
+def weights_source(value):
+    """A config's `weights` field as Keras takes it: "none" or "" (a random start) -> None;
+    "imagenet" or a weights file as given."""
+    return None if value in (None, "", "none") else value
+
+
 def _frozen(value):
     """JSON lists as tuples (configs are frozen dataclasses)."""
     return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
