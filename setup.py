@@ -21,6 +21,7 @@ setup(
         "tensorflow-probability==0.25.*",
         "tf-models-official==2.20.*",
         "tensorflow-datasets>=4.9",
+        "importlib_resources>=6",  # TFDS 4.9 needs it to prepare a data set (`tfds build`) and does not require it
         "tensorflow-serving-api==2.20.*",
         "numpy>=1.26",
         "matplotlib>=3.8",

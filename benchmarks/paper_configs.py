@@ -11,9 +11,9 @@ prints them as one table:
 
 A row runs the job itself (`train.<task>.main`) with `--config paper`, the
 overrides in `tiny` (batch, evaluation sizes; never the model), `--steps 2`, and
-the paper's data written in its own format by `benchmarks.paper_data` (or, for
-data sets read through TFDS, TFDS's own mock with examples of the builder's
-features). Parameters are counted on the model the run built, or, where the
+the paper's data written in its own format by `benchmarks.paper_data` (data
+sets read through TFDS prepared as `tfds build` leaves them, by TFDS's own writer
+for the real builder). Parameters are counted on the model the run built, or, where the
 model's size depends on the data (vocabularies), on a model built at the paper's
 sizes (`parameters`).
 """
@@ -57,8 +57,12 @@ class PaperRun:
         config: the config's name ("paper", or e.g. "paper_atari").
         count: "parameters" (all) or "trainable_parameters" (where the paper's count
             leaves out a fixed layer that this implementation stores differently).
-        init_from: the label of a row to run first, whose run folder this row's job
-            starts from (`--init_from`: the depth network's fine stage).
+        after: `((label, flag), ...)`: rows whose float32 run folder this row's job
+            is given with that flag (`--init_from` for the depth network's fine stage,
+            `--spatial_from` and `--temporal_from` for the two-stream fusion step); the
+            run of the same process is reused, or the row is run first.
+        trains: False for a step that trains no network (the fusion steps): no loss
+            to check, no step time.
     """
 
     label: str
@@ -74,7 +78,8 @@ class PaperRun:
     example_size: int = 4
     config: str = "paper"
     count: str = "parameters"
-    init_from: str = None
+    after: tuple = ()
+    trains: bool = True
 
 
 # The NTM paper's Tables 1-3; counts differ by the heads' parameterisation and (LSTM) peepholes and skip
@@ -155,19 +160,29 @@ RUNS = [
             ("--stage", stage),
             ("batch_size=2",),
             data="nyu",
-            init_from="depth coarse" if stage == "fine" else None,
+            after=(("depth coarse", "--init_from"),) if stage == "fine" else (),
             source="Eigen et al. 2014 give layer sizes (Fig. 1), no count: tests/test_dense_prediction.py sums them",
         )
         for stage in ("coarse", "fine")
     ),
     *(
         PaperRun(
-            f"two_stream {stream}", "train.two_stream", ("--stream", stream), VIDEO_TINY, data="tfds", example_size=24
+            f"two_stream {stream}", "train.two_stream", ("--stream", stream), VIDEO_TINY, data="ucf101", example_size=24
         )
         for stream in ("spatial", "temporal")
     ),
+    PaperRun(
+        "two_stream fuse",
+        "train.two_stream",
+        ("--fuse",),
+        VIDEO_TINY,
+        data="ucf101",
+        example_size=24,
+        after=(("two_stream spatial", "--spatial_from"), ("two_stream temporal", "--temporal_from")),
+        trains=False,
+    ),
     *(
-        PaperRun(f"lrcn {modality}", "train.lrcn", ("--modality", modality), VIDEO_TINY, data="tfds", example_size=24)
+        PaperRun(f"lrcn {modality}", "train.lrcn", ("--modality", modality), VIDEO_TINY, data="ucf101", example_size=24)
         for modality in ("rgb", "flow")
     ),
     PaperRun(
@@ -175,8 +190,18 @@ RUNS = [
         "train.lrcn",
         ("--modality", "rgb", "--single_frame"),
         VIDEO_TINY,
-        data="tfds",
+        data="ucf101",
         example_size=24,
+    ),
+    PaperRun(
+        "lrcn fuse",
+        "train.lrcn",
+        ("--fuse",),
+        VIDEO_TINY,
+        data="ucf101",
+        example_size=24,
+        after=(("lrcn rgb", "--rgb_from"), ("lrcn flow", "--flow_from")),
+        trains=False,
     ),
     *(
         PaperRun(
@@ -184,7 +209,7 @@ RUNS = [
             "train.video_fusion",
             ("--fusion", fusion),
             VIDEO_TINY,
-            data="tfds",
+            data="ucf101",
             example_size=24,
         )
         for fusion in ("single", "early", "late", "slow")
@@ -194,11 +219,11 @@ RUNS = [
         "train.video_fusion",
         ("--fusion", "slow", "--multiresolution"),
         VIDEO_TINY,
-        data="tfds",
+        data="ucf101",
         example_size=24,
     ),
-    PaperRun("captioning", "train.captioning", tiny=("batch_size=2", "min_count=1", NO_ENCODER_DOWNLOAD), data="tfds"),
-    PaperRun("retrieval", "train.retrieval", tiny=("batch_size=2", "min_count=1", NO_ENCODER_DOWNLOAD), data="tfds"),
+    PaperRun("captioning", "train.captioning", tiny=("batch_size=2", "min_count=1", NO_ENCODER_DOWNLOAD), data="coco"),
+    PaperRun("retrieval", "train.retrieval", tiny=("batch_size=2", "min_count=1", NO_ENCODER_DOWNLOAD), data="coco"),
     PaperRun(
         "char_rnn",
         "train.char_rnn",
@@ -212,7 +237,7 @@ RUNS = [
         "translate",
         "train.translate",
         tiny=("batch_size=2", "test_pairs=2", "beam_size=2", "max_decode_length=8"),
-        data="tfds",
+        data="wmt14",
         paper_parameters=384_000_000,
         source="Sutskever et al. 2014, section 3.4: 384M parameters (160k / 80k vocabularies, built at those sizes)",
         tolerance=0.01,
@@ -257,8 +282,8 @@ RUNS = [
 
 
 # -- The paper's data, in its own format -------------------------------------------------------------------
-# Each writer gets a folder and returns `(extra argv, context)`: files it wrote and their flags, or, for data
-# sets read through TFDS, TFDS's mock serving examples in the builder's format.
+# Each writer gets a folder and returns `(extra argv, context)`: the files it wrote and their flags, or, for
+# data sets read through TFDS, the data set prepared in TFDS's own format and `$TFDS_DATA_DIR` pointing at it.
 
 
 def _iam(folder):
@@ -291,15 +316,29 @@ def _frames(folder):
     return ["--frames", folder], contextlib.nullcontext()
 
 
-def _tfds(as_dataset):
-    def writer(folder):
-        import tensorflow_datasets as tfds
+@contextlib.contextmanager
+def _environment(**values):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
-        if as_dataset is None:
-            return [], tfds.testing.mock_data(num_examples=3, policy=tfds.testing.MockPolicy.USE_CODE)
-        return [], tfds.testing.mock_data(
-            as_dataset_fn=lambda builder, split, **kwargs: as_dataset(), policy=tfds.testing.MockPolicy.USE_CODE
-        )
+
+def _prepared(name, splits, examples):
+    """A writer of TFDS data set `name` prepared as `tfds build` leaves it (`splits`
+    each holding `examples()`), read through `$TFDS_DATA_DIR` during the run."""
+
+    def writer(folder):
+        data_dir = os.path.join(folder, "tfds")
+        made = examples()
+        paper_data.write_prepared_tfds(name, data_dir, {split: made for split in splits})
+        return [], _environment(TFDS_DATA_DIR=data_dir)
 
     return writer
 
@@ -310,9 +349,11 @@ DATA = {
     "enwik8": _enwik8,
     "ptb": _ptb,
     "frames": _frames,
-    "voc2007": _tfds(lambda: paper_data.voc_tfds_examples(3)),
-    "nyu": _tfds(lambda: paper_data.nyu_tfds_examples(3)),
-    "tfds": _tfds(None),  # UCF-101, COCO captions, WMT'14: TFDS's own random examples of the builder's features
+    "voc2007": _prepared("voc/2007", ("train", "validation", "test"), lambda: paper_data.voc2007_examples(3)),
+    "nyu": _prepared("nyu_depth_v2", ("train", "validation"), lambda: paper_data.nyu_examples(3)),
+    "ucf101": _prepared("ucf101/ucf101_1_256", ("train", "test"), lambda: paper_data.ucf101_examples(10)),
+    "coco": _prepared("coco_captions", ("train", "val"), lambda: paper_data.coco_caption_examples(3)),
+    "wmt14": _prepared("wmt14_translate/fr-en", ("train", "test"), lambda: paper_data.wmt14_examples(4)),
 }
 
 
@@ -373,15 +414,28 @@ def call_signatures(export_path, run):
     return sorted(loaded.signatures)
 
 
+# label -> the run folder of that row's float32 pass in this process (a later stage starts from it)
+_RUN_FOLDERS = {}
+
+
+def _earlier_runs(run, folder):
+    """The flags that give `run`'s job the run folders of the rows it comes after,
+    running (in float32, without export) those this process has not run."""
+    args = []
+    for k, (label, flag) in enumerate(run.after):
+        if label not in _RUN_FOLDERS:
+            earlier = next(r for r in RUNS if r.label == label)
+            run_check(earlier, os.path.join(folder, f"earlier{k}"), export=False)
+        args += [flag, _RUN_FOLDERS[label]]
+    return args
+
+
 def run_check(run, folder, mixed=False, export=True):
     """Runs one row's job once on the tiny paper data; returns what the table shows."""
     import keras
 
     folder = str(folder)
-    if run.init_from:  # the earlier stage first, in float32, without its export
-        earlier = next(r for r in RUNS if r.label == run.init_from)
-        run_check(earlier, os.path.join(folder, "earlier"), export=False)
-        run = dataclasses.replace(run, args=(*run.args, "--init_from", os.path.join(folder, "earlier", "run")))
+    run = dataclasses.replace(run, args=(*run.args, *_earlier_runs(run, folder)))
     data_args, data_context = (
         DATA[run.data](os.path.join(folder, "data")) if run.data else ([], contextlib.nullcontext())
     )
@@ -415,8 +469,10 @@ def run_check(run, folder, mixed=False, export=True):
         step_seconds = _step_seconds(summary)
     seconds = time.perf_counter() - started
     losses = [v for k, vs in _histories(summary).items() if k.endswith("loss") for v in vs]
-    if not losses or not all(math.isfinite(v) for v in losses):
+    if run.trains and (not losses or not all(math.isfinite(v) for v in losses)):
         raise AssertionError(f"{run.label}: losses {losses}")
+    if not mixed:
+        _RUN_FOLDERS[run.label] = os.path.join(folder, "run")
     parameters = run.parameters() if run.parameters else summary.get(run.count)
     signatures = []
     if export:
@@ -426,7 +482,25 @@ def run_check(run, folder, mixed=False, export=True):
             raise AssertionError(f"{run.label}: nothing exported")
     keras.backend.clear_session()
     gc.collect()
-    return {"seconds": seconds, "step_seconds": step_seconds, "parameters": parameters, "signatures": signatures}
+    return {
+        "seconds": seconds,
+        "step_seconds": step_seconds,
+        "parameters": parameters,
+        "state_gib": _training_state_gib(summary),
+        "signatures": signatures,
+    }
+
+
+def _training_state_gib(summary):
+    """Weights, gradients and optimiser slots in float32 (mixed precision keeps float32
+    weights too) of the largest model the job trained: memory any batch size adds to."""
+    fits = [summary] + list(summary.get("fits", {}).values())
+    sizes = [
+        f["parameters"] + f["trainable_parameters"] + f.get("optimizer_variables", 0)
+        for f in fits
+        if "trainable_parameters" in f
+    ]
+    return 4 * max(sizes) / 2**30 if sizes else None
 
 
 def _histories(summary):
@@ -458,11 +532,34 @@ def ratio(ours, paper):
 # -- One row in its own process, and the table --------------------------------------------------------------
 
 
+def _reset_peak_memory():
+    """Starts a new peak of this process's resident memory (Linux: VmHWM)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:  # not Linux, or not allowed: the process's peak so far is reported
+        pass
+
+
+def _peak_memory_gib():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
 def check_row(label, folder):
     """Both passes of one row in this process: float32 (exported, every signature
-    called), then mixed precision (trained and evaluated). Returns a dict for JSON."""
+    called), then mixed precision (trained and evaluated). Returns a dict for JSON
+    with the row's wall seconds and its peak resident memory."""
     run = next(r for r in RUNS if r.label == label)
     result = {"label": label}
+    _reset_peak_memory()
+    started = time.perf_counter()
     for name, mixed in (("float32", False), ("mixed", True)):
         try:
             result[name] = run_check(run, os.path.join(folder, name), mixed=mixed, export=not mixed)
@@ -474,27 +571,57 @@ def check_row(label, folder):
     ours = result["float32"].get("parameters")
     result["ratio"] = ratio(ours, run.paper_parameters)
     result["parameters_ok"] = result["ratio"] is None or abs(result["ratio"] - 1) <= run.tolerance
-    result["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    result["row_seconds"] = time.perf_counter() - started
+    result["peak_gib"] = _peak_memory_gib()
     return result
 
 
-def check_in_subprocess(label, folder, timeout=3600):
-    """`check_row` in a fresh Python process (a paper-size model's memory goes with it):
-    `(the result dict, the process's output)`."""
+def job_groups(runs):
+    """`[[labels of one job], ...]` in the rows' order: a job's rows share a process."""
+    groups = {}
+    for run in runs:
+        groups.setdefault(run.job, []).append(run.label)
+    return list(groups.values())
+
+
+def check_in_subprocess(labels, folder, timeout_per_row=1200):
+    """`check_row` of each of `labels` (one job's rows) in one fresh Python process (the
+    paper-size models' memory goes with it; TensorFlow is imported once per job):
+    `({label: result dict}, the process's output)`. A row the process did not reach
+    (it crashed or timed out) gets an error naming that."""
     import subprocess
 
-    out = os.path.join(folder, "result.json")
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.paper_configs", "--check", label, "--folder", folder, "--json", out],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    )
-    if not os.path.exists(out):
-        return {"label": label, "float32": {"error": f"exit {proc.returncode}"}, "mixed": {}}, proc.stdout + proc.stderr
-    with open(out) as f:
-        return json.load(f), proc.stdout + proc.stderr
+    out = os.path.join(folder, "results.json")
+    command = [sys.executable, "-m", "benchmarks.paper_configs", "--folder", folder, "--json", out]
+    try:
+        proc = subprocess.run(
+            [*command, "--check", *labels],
+            capture_output=True,
+            text=True,
+            timeout=timeout_per_row * len(labels),
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        )
+        output, ended = proc.stdout + proc.stderr, f"exit {proc.returncode}"
+    except subprocess.TimeoutExpired as err:
+        output, ended = str(err.stdout or "") + str(err.stderr or ""), f"timed out after {err.timeout:.0f} s"
+    results = {}
+    if os.path.exists(out):
+        with open(out) as f:
+            results = {r["label"]: r for r in json.load(f)}
+    for label in labels:
+        results.setdefault(label, {"label": label, "float32": {"error": f"not reached: {ended}"}, "mixed": {}})
+    return results, output
+
+
+def _check_rows(labels, folder, out):
+    """The `--check` mode: rows one after the other in this process, their results
+    rewritten to `out` after each (a crash keeps the rows before it)."""
+    results = []
+    for label in labels:
+        results.append(check_row(label, os.path.join(folder, label.replace(" ", "_"))))
+        with open(out, "w") as f:
+            json.dump(results, f)
+    return results
 
 
 # Where a run of the test suite keeps each row's result, when set, for `--from_results`.
@@ -510,6 +637,18 @@ def keep_result(result):
             json.dump(result, f)
 
 
+def _kept_result(folder, label):
+    path = os.path.join(folder, label.replace(" ", "_") + ".json")
+    if not os.path.exists(path):
+        return {"label": label, "float32": {"error": "not in --from_results"}, "mixed": {}}
+    with open(path) as f:
+        return json.load(f)
+
+
+def _seconds(value):
+    return f"{value:.2f}" if value is not None and math.isfinite(value) else "-"
+
+
 def row_cells(run, result):
     f32, mixed = result.get("float32", {}), result.get("mixed", {})
     errors = [e for e in (f32.get("error"), mixed.get("error")) if e]
@@ -520,8 +659,10 @@ def row_cells(run, result):
         f"{ours:,}" if ours else "-",
         f"{run.paper_parameters:,}" if run.paper_parameters else "-",
         f"{result['ratio']:.3f}" if result.get("ratio") else "-",
-        f"{f32['step_seconds']:.2f}" if "step_seconds" in f32 else "-",
-        f"{mixed['step_seconds']:.2f}" if "step_seconds" in mixed else "-",
+        _seconds(f32.get("step_seconds")),
+        _seconds(mixed.get("step_seconds")),
+        f"{f32['state_gib']:.2f}" if f32.get("state_gib") else "-",
+        f"{result['row_seconds']:.0f}" if "row_seconds" in result else "-",
         f"{result.get('peak_gib', float('nan')):.1f}",
         len(f32.get("signatures", [])) if "signatures" in f32 else "-",
         "ok" if ok else (errors[0][:60] if errors else "parameters off"),
@@ -535,6 +676,8 @@ HEADER = [
     "ratio",
     "s/step f32",
     "s/step mixed",
+    "state GiB",
+    "row s",
     "peak GiB",
     "signatures called",
     "result",
@@ -550,42 +693,39 @@ def main(argv=None):
         default=None,
         help=f"the table from the rows a test run kept (run the suite with {RESULTS_ENV}=DIR), without running them",
     )
-    parser.add_argument("--check", default=None, help=argparse.SUPPRESS)  # one row, in this process
+    parser.add_argument("--check", nargs="+", default=None, help=argparse.SUPPRESS)  # rows, in this process
     parser.add_argument("--folder", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", default=None, help=argparse.SUPPRESS)
     flags = parser.parse_args(argv)
     if flags.check:
-        result = check_row(flags.check, flags.folder)
-        with open(flags.json, "w") as f:
-            json.dump(result, f)
-        return result
+        return _check_rows(flags.check, flags.folder, flags.json)
     from keras_l11.training.harness import format_table
 
-    rows = []
+    rows, total = [], 0.0
     runs = [r for r in RUNS if not flags.only or any(r.label.startswith(o) for o in flags.only)]
-    for run in runs:
-        kept = os.path.join(flags.from_results or "", run.label.replace(" ", "_") + ".json")
-        if flags.from_results and os.path.exists(kept):
-            with open(kept) as f:
-                result = json.load(f)
-        elif flags.from_results:
-            result = {"label": run.label, "float32": {"error": "not in --from_results"}, "mixed": {}}
+    for labels in job_groups(runs):
+        if flags.from_results:
+            results = {label: _kept_result(flags.from_results, label) for label in labels}
         else:
             with tempfile.TemporaryDirectory() as folder:
-                result, _ = check_in_subprocess(run.label, folder)
-        keep_result(result)
-        rows.append(row_cells(run, result))
-        print("  ".join(str(c) for c in rows[-1]), flush=True)
+                results, _ = check_in_subprocess(labels, folder)
+        for label in labels:
+            run = next(r for r in runs if r.label == label)
+            keep_result(results[label])
+            total += results[label].get("row_seconds", 0.0)
+            rows.append(row_cells(run, results[label]))
+            print("  ".join(str(c) for c in rows[-1]), flush=True)
     table = format_table(HEADER, rows)
     sources = "\n".join(f"- {r.label}: {r.source}" for r in runs if r.source)
     text = (
         "Every paper configuration on this 2-core CPU (`python -m benchmarks.paper_configs`): two optimiser "
         "steps on a tiny batch at the paper's input shapes, in float32 and with --mixed_precision (bfloat16 on "
-        "this CPU), seconds per step including the first steps' tracing, the peak memory of the row's process.\n\n"
+        "this CPU), seconds per step including the first steps' tracing, the row's seconds (both passes: data, "
+        "build, steps, evaluation, export, signature calls) and its peak resident memory; state GiB: the "
+        "weights, gradients and optimiser slots in float32, what training takes on a GPU before activations.\n\n"
         + table
-        + "\n\nThe papers' counts:\n\n"
-        + sources
-        + "\n"
+        + f"\n\n{len(rows)} rows, {sum(r[-1] == 'ok' for r in rows)} ok, {total / 60:.1f} minutes in all (rows only; "
+        f"one process per job)." + "\n\nThe papers' counts:\n\n" + sources + "\n"
     )
     print(text)
     if not flags.only:

@@ -209,24 +209,6 @@ def write_png_frames(folder, count=12, size=(210, 160), seed=5):
     return folder
 
 
-def voc_tfds_examples(count, seed=6):
-    """TFDS `voc/2007` examples (the builder's features our reader uses): JPEG-sized
-    images of VOC's sizes, boxes as (ymin, xmin, ymax, xmax) fractions, labels, difficult flags."""
-
-    rng = np.random.default_rng(seed)
-    examples = []
-    for k in range(count):
-        height, width = (375, 500) if k % 2 == 0 else (500, 333)
-        image, mask = _image_and_mask(rng, height, width)
-        boxes, labels = [], []
-        for label in np.unique(mask[mask > 0]):
-            rows, cols = np.nonzero(mask == label)
-            boxes.append([rows.min() / height, cols.min() / width, (rows.max() + 1) / height, (cols.max() + 1) / width])
-            labels.append(int(label) - 1)
-        examples.append({"image": image, "bbox": np.float32(boxes), "label": np.int64(labels)})
-    return voc_tfds_dataset(examples)
-
-
 def voc_tfds_dataset(examples):
     """A `tf.data` of TFDS `voc/2007` examples (the features our reader uses) from
     `{"image", "bbox" [(ymin, xmin, ymax, xmax) fractions], "label", "is_difficult"?}`."""
@@ -248,21 +230,119 @@ def voc_tfds_dataset(examples):
     )
 
 
-def nyu_tfds_examples(count, seed=7):
-    """TFDS `nyu_depth_v2` examples: 480 x 640 RGB frames and float16 depth in metres,
-    0 where the Kinect saw nothing."""
-    import tensorflow as tf
+def write_prepared_tfds(name, data_dir, splits):
+    """A TFDS data set prepared in `data_dir` exactly as `tfds build name` leaves it
+    (the real builder's TFRecord shards, `dataset_info.json`, `features.json`),
+    written by TFDS's own writer from `splits` (`{split: [example dict in the
+    builder's features]}`) instead of the downloaded files."""
+    import tensorflow_datasets as tfds
 
+    tfds.disable_progress_bar()
+    builder = tfds.builder(name, data_dir=data_dir)
+    cls = type(builder)
+
+    def split_generators(self, dl_manager):
+        return {split: ((f"{split}{i}", ex) for i, ex in enumerate(examples)) for split, examples in splits.items()}
+
+    original = cls.__dict__.get("_split_generators")
+    cls._split_generators = split_generators
+    try:
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    finally:
+        if original is None:
+            del cls._split_generators
+        else:
+            cls._split_generators = original
+    return builder.data_dir
+
+
+# -- Examples in TFDS builders' features, for `write_prepared_tfds` -------------------------------------------
+
+
+def voc2007_examples(count, seed=6):
+    """`voc/2007` examples with every feature of the builder: images of VOC's sizes,
+    one object per labelled rectangle (boxes as (ymin, xmin, ymax, xmax) fractions)."""
+    rng = np.random.default_rng(seed)
+    examples = []
+    for k in range(count):
+        height, width = (375, 500) if k % 2 == 0 else (500, 333)
+        image, mask = _image_and_mask(rng, height, width)
+        boxes, labels = [], []
+        for label in np.unique(mask[mask > 0]):
+            rows, cols = np.nonzero(mask == label)
+            boxes.append([rows.min() / height, cols.min() / width, (rows.max() + 1) / height, (cols.max() + 1) / width])
+            labels.append(int(label) - 1)
+        n = len(labels)
+        objects = {
+            "bbox": np.float32(boxes).reshape(n, 4),
+            "label": labels,
+            "is_difficult": [False] * n,
+            "is_truncated": [False] * n,
+            "pose": [4] * n,  # "unspecified"
+        }
+        examples.append(
+            {
+                "image": image,
+                "image/filename": f"{k:06d}.jpg",
+                "objects": objects,
+                "labels": sorted(set(labels)),
+                "labels_no_difficult": sorted(set(labels)),
+            }
+        )
+    return examples
+
+
+def coco_caption_examples(count, seed=8):
+    """`coco_captions` examples: COCO-sized images with five captions each, no objects."""
+    rng = np.random.default_rng(seed)
+    words = "a man dog cat riding sitting on the street table with red blue".split()
+    examples = []
+    for k in range(count):
+        captions = [" ".join(rng.choice(words, 6)) + " ." for _ in range(5)]
+        examples.append(
+            {
+                "image": rng.integers(0, 256, (480, 640, 3), dtype=np.uint8),
+                "image/filename": f"COCO_train2014_{k:012d}.jpg",
+                "image/id": k,
+                "objects": {
+                    "area": np.zeros(0, np.int64),
+                    "bbox": np.zeros((0, 4), np.float32),
+                    "id": np.zeros(0, np.int64),
+                    "is_crowd": np.zeros(0, bool),
+                    "label": np.zeros(0, np.int64),
+                },
+                "captions": {"id": np.arange(5 * k, 5 * k + 5), "text": captions},
+            }
+        )
+    return examples
+
+
+def nyu_examples(count, seed=7):
+    """`nyu_depth_v2` examples: 480 x 640 RGB frames and float16 depth in metres, 0
+    where the Kinect saw nothing."""
     rng = np.random.default_rng(seed)
     frames = []
     for _ in range(count):
         depth = rng.uniform(0.7, 9.0, (480, 640)).astype(np.float16)
         depth[rng.random((480, 640)) < 0.05] = 0
-        frames.append({"image": rng.integers(0, 256, (480, 640, 3)).astype(np.uint8), "depth": depth})
-    return tf.data.Dataset.from_generator(
-        lambda: iter(frames),
-        output_signature={
-            "image": tf.TensorSpec([480, 640, 3], tf.uint8),
-            "depth": tf.TensorSpec([480, 640], tf.float16),
-        },
-    )
+        frames.append({"image": rng.integers(0, 256, (480, 640, 3), dtype=np.uint8), "depth": depth})
+    return frames
+
+
+def ucf101_examples(count, seed=9):
+    """`ucf101/ucf101_1_256` examples: 33-frame 256 x 256 videos with random labels
+    (TFDS's own random generator for the builder's features)."""
+    import itertools
+
+    import tensorflow_datasets as tfds
+    from tensorflow_datasets.testing import mocking
+
+    features = tfds.builder("ucf101/ucf101_1_256").info.features
+    return list(itertools.islice(iter(mocking.RandomFakeGenerator(features, count, seed=seed)), count))
+
+
+def wmt14_examples(count, seed=10):
+    """`wmt14_translate/fr-en` examples: short English-French sentence pairs."""
+    rng = np.random.default_rng(seed)
+    pairs = [("the cat sleeps .", "le chat dort ."), ("a dog runs .", "un chien court ."), ("hello .", "bonjour .")]
+    return [dict(zip(("en", "fr"), pairs[i])) for i in rng.integers(0, len(pairs), count)]

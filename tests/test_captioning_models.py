@@ -189,8 +189,61 @@ def test_flickr_configs_need_their_folder(tmp_path):
         load_caption_data(dataclasses.replace(CaptionDataConfig(), data="flickr8k"))
     (tmp_path / "Flickr8k.token.txt").write_text("a.jpg#0\tA dog .\n")
     (tmp_path / "images").mkdir()
+    with pytest.raises(FileNotFoundError, match="Flickr_8k.trainImages.txt.*dataset_flickr8k.json"):
+        load_caption_data(dataclasses.replace(CaptionDataConfig(), data="flickr8k"), str(tmp_path))
+    for name in caption_data.FLICKR8K_SPLIT_FILES.values():
+        (tmp_path / name).write_text("a.jpg\n")
     with pytest.raises(FileNotFoundError, match="a.jpg"):
         load_caption_data(dataclasses.replace(CaptionDataConfig(), data="flickr8k"), str(tmp_path))
+
+
+def write_flickr(folder, token_file, captions, size=(40, 30)):
+    """A Flickr download in its own format: the token file (`name.jpg#k<TAB>caption`)
+    and the JPEG images, each a flat colour numbered by its position."""
+    from PIL import Image
+
+    (folder / "images").mkdir(parents=True)
+    lines = []
+    for i, (name, texts) in enumerate(captions.items()):
+        Image.new("RGB", size, (10 * i, 0, 0)).save(folder / "images" / name, "JPEG", quality=100)
+        lines += [f"{name}#{k}\t{text}" for k, text in enumerate(texts)]
+    (folder / token_file).write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("dataset", ["flickr8k", "flickr30k"])
+def test_flickr_reads_the_papers_split(tmp_path, dataset):
+    """Flickr8k's own image lists, or Karpathy's split file (Flickr30k's only split):
+    training on the train list, evaluating on the test list, whatever the order of
+    the token file."""
+    import dataclasses
+    import json
+
+    from keras_l11.captioning.configs import CaptionDataConfig
+    from keras_l11.captioning.task import FLICKR_FILES, load_caption_data
+
+    names = [f"{1000 + i}_{i}.jpg" for i in range(7)]
+    captions = {n: [f"a dog number {i} .", f"dog {i} runs ."] for i, n in enumerate(names)}
+    write_flickr(tmp_path, FLICKR_FILES[dataset], captions)
+    split = {"train": names[:4], "val": names[4:5], "test": names[5:]}
+    if dataset == "flickr8k":
+        for part, file in caption_data.FLICKR8K_SPLIT_FILES.items():
+            (tmp_path / file).write_text("".join(n + "\n" for n in split[part]))
+    else:
+        images = [
+            {
+                "filename": n,
+                "split": "restval" if n == names[3] else part,
+                "sentences": [{"raw": c} for c in captions[n]],
+            }
+            for part, listed in split.items()
+            for n in listed
+        ]
+        (tmp_path / f"dataset_{dataset}.json").write_text(json.dumps({"images": images, "dataset": dataset}))
+    config = dataclasses.replace(CaptionDataConfig(), data=dataset, image_size=16)
+    train, test = load_caption_data(config, str(tmp_path))
+    assert [ex["captions"] for ex in train] == [captions[n] for n in names[:4]]  # restval is training data
+    assert [ex["captions"] for ex in test] == [captions[n] for n in names[5:]]
+    assert test[0]["image"].shape == (16, 16, 3) and abs(int(test[1]["image"][..., 0].mean()) - 60) <= 2
 
 
 def test_the_paper_configs_read_coco_captions_through_tfds():

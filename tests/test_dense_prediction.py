@@ -274,6 +274,29 @@ def test_rendered_rooms_have_exact_floor_depth_and_holes():
     assert left.shape[:2] == disparity.shape and np.isfinite(disparity).mean() > 0.8
 
 
+def test_voc2012_reads_the_devkits_own_train_and_val_lists(tmp_path):
+    """`data=voc2012`: a VOC 2012 devkit's `ImageSets/Segmentation/{train,val}.txt`,
+    JPEG images and palette PNGs, each image at its own size; a folder that is not a
+    devkit is named in the error."""
+    import dataclasses
+
+    from benchmarks import paper_data
+    from keras_l11.dense.configs import FCN_CONFIGS
+    from keras_l11.dense.task import load_segmentation
+
+    sizes = {"2007_000033": (366, 500), "2009_000123": (500, 375), "2011_003271": (333, 500)}
+    splits = {"train": ["2009_000123", "2007_000033"], "val": ["2011_003271"]}
+    masks = paper_data.write_voc_devkit(str(tmp_path / "VOC2012"), splits, sizes)
+    config = dataclasses.replace(FCN_CONFIGS["small"], data="voc2012")
+    train, val, names = load_segmentation(config, str(tmp_path / "VOC2012"))
+    assert train.names == splits["train"] and val.names == splits["val"] and len(names) == 21
+    image, mask = train[0]
+    assert image.shape == (500, 375, 3)
+    np.testing.assert_array_equal(mask, masks["2009_000123"])  # palette indices, the 255 boundary kept
+    with pytest.raises(FileNotFoundError, match="VOC2012 devkit"):
+        load_segmentation(config, str(tmp_path))
+
+
 def test_the_fcn_paper_splits_read_sbd_and_voc2011_at_each_images_size(tmp_path):
     """SBD's .mat masks for training; VOC 2011 val less SBD's training images for
     scoring (the paper's seg11valid), every image at its own size."""

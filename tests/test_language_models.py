@@ -174,3 +174,31 @@ def test_translator_keras_round_trip(tmp_path):
     again = keras.saving.load_model(str(tmp_path / "t.keras"))
     assert again.get_config() == model.get_config()
     np.testing.assert_allclose(again(inputs).numpy(), model(inputs).numpy(), atol=1e-6)
+
+
+def test_wmt14_is_read_from_a_prepared_tfds_folder(tmp_path):
+    """`data=wmt14` reads `wmt14_translate/fr-en` prepared in its own TFDS format (the
+    shards, `dataset_info.json` and `features.json` that `tfds build` writes, written
+    here by TFDS's own writer for the real builder): English -> French, training pairs
+    over `max_words` left out, newstest2014 (the test split) kept whole; an empty
+    folder is named in a FileNotFoundError."""
+    import dataclasses
+
+    from benchmarks import paper_data
+    from keras_l11.language.configs import TRANSLATE_CONFIGS
+    from keras_l11.language.task import load_translation_pairs
+
+    long_en = " ".join(["word"] * 40)
+    train = [
+        {"en": "the cat sleeps .", "fr": "le chat dort ."},
+        {"en": long_en, "fr": "une phrase longue ."},
+        {"en": "Où ? where ?", "fr": "où ?"},
+    ]
+    test = [{"en": long_en, "fr": "le test reste entier ."}, {"en": "hello .", "fr": "bonjour ."}]
+    paper_data.write_prepared_tfds("wmt14_translate/fr-en", str(tmp_path / "tfds"), {"train": train, "test": test})
+    config = dataclasses.replace(TRANSLATE_CONFIGS["paper"], max_words=30)
+    train_pairs, test_pairs = load_translation_pairs(config, str(tmp_path / "tfds"))
+    assert sorted(train_pairs) == sorted([("the cat sleeps .", "le chat dort ."), ("Où ? where ?", "où ?")])
+    assert sorted(test_pairs) == sorted((ex["en"], ex["fr"]) for ex in test)
+    with pytest.raises(FileNotFoundError, match="wmt14_translate/fr-en is not prepared"):
+        load_translation_pairs(config, str(tmp_path / "empty"))

@@ -6,24 +6,35 @@ float32 (then the export and one call of every exported signature) and with
 `--mixed_precision` (finite losses, no dtype error: training and evaluation in 16 bits;
 bfloat16 on this CPU, float16 on a GPU)."""
 
-import os
-
 import pytest
 
 from benchmarks import paper_configs
 
 RUNS = {run.label: run for run in paper_configs.RUNS}
-# The 45 rows take half a minute to three minutes each on this 2-core CPU, more together than CI's budget
-# leaves beside the rest of the suite: they run where this is set
-# (`KERAS_L11_PAPER_CHECKS=1 python -m pytest tests/test_paper_configs.py`).
-ROWS_ON = os.environ.get("KERAS_L11_PAPER_CHECKS") == "1"
+GROUP = {label: labels for labels in paper_configs.job_groups(paper_configs.RUNS) for label in labels}
 
 
-@pytest.mark.skipif(not ROWS_ON, reason="paper-size rows: set KERAS_L11_PAPER_CHECKS=1 (0.5-3 minutes each)")
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory):
+    """`label -> (result, the process's output)`, filled one job at a time: a job's rows
+    run together in one process (TensorFlow imported once per job, not per row)."""
+    results = {}
+
+    def check(label):
+        if label not in results:
+            labels = GROUP[label]
+            folder = tmp_path_factory.mktemp(labels[0].split()[0])
+            found, output = paper_configs.check_in_subprocess(labels, str(folder))
+            results.update({k: (found[k], output) for k in labels})
+        return results[label]
+
+    return check
+
+
 @pytest.mark.parametrize("label", list(RUNS))
-def test_the_paper_configuration_builds_steps_and_exports(label, tmp_path):
+def test_the_paper_configuration_builds_steps_and_exports(label, checked):
     run = RUNS[label]
-    result, output = paper_configs.check_in_subprocess(label, str(tmp_path))
+    result, output = checked(label)
     paper_configs.keep_result(result)  # for `python -m benchmarks.paper_configs --from_results DIR`
     for name in ("float32", "mixed"):
         assert "error" not in result[name], f"{label} ({name}): {result[name].get('traceback') or output[-3000:]}"

@@ -9,10 +9,13 @@ retrieval has exactly one right image per sentence up to the scene's content.
 
 The papers' data: COCO captions through TFDS (`coco_captions`, prepared
 beforehand), and Flickr8k / Flickr30k from the files their users download
-(`Flickr8k.token.txt` or `results_20130124.token`, and the image folder).
+(`Flickr8k.token.txt` or `results_20130124.token`, the image folder, and the
+split: Flickr8k's `Flickr_8k.{train,dev,test}Images.txt` or Karpathy's
+`dataset_flickr8k.json` / `dataset_flickr30k.json`).
 """
 
 import collections
+import json
 import os
 
 import numpy as np
@@ -129,6 +132,51 @@ def read_flickr_tokens(token_file):
     return dict(captions)
 
 
+# Flickr8k's own split (Flickr8k_text.zip): 6,000 / 1,000 / 1,000 images, the split
+# Show and Tell (Table 1) and Karpathy & Fei-Fei report on.
+FLICKR8K_SPLIT_FILES = {
+    "train": "Flickr_8k.trainImages.txt",
+    "val": "Flickr_8k.devImages.txt",
+    "test": "Flickr_8k.testImages.txt",
+}
+
+
+def read_image_list(path):
+    """Image file names, one per line (Flickr8k's `Flickr_8k.*Images.txt`)."""
+    with open(path, encoding="utf-8") as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def read_karpathy_split(path):
+    """`{"train", "val", "test": [image file names]}` from Karpathy's split file
+    (`dataset_flickr8k.json`, `dataset_flickr30k.json`: `{"images": [{"filename",
+    "split", "sentences"}]}`); "restval" images count as training images."""
+    with open(path, encoding="utf-8") as f:
+        images = json.load(f)["images"]
+    split = {"train": [], "val": [], "test": []}
+    for image in images:
+        name = {"restval": "train"}.get(image["split"], image["split"])
+        if name not in split:
+            raise ValueError(f"{path}: image {image.get('filename')!r} has an unknown split {image['split']!r}")
+        split[name].append(image["filename"])
+    return split
+
+
+def flickr_split(data_path, dataset):
+    """The paper split of `dataset` ("flickr8k" or "flickr30k") from the files in
+    `data_path`: Flickr8k's own image lists, else Karpathy's `dataset_<name>.json`
+    (Flickr30k has no official split; Karpathy's 1,000 val / 1,000 test images are
+    the ones its papers report on)."""
+    own = {k: os.path.join(data_path, f) for k, f in FLICKR8K_SPLIT_FILES.items()}
+    if dataset == "flickr8k" and all(os.path.exists(p) for p in own.values()):
+        return {k: read_image_list(p) for k, p in own.items()}
+    karpathy = os.path.join(data_path, f"dataset_{dataset}.json")
+    if os.path.exists(karpathy):
+        return read_karpathy_split(karpathy)
+    lists = ", ".join(FLICKR8K_SPLIT_FILES.values()) + " or " if dataset == "flickr8k" else ""
+    raise FileNotFoundError(f"{data_path}: no split of {dataset}: put {lists}Karpathy's dataset_{dataset}.json there")
+
+
 def flickr_captions(token_file, image_dir, size, names=None):
     """Flickr8k / Flickr30k from the user's files: `[{"image", "captions"}]`
     for `names` (a split's image list, e.g. `Flickr_8k.testImages.txt`'s lines;
@@ -139,6 +187,8 @@ def flickr_captions(token_file, image_dir, size, names=None):
     out = []
     for name in names if names is not None else sorted(captions):
         path = os.path.join(image_dir, name)
+        if name not in captions:
+            raise ValueError(f"{name}: an image of the split has no caption in {token_file}")
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path}: an image named in {token_file} is missing")
         with Image.open(path) as image:

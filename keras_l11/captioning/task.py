@@ -31,9 +31,12 @@ def load_caption_data(config, data_path=None):
         if not data_path:
             raise ValueError(f"--config with data={config.data} needs --data_path, the folder of its files")
         token_file = os.path.join(data_path, FLICKR_FILES[config.data])
-        examples = caption_data.flickr_captions(token_file, os.path.join(data_path, "images"), config.image_size)
-        held_out = min(config.test_images, len(examples) // 5)  # the last images are the test split
-        return examples[:-held_out], examples[-held_out:]
+        split = caption_data.flickr_split(data_path, config.data)
+        images = os.path.join(data_path, "images")
+        return tuple(
+            caption_data.flickr_captions(token_file, images, config.image_size, split[name])
+            for name in ("train", "test")
+        )
     raise ValueError(f"data must be 'scenes', 'coco', 'flickr8k' or 'flickr30k', got {config.data!r}")
 
 

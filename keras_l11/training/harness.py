@@ -155,6 +155,7 @@ class Run:
             {
                 "parameters": int(model.count_params()),
                 "trainable_parameters": int(sum(int(np.prod(v.shape)) for v in model.trainable_weights)),
+                "optimizer_variables": int(sum(int(np.prod(v.shape)) for v in model.optimizer.variables)),
                 "resumed_from_step": start_epoch * c.steps_per_epoch,
                 "final_step": (history.epoch[-1] + 1 if history.epoch else start_epoch) * c.steps_per_epoch,
                 "train_seconds": round(time.perf_counter() - started, 2),
