@@ -684,6 +684,15 @@ HEADER = [
 ]
 
 
+def _command(flags):
+    if flags.from_results:
+        return (
+            f"kept by a run of the test suite, `{RESULTS_ENV}=DIR python -m pytest -q tests`, and printed by "
+            "`python -m benchmarks.paper_configs --from_results DIR`"
+        )
+    return "`python -m benchmarks.paper_configs`"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.paper_configs", description=__doc__)
     parser.add_argument("--only", nargs="*", default=None, help="rows whose label starts with one of these")
@@ -718,7 +727,7 @@ def main(argv=None):
     table = format_table(HEADER, rows)
     sources = "\n".join(f"- {r.label}: {r.source}" for r in runs if r.source)
     text = (
-        "Every paper configuration on this 2-core CPU (`python -m benchmarks.paper_configs`): two optimiser "
+        f"Every paper configuration on this 2-core CPU ({_command(flags)}): two optimiser "
         "steps on a tiny batch at the paper's input shapes, in float32 and with --mixed_precision (bfloat16 on "
         "this CPU), seconds per step including the first steps' tracing, the row's seconds (both passes: data, "
         "build, steps, evaluation, export, signature calls) and its peak resident memory; state GiB: the "
