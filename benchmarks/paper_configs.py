@@ -134,7 +134,7 @@ RUNS = [
     PaperRun(
         "rcnn",
         "train.rcnn",
-        tiny=("batch_size=8", "max_proposals=24", "window_count=16", "region_chunk=16", NO_DOWNLOAD),
+        tiny=("batch_size=8", "max_proposals=16", "window_count=16", "region_chunk=16", NO_DOWNLOAD),
         data="voc2007",
         source="no count in Girshick et al. 2014; VGG16 (Table 3's O-Net) with C + 1 scores and 4C deltas",
     ),
@@ -302,7 +302,7 @@ def _sbd_voc2011(folder):
 
 
 def _enwik8(folder):
-    path = paper_data.write_enwik8(os.path.join(folder, "enwik8"), size=60_000)
+    path = paper_data.write_enwik8(os.path.join(folder, "enwik8"), size=20_000)
     return ["--data_path", path], contextlib.nullcontext()
 
 
@@ -349,7 +349,7 @@ DATA = {
     "enwik8": _enwik8,
     "ptb": _ptb,
     "frames": _frames,
-    "voc2007": _prepared("voc/2007", ("train", "validation", "test"), lambda: paper_data.voc2007_examples(3)),
+    "voc2007": _prepared("voc/2007", ("train", "validation", "test"), lambda: paper_data.voc2007_examples(2)),
     "nyu": _prepared("nyu_depth_v2", ("train", "validation"), lambda: paper_data.nyu_examples(3)),
     "ucf101": _prepared("ucf101/ucf101_1_256", ("train", "test"), lambda: paper_data.ucf101_examples(10)),
     "coco": _prepared("coco_captions", ("train", "val"), lambda: paper_data.coco_caption_examples(3)),
