@@ -62,3 +62,22 @@ def test_offline_wikipedia_excerpt_is_raw_xml():
     data = text.read_bytes(text.wikipedia_sample_path())
     assert len(data) > 2_000_000 and data.lstrip().startswith(b"<mediawiki")
     assert data.count(b"<page>") >= 100  # the excerpt has 106 articles
+
+
+def test_enwik8_is_read_as_bytes_and_split_as_the_paper(tmp_path):
+    """`data=enwik8` reads a file in enwik8's format (the head of a MediaWiki XML dump,
+    UTF-8, cut mid-character at its size) as raw bytes: the first 96% for training,
+    the last 4% for testing (the paper's 96M / 4M); a missing file is named."""
+    from benchmarks import paper_data
+    from keras_l11.language.configs import CHAR_RNN_CONFIGS
+    from keras_l11.language.task import load_character_text
+
+    path = paper_data.write_enwik8(str(tmp_path / "enwik8"), size=25_001)
+    config = CHAR_RNN_CONFIGS["paper"]
+    train, test = load_character_text(config, path)
+    with open(path, "rb") as f:
+        data = f.read()
+    assert len(data) == 25_001 and data.startswith(b"<mediawiki") and b"\xc3\xa9" in data
+    assert train + test == data and len(train) == int(25_001 * 0.96)
+    with pytest.raises(FileNotFoundError, match="enwik8"):
+        load_character_text(config, str(tmp_path / "missing"))
