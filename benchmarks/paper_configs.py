@@ -27,6 +27,7 @@ import json
 import math
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -480,6 +481,7 @@ def run_check(run, folder, mixed=False, export=True):
             signatures += call_signatures(path, run)
         if not signatures:
             raise AssertionError(f"{run.label}: nothing exported")
+        shutil.rmtree(os.path.join(folder, "saved_models"), ignore_errors=True)  # GBs at paper size
     keras.backend.clear_session()
     gc.collect()
     return {
@@ -563,6 +565,8 @@ def check_row(label, folder):
     for name, mixed in (("float32", False), ("mixed", True)):
         try:
             result[name] = run_check(run, os.path.join(folder, name), mixed=mixed, export=not mixed)
+            if mixed:  # its checkpoints are GBs at paper size and no later row starts from them
+                shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
         except Exception as err:  # reported in the row (and by the test), the next pass still runs
             result[name] = {
                 "error": f"{type(err).__name__}: {' '.join(str(err).split())[:300]}",
@@ -608,6 +612,7 @@ def check_in_subprocess(labels, folder, timeout_per_row=1200):
     if os.path.exists(out):
         with open(out) as f:
             results = {r["label"]: r for r in json.load(f)}
+    shutil.rmtree(folder, ignore_errors=True)  # the job's runs: tens of GB at paper size for some jobs
     for label in labels:
         results.setdefault(label, {"label": label, "float32": {"error": f"not reached: {ended}"}, "mixed": {}})
     return results, output
