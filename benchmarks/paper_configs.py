@@ -604,6 +604,7 @@ def check_in_subprocess(labels, folder, timeout_per_row=1200):
             text=True,
             timeout=timeout_per_row * len(labels),
             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+            env=dict(os.environ, TMPDIR=folder),  # TFDS's and autograph's temporary files go with the folder
         )
         output, ended = proc.stdout + proc.stderr, f"exit {proc.returncode}"
     except subprocess.TimeoutExpired as err:
