@@ -120,6 +120,23 @@ def _count(model):
 
 
 VIDEO_TINY = ("batch_size=2", "test_windows=2", "frames=18")
+
+
+def _fusion_row(job, *streams):
+    """The `--fuse` step of `train.<job>`, from the float32 runs of its stream rows
+    (`(variant, flag)` each: the row "<job> <variant>" is given with that flag)."""
+    return PaperRun(
+        f"{job} fuse",
+        f"train.{job}",
+        ("--fuse",),
+        VIDEO_TINY,
+        data="ucf101",
+        example_size=24,
+        after=tuple((f"{job} {variant}", flag) for variant, flag in streams),
+        trains=False,
+    )
+
+
 # ImageNet weights cannot be downloaded here: the same network, randomly initialised.
 NO_DOWNLOAD, NO_ENCODER_DOWNLOAD = "model.weights=none", "encoder.weights=none"
 
@@ -172,16 +189,7 @@ RUNS = [
         )
         for stream in ("spatial", "temporal")
     ),
-    PaperRun(
-        "two_stream fuse",
-        "train.two_stream",
-        ("--fuse",),
-        VIDEO_TINY,
-        data="ucf101",
-        example_size=24,
-        after=(("two_stream spatial", "--spatial_from"), ("two_stream temporal", "--temporal_from")),
-        trains=False,
-    ),
+    _fusion_row("two_stream", ("spatial", "--spatial_from"), ("temporal", "--temporal_from")),
     *(
         PaperRun(f"lrcn {modality}", "train.lrcn", ("--modality", modality), VIDEO_TINY, data="ucf101", example_size=24)
         for modality in ("rgb", "flow")
@@ -194,16 +202,7 @@ RUNS = [
         data="ucf101",
         example_size=24,
     ),
-    PaperRun(
-        "lrcn fuse",
-        "train.lrcn",
-        ("--fuse",),
-        VIDEO_TINY,
-        data="ucf101",
-        example_size=24,
-        after=(("lrcn rgb", "--rgb_from"), ("lrcn flow", "--flow_from")),
-        trains=False,
-    ),
+    _fusion_row("lrcn", ("rgb", "--rgb_from"), ("flow", "--flow_from")),
     *(
         PaperRun(
             f"video_fusion {fusion}",
@@ -619,12 +618,17 @@ def check_in_subprocess(labels, folder, timeout_per_row=1200):
     return results, output
 
 
+def _slug(label):
+    """A row's label as a file name: its run folder and its kept result."""
+    return label.replace(" ", "_")
+
+
 def _check_rows(labels, folder, out):
     """The `--check` mode: rows one after the other in this process, their results
     rewritten to `out` after each (a crash keeps the rows before it)."""
     results = []
     for label in labels:
-        results.append(check_row(label, os.path.join(folder, label.replace(" ", "_"))))
+        results.append(check_row(label, os.path.join(folder, _slug(label))))
         with open(out, "w") as f:
             json.dump(results, f)
     return results
@@ -639,12 +643,12 @@ def keep_result(result):
     folder = os.environ.get(RESULTS_ENV)
     if folder:
         os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, result["label"].replace(" ", "_") + ".json"), "w") as f:
+        with open(os.path.join(folder, _slug(result["label"]) + ".json"), "w") as f:
             json.dump(result, f)
 
 
 def _kept_result(folder, label):
-    path = os.path.join(folder, label.replace(" ", "_") + ".json")
+    path = os.path.join(folder, _slug(label) + ".json")
     if not os.path.exists(path):
         return {"label": label, "float32": {"error": "not in --from_results"}, "mixed": {}}
     with open(path) as f:
