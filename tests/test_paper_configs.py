@@ -11,7 +11,7 @@ import pytest
 from benchmarks import paper_configs
 
 RUNS = {run.label: run for run in paper_configs.RUNS}
-# Open: the bfloat16 pass of early fusion sometimes gives a NaN loss at step 2 on this CPU (seen in 3 of 7
+# Open: the bfloat16 pass of early fusion sometimes gives a NaN loss at step 2 on this CPU (seen in 3 of 8
 # runs, grouped or alone; float32 never). Only that error of that pass is expected; anything else fails.
 KNOWN_NAN = {"video_fusion early": "bfloat16 early fusion: NaN loss at step 2 in some runs (open, issue 21)"}
 GROUP = {label: labels for labels in paper_configs.job_groups(paper_configs.RUNS) for label in labels}
