@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from benchmarks import conv3d_bfloat16
 from keras_l11.video import task as video_lib
 from keras_l11.video.clip_fusion import CLIP_FRAMES, ClipFusionNet, temporal_receptive_field
 from keras_l11.video.flow import flow_stack, optical_flow, video_flows
@@ -14,6 +15,7 @@ from keras_l11.video.flow_stack import FlowStack
 from keras_l11.video.local_response_norm import LocalResponseNorm
 from keras_l11.video.lrcn import LRCN
 from keras_l11.video.score_fusion import fit_linear_svm, weighted_average
+from keras_l11.video.time_conv import TimeConv3D
 from keras_l11.video.two_stream import StreamConvNet
 
 
@@ -106,6 +108,32 @@ def test_multiresolution_streams_see_the_centre_and_the_whole_frame_at_half_reso
     np.testing.assert_allclose(fovea, scaled[:, :, 8:24, 8:24], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(context, scaled.reshape(1, 1, 16, 2, 16, 2, 3).mean((3, 5)), rtol=1e-5, atol=1e-5)
     assert model(clip).shape == (1, 5)
+
+
+def test_time_conv3d_gives_the_exact_kernel_gradient_in_bfloat16_and_is_conv3d_in_float32():
+    """Early fusion's first layer at the paper's frame size, where TF 2.20's oneDNN
+    bfloat16 kernel gradient of `Conv3D` is garbage on this machine's CPU
+    (`benchmarks/conv3d_bfloat16.py`): `TimeConv3D`'s is within bfloat16 rounding of
+    the exact (float64) gradient on every call."""
+    config = keras.layers.Conv3D(96, (10, 11, 11), (1, 3, 3)).get_config()
+    found = conv3d_bfloat16.measure(config, (10, 182, 182, 3), batch=1, calls=3)
+    assert found["Conv3D float32"][:2] == (0, pytest.approx(0, abs=1e-4)), found
+    wrong, worst, _ = found["TimeConv3D bfloat16"]
+    assert wrong == 0 and worst < 0.01, found
+
+    # In float32 it is Conv3D: same output, same kernel gradient.
+    x = tf.random.stateless_uniform((2, 4, 12, 12, 3), (0, 0))
+    ours, theirs = TimeConv3D(5, (2, 3, 3), (2, 2, 2)), keras.layers.Conv3D(5, (2, 3, 3), (2, 2, 2))
+    ours.build(x.shape), theirs.build(x.shape)
+    theirs.set_weights(ours.get_weights())
+    gradients = []
+    for layer in (ours, theirs):
+        with tf.GradientTape() as tape:
+            y = layer(x)
+            total = tf.reduce_sum(y * y)
+        gradients.append((y.numpy(), tape.gradient(total, layer.kernel).numpy()))
+    np.testing.assert_array_equal(gradients[0][0], gradients[1][0])
+    np.testing.assert_array_equal(gradients[0][1], gradients[1][1])
 
 
 @pytest.mark.parametrize(

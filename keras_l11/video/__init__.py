@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from keras_l11.video.local_response_norm import LocalResponseNorm
     from keras_l11.video.lrcn import LRCN
     from keras_l11.video.score_fusion import LinearSVMFusion
+    from keras_l11.video.time_conv import TimeConv3D
     from keras_l11.video.two_stream import StreamConvNet
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "LinearSVMFusion",
     "LocalResponseNorm",
     "StreamConvNet",
+    "TimeConv3D",
 ]
 
 __getattr__, __dir__ = lazy.attach(__name__, __file__)

@@ -11,6 +11,7 @@ early and slow fusion).
 from keras import layers
 
 from keras_l11.video.local_response_norm import LocalResponseNorm
+from keras_l11.video.time_conv import TimeConv3D
 
 
 def conv_features(x, tower, prefix):
@@ -21,7 +22,7 @@ def conv_features(x, tower, prefix):
         if i < len(tower.temporal):
             frames, stride = tower.temporal[i]
             x = layers.ZeroPadding3D((0, k // 2, k // 2), name=f"{name}_pad")(x)
-            x = layers.Conv3D(f, (frames, k, k), (stride, s, s), activation="relu", name=name)(x)
+            x = TimeConv3D(f, (frames, k, k), (stride, s, s), activation="relu", name=name)(x)
             if i == len(tower.temporal) - 1:  # all time is fused: images from here on
                 if x.shape[1] != 1:
                     raise ValueError(f"the temporal layers leave {x.shape[1]} time steps, not 1")
