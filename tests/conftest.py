@@ -9,6 +9,7 @@ proposals), Keras' and Matplotlib's config folders. Only the installed data sets
 so `$KERAS_L11_DATA` is fixed first, before `$XDG_CACHE_HOME` moves.
 """
 
+import importlib.util
 import json
 import os
 import shutil
@@ -49,6 +50,57 @@ def pytest_configure(config):
 
 def pytest_unconfigure(config):
     shutil.rmtree(SESSION_DIR, ignore_errors=True)
+
+
+# Test files by their measured time in the suite, longest first (the paper configurations
+# take about 22 minutes, the documented commands 10); the other files follow in their order.
+LONGEST_FIRST = (
+    "test_paper_configs.py",
+    "test_documented_commands.py",
+    "test_captioning_jobs.py",
+    "test_video_jobs.py",
+    "test_detection_jobs.py",
+)
+
+
+def _file_groups(items):
+    """`{file name: group}`: a file is its own group, joined with every file that
+    uses one of this conftest's session fixtures with it (so that the fixture,
+    a smoke training run, is built once)."""
+    parent = {}
+
+    def find(name):
+        while parent.setdefault(name, name) != name:
+            name = parent[name]
+        return name
+
+    for item in items:
+        for fixture in item.fixturenames:
+            definitions = item._fixtureinfo.name2fixturedefs.get(fixture, ())
+            if any(d.scope == "session" and d.func.__module__ == __name__ for d in definitions):
+                parent[find(item.path.name)] = find("fixture " + fixture)
+    return {item.path.name: find(item.path.name) for item in items}
+
+
+def pytest_collection_modifyitems(config, items):
+    """For `-n N` (pytest-xdist): each group of files runs whole in one worker
+    (`xdist_group`), and the longest groups start first."""
+    groups = _file_groups(items)
+    rank = {groups[name]: i for i, name in reversed(list(enumerate(LONGEST_FIRST))) if name in groups}
+    order = {id(item): i for i, item in enumerate(items)}
+    items.sort(key=lambda item: (rank.get(groups[item.path.name], len(rank)), order[id(item)]))
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(groups[item.path.name]))
+
+
+if importlib.util.find_spec("xdist"):
+
+    def pytest_xdist_make_scheduler(config, log):
+        """Whole groups per worker, in the order above (xdist would sort them by size)."""
+        from xdist.scheduler import LoadGroupScheduling
+
+        config.option.loadscopereorder = False
+        return LoadGroupScheduling(config, log)
 
 
 def run_job(args, cwd=ROOT, env=None, timeout=600, check=True):
