@@ -9,7 +9,6 @@ proposals), Keras' and Matplotlib's config folders. Only the installed data sets
 so `$KERAS_L11_DATA` is fixed first, before `$XDG_CACHE_HOME` moves.
 """
 
-import importlib.util
 import json
 import os
 import shutil
@@ -43,9 +42,12 @@ command_line.quiet_tensorflow()
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
-    """`tmp_path`s under the session folder (before pytest makes its factory)."""
+    """`tmp_path`s under the session folder (before pytest makes its factory); with
+    pytest-xdist, our scheduling of groups."""
     if not config.option.basetemp:
         config.option.basetemp = os.path.join(SESSION_DIR, "pytest")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_GroupScheduling())
 
 
 def pytest_unconfigure(config):
@@ -93,10 +95,11 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(pytest.mark.xdist_group(groups[item.path.name]))
 
 
-if importlib.util.find_spec("xdist"):
+class _GroupScheduling:
+    """With pytest-xdist: whole groups per worker, in the order above (xdist would sort them by size)."""
 
+    @staticmethod
     def pytest_xdist_make_scheduler(config, log):
-        """Whole groups per worker, in the order above (xdist would sort them by size)."""
         from xdist.scheduler import LoadGroupScheduling
 
         config.option.loadscopereorder = False
