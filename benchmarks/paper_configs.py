@@ -372,33 +372,14 @@ def _policy(mixed):
 
 
 def signature_examples(function, overrides=(), size=4, seed=0):
-    """An input for every argument of an exported signature: images encoded as PNG,
-    other strings as text, uint8 pixels 0 or 255, other numbers random; unknown
-    dimensions `size`, batch 1."""
+    """`example_inputs` (the export's warmup values) for a loaded signature, as tensors."""
     import tensorflow as tf
 
-    rng = np.random.default_rng(seed)
-    given = dict(overrides)
-    inputs = {}
-    for name, spec in function.structured_input_signature[1].items():
-        if name in given:
-            inputs[name] = tf.constant(given[name])
-            continue
-        dims = [1 if i == 0 and d is None else size if d is None else d for i, d in enumerate(spec.shape.as_list())]
-        if spec.dtype == tf.string and "image" in name:
-            png = tf.io.encode_png(rng.integers(0, 256, (48, 64, 3)).astype(np.uint8)).numpy()
-            inputs[name] = tf.constant(np.full(dims, png, dtype=object))
-        elif spec.dtype == tf.string:
-            inputs[name] = tf.constant(np.full(dims, b"a small example", dtype=object))
-        elif spec.dtype == tf.uint8:  # 0 or 255: valid for every uint8 input, binary ones (DARN) too
-            inputs[name] = tf.constant((255 * rng.integers(0, 2, dims)).astype(np.uint8))
-        elif spec.dtype.is_integer:
-            inputs[name] = tf.constant(np.ones(dims), spec.dtype)
-        elif spec.dtype == tf.bool:
-            inputs[name] = tf.constant(np.ones(dims, bool))
-        else:
-            inputs[name] = tf.constant(rng.uniform(0, 1, dims), spec.dtype)
-    return inputs
+    from keras_l11.training.export import example_inputs
+
+    specs = function.structured_input_signature[1]
+    values = example_inputs(specs, overrides, size, seed)
+    return {name: tf.constant(value, specs[name].dtype) for name, value in values.items()}
 
 
 def call_signatures(export_path, run):

@@ -10,6 +10,12 @@ import time
 import urllib.error
 import urllib.request
 
+import grpc
+import numpy as np
+from google.protobuf import text_format
+from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
+from tensorflow_serving.config import model_server_config_pb2
+
 from conftest import ROOT, free_ports
 
 
@@ -90,3 +96,34 @@ def png(image):
     from keras_l11.ops.images import encode_png
 
     return encode_png(image)
+
+
+def wait_for(condition, timeout=30, message="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+
+
+def config_text(*models):
+    """models: (name, base_path[, extra text])."""
+    entries = "".join(
+        f'  config {{ name: "{m[0]}" base_path: "{m[1]}" model_platform: "tensorflow" {m[2] if len(m) > 2 else ""} }}\n'
+        for m in models
+    )
+    return "model_config_list {\n" + entries + "}\n"
+
+
+def y_of(client, model, x=1.0):
+    return float(client.predict(model, {"x": np.array([x], np.float32)})["y"][0])
+
+
+def reload(server, text):
+    config = model_server_config_pb2.ModelServerConfig()
+    text_format.Parse(text, config)
+    with grpc.insecure_channel(server.grpc) as channel:
+        stub = model_service_pb2_grpc.ModelServiceStub(channel)
+        return stub.HandleReloadConfigRequest(model_management_pb2.ReloadConfigRequest(config=config), timeout=60)

@@ -1,34 +1,16 @@
 """Serving pieces without a server: config files, the text-proto reader, the
 JSON codec and the batcher's merging."""
 
-import os
 import threading
 
 import numpy as np
 import pytest
-import yaml
-from google.protobuf import text_format
-from tensorflow_serving.config import model_server_config_pb2
 
 from keras_l11.serving import codec
 from keras_l11.serving.batching import Batcher, BatchingParameters
 from keras_l11.serving.errors import ServingError
-from keras_l11.serving.server import _monitoring_path, read_model_config
+from keras_l11.serving.server import read_model_config
 from keras_l11.serving.textproto import MONITORING_SCHEMA, TextProtoError, parse
-
-from conftest import ROOT
-
-
-def test_shipped_configs_parse():
-    config = model_server_config_pb2.ModelServerConfig()
-    text_format.Parse(open(os.path.join(ROOT, "serving", "models.config")).read(), config)
-    params = BatchingParameters.from_text(open(os.path.join(ROOT, "serving", "batching.config")).read())
-    assert (params.max_batch_size, params.batch_timeout_micros, params.num_batch_threads) == (64, 2000, 2)
-    assert _monitoring_path(os.path.join(ROOT, "serving", "monitoring.config")) == "/monitoring/prometheus/metrics"
-    documents = list(yaml.safe_load_all(open(os.path.join(ROOT, "serving", "kubernetes.yaml"))))
-    assert [d["kind"] for d in documents] == ["Deployment", "Service"]
-    args = documents[0]["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert "--model_config_file=/workspace/serving/models.config" in args
 
 
 def test_text_proto_reader_is_strict():
@@ -111,7 +93,7 @@ class FakeServable:
         self.calls = []
         self.gate = threading.Event()
 
-    def call(self, signature, inputs):
+    def call(self, signature, inputs, timeout_ms=0):
         self.gate.wait(5)
         self.calls.append(len(inputs["x"]))
         return {"y": inputs["x"] * 2}

@@ -66,6 +66,26 @@ def export_half_plus_two(base_path, version, a=0.5, b=2.0):
     return final
 
 
+def export_slow_model(base_path, version=1):
+    """A model whose work a request chooses: `serving_default` takes `x` float[-1, 8]
+    and `steps` int32[] and applies `x <- tanh(x W)` `steps` times (one small matmul
+    each), so a large `steps` keeps the server busy for as long as a test needs."""
+    v1 = tf.compat.v1
+    final = os.path.join(base_path, str(version))
+    with tf.Graph().as_default():
+        x = v1.placeholder(tf.float32, [None, 8], name="x")
+        steps = v1.placeholder(tf.int32, [], name="steps")
+        w = v1.Variable(tf.eye(8) * 0.5, name="w")
+        _, y = tf.while_loop(lambda i, a: i < steps, lambda i, a: (i + 1, tf.tanh(a @ w)), [0, x])
+        signature = v1.saved_model.predict_signature_def({"x": x, "steps": steps}, {"y": tf.identity(y, "y")})
+        with v1.Session() as session:
+            session.run(v1.global_variables_initializer())
+            builder = v1.saved_model.Builder(final)
+            builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map={"serving_default": signature})
+            builder.save()
+    return final
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description="Export the half-plus-two toy model.")
     p.add_argument("base_path")

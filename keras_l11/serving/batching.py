@@ -42,12 +42,13 @@ class BatchingParameters:
 
 
 class _Task:
-    __slots__ = ("inputs", "rows", "enqueued", "done", "outputs", "error")
+    __slots__ = ("inputs", "rows", "enqueued", "deadline", "done", "outputs", "error")
 
-    def __init__(self, inputs, rows):
+    def __init__(self, inputs, rows, timeout_ms=0):
         self.inputs = inputs
         self.rows = rows
         self.enqueued = time.monotonic()
+        self.deadline = self.enqueued + timeout_ms / 1000 if timeout_ms and timeout_ms > 0 else None
         self.done = threading.Event()
         self.outputs = None
         self.error = None
@@ -74,11 +75,12 @@ class Batcher:
         sizes = {a.shape[0] if a.ndim else None for a in inputs.values()}
         return len(sizes) == 1 and None not in sizes
 
-    def run(self, servable, signature, inputs):
-        """Blocks until the request's slice of a batch result is ready."""
+    def run(self, servable, signature, inputs, timeout_ms=0):
+        """Blocks until the request's slice of a batch result is ready; `timeout_ms`
+        (positive) is the request's deadline, counted from now."""
         rows = next(iter(inputs.values())).shape[0]
         key = (id(servable), signature.name, tuple(sorted((n, a.shape[1:], a.dtype.str) for n, a in inputs.items())))
-        task = _Task(inputs, rows)
+        task = _Task(inputs, rows, timeout_ms)
         with self._cond:
             limit = self.params.max_enqueued_batches * self.params.max_batch_size
             if self._queued_rows + rows > limit:
@@ -136,11 +138,12 @@ class Batcher:
                 return
             servable, signature, batch = taken
             try:
+                timeout_ms = _batch_timeout_ms(batch)
                 if len(batch) == 1:
-                    outputs = [servable.call(signature, batch[0].inputs)]
+                    outputs = [servable.call(signature, batch[0].inputs, timeout_ms)]
                 else:
                     merged = {n: np.concatenate([t.inputs[n] for t in batch]) for n in batch[0].inputs}
-                    result = servable.call(signature, merged)
+                    result = servable.call(signature, merged, timeout_ms)
                     bounds = np.cumsum([t.rows for t in batch])[:-1]
                     split = {n: np.split(v, bounds) for n, v in result.items()}
                     outputs = [{n: parts[i] for n, parts in split.items()} for i in range(len(batch))]
@@ -153,3 +156,17 @@ class Batcher:
                 self.on_batch(len(batch), sum(t.rows for t in batch))
                 for task in batch:
                     task.done.set()
+
+
+def _batch_timeout_ms(batch):
+    """The batch's run timeout, as TF Serving's BatchingSession sets it
+    (`batching_session.cc`, `ProcessBatch`): the latest deadline of its tasks (none
+    if a task has none); when every task's deadline passed in the queue, the batch
+    fails with RESOURCE_EXHAUSTED without running."""
+    if any(task.deadline is None for task in batch):
+        return 0
+    now = time.monotonic()
+    latest = max(task.deadline for task in batch)
+    if latest <= now:
+        raise ServingError(grpc.StatusCode.RESOURCE_EXHAUSTED, "Run() timeout exceeded while waiting in batching queue")
+    return max(1, int((latest - now) * 1000))

@@ -182,6 +182,24 @@ def _set_feature(feature, value, key):
         raise invalid(f"Feature '{key}': values must all be numbers or all strings, got {value!r}")
 
 
+def examples_from_input(model_input):
+    """A gRPC `Input` (`example_list`, or `example_list_with_context`: each example
+    merged over the context) as serialized tf.Examples."""
+    kind = model_input.WhichOneof("kind")
+    if kind == "example_list":
+        return np.array([e.SerializeToString() for e in model_input.example_list.examples], dtype=object)
+    if kind == "example_list_with_context":
+        ctx = model_input.example_list_with_context.context
+        out = []
+        for example in model_input.example_list_with_context.examples:
+            merged = type(example)()
+            merged.CopyFrom(ctx)
+            merged.MergeFrom(example)
+            out.append(merged.SerializeToString())
+        return np.array(out, dtype=object)
+    raise invalid("Input is empty: give example_list or example_list_with_context")
+
+
 def tensor_proto_to_array(proto, name):
     try:
         return tf.make_ndarray(proto)

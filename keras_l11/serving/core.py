@@ -15,9 +15,13 @@ class Inference:
         self.batcher = batcher
         self.metrics = metrics or Metrics()
 
-    def predict(self, name, version, label, signature_name, decode_inputs, output_filter=(), entrypoint="REST"):
+    def predict(
+        self, name, version, label, signature_name, decode_inputs, output_filter=(), entrypoint="REST", timeout_ms=0
+    ):
         """Resolves the servable once, decodes the inputs against its signature
-        (`decode_inputs(signature) -> {name: array}`), runs, and counts.
+        (`decode_inputs(signature) -> {name: array}`), runs, and counts. A positive
+        `timeout_ms` is the run's deadline (TF Serving's `RunOptions.timeout_in_ms`):
+        past it the run is cancelled and the request fails with DEADLINE_EXCEEDED.
 
         Returns `(servable, signature, outputs)`.
         """
@@ -27,24 +31,24 @@ class Inference:
             inputs = decode_inputs(signature)
             servable.check_request(signature, inputs, output_filter)
             if self.batcher is not None and self.batcher.can_batch(signature, inputs):
-                outputs = self.batcher.run(servable, signature, inputs)
+                outputs = self.batcher.run(servable, signature, inputs, timeout_ms)
             else:
-                outputs = servable.call(signature, inputs)
+                outputs = servable.call(signature, inputs, timeout_ms)
             if output_filter:
                 outputs = {k: v for k, v in outputs.items() if k in output_filter}
             return servable, signature, outputs
 
-    def classify(self, name, version, label, signature_name, examples, entrypoint="REST"):
+    def classify(self, name, version, label, signature_name, examples, entrypoint="REST", timeout_ms=0):
         with self._count(name, "classify", entrypoint):
             servable = self.manager.resolve(name, version, label)
             signature = servable.signature(signature_name)
-            return servable, signature, servable.classify(signature, examples)
+            return servable, signature, servable.classify(signature, examples, timeout_ms)
 
-    def regress(self, name, version, label, signature_name, examples, entrypoint="REST"):
+    def regress(self, name, version, label, signature_name, examples, entrypoint="REST", timeout_ms=0):
         with self._count(name, "regress", entrypoint):
             servable = self.manager.resolve(name, version, label)
             signature = servable.signature(signature_name)
-            return servable, signature, servable.regress(signature, examples)
+            return servable, signature, servable.regress(signature, examples, timeout_ms)
 
     def metadata(self, name, version, label):
         servable = self.manager.resolve(name, version, label)

@@ -53,6 +53,17 @@ def build_parser():
     flag("--batching_parameters_file", default="", help="text-format BatchingParameters")
     flag("--monitoring_config_file", default="", help="text-format MonitoringConfig (Prometheus endpoint)")
     flag("--allow_version_labels_for_unavailable_models", type=_bool, nargs="?", const=True, default=False)
+    flag(
+        "--enable_model_warmup",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=True,
+        help="replay a version's assets.extra/tf_serving_warmup_requests as it loads (a failing record fails the load)",
+    )
+    flag("--num_request_iterations_for_warmup", type=int, default=1, help="times each warmup record is replayed")
+    flag("--tensorflow_intra_op_parallelism", type=int, default=0, help="threads within an op (0: TensorFlow picks)")
+    flag("--tensorflow_inter_op_parallelism", type=int, default=0, help="ops run at once (0: TensorFlow picks)")
     flag("--load_retry_interval_micros", type=int, default=60_000_000, help="wait before retrying a failed load")
     flag("--max_num_load_retries", type=int, default=5)
     flag("--web", action="store_true", help="(ours) serve the web demos at / on the REST port")

@@ -3,7 +3,6 @@
 import functools
 
 import grpc
-import numpy as np
 from tensorflow_serving.apis import (
     classification_pb2,
     inference_pb2,
@@ -40,26 +39,18 @@ def _spec(model_spec):
     return model_spec.name, version, model_spec.version_label or None, model_spec.signature_name or None
 
 
+def _timeout_ms(context):
+    """The client's deadline as a run timeout (prediction_service_impl.cc: DeadlineToTimeoutMillis); 0: none."""
+    remaining = context.time_remaining()
+    if remaining is None or remaining > 1e9:  # no deadline
+        return 0
+    return max(1, int(remaining * 1000))
+
+
 def _echo(response_spec, name, version, signature_name):
     response_spec.name = name
     response_spec.version.value = version
     response_spec.signature_name = signature_name
-
-
-def _serialized_examples(model_input):
-    kind = model_input.WhichOneof("kind")
-    if kind == "example_list":
-        return np.array([e.SerializeToString() for e in model_input.example_list.examples], dtype=object)
-    if kind == "example_list_with_context":
-        ctx = model_input.example_list_with_context.context
-        out = []
-        for example in model_input.example_list_with_context.examples:
-            merged = type(example)()
-            merged.CopyFrom(ctx)
-            merged.MergeFrom(example)
-            out.append(merged.SerializeToString())
-        return np.array(out, dtype=object)
-    raise invalid("Input is empty: give example_list or example_list_with_context")
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
@@ -74,7 +65,14 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             return {k: codec.tensor_proto_to_array(v, k) for k, v in request.inputs.items()}
 
         servable, signature, outputs = self.inference.predict(
-            name, version, label, signature_name, decode, tuple(request.output_filter), entrypoint="GRPC"
+            name,
+            version,
+            label,
+            signature_name,
+            decode,
+            tuple(request.output_filter),
+            entrypoint="GRPC",
+            timeout_ms=_timeout_ms(context),
         )
         response = predict_pb2.PredictResponse()
         _echo(response.model_spec, name, servable.version, signature.name)
@@ -82,12 +80,12 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             response.outputs[key].CopyFrom(codec.array_to_tensor_proto(value))
         return response
 
-    def _examples(self, method, model_spec, examples, result, response_spec):
+    def _examples(self, method, model_spec, examples, result, response_spec, context):
         """Runs a classify or regress signature on serialized examples into `result`."""
         api, fill = _EXAMPLE_METHODS[method]
         name, version, label, signature_name = _spec(model_spec)
         servable, signature, rows = getattr(self.inference, api)(
-            name, version, label, signature_name, examples, entrypoint="GRPC"
+            name, version, label, signature_name, examples, entrypoint="GRPC", timeout_ms=_timeout_ms(context)
         )
         fill(result, rows)
         _echo(response_spec, name, servable.version, signature.name)
@@ -96,7 +94,12 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def Classify(self, request, context):
         response = classification_pb2.ClassificationResponse()
         self._examples(
-            CLASSIFY, request.model_spec, _serialized_examples(request.input), response.result, response.model_spec
+            CLASSIFY,
+            request.model_spec,
+            codec.examples_from_input(request.input),
+            response.result,
+            response.model_spec,
+            context,
         )
         return response
 
@@ -104,20 +107,25 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def Regress(self, request, context):
         response = regression_pb2.RegressionResponse()
         self._examples(
-            REGRESS, request.model_spec, _serialized_examples(request.input), response.result, response.model_spec
+            REGRESS,
+            request.model_spec,
+            codec.examples_from_input(request.input),
+            response.result,
+            response.model_spec,
+            context,
         )
         return response
 
     @_rpc
     def MultiInference(self, request, context):
-        examples = _serialized_examples(request.input)
+        examples = codec.examples_from_input(request.input)
         response = inference_pb2.MultiInferenceResponse()
         for task in request.tasks:
             if task.method_name not in _EXAMPLE_METHODS:
                 raise invalid(f"Unsupported signature method_name: {task.method_name}")
             result = response.results.add()
             target = result.classification_result if task.method_name == CLASSIFY else result.regression_result
-            self._examples(task.method_name, task.model_spec, examples, target, result.model_spec)
+            self._examples(task.method_name, task.model_spec, examples, target, result.model_spec, context)
         return response
 
     @_rpc

@@ -18,8 +18,11 @@ import time
 
 import grpc
 
-from keras_l11.serving.errors import ServingError, invalid, not_found
+from keras_l11.serving.config_rules import validate_config
+from keras_l11.serving.errors import ServingError, failed_precondition, invalid, not_found
 from keras_l11.serving.servable import Servable
+from keras_l11.serving.versions import versions_on_disk
+from keras_l11.serving.warmup import run_warmup
 
 log = logging.getLogger("serving")
 
@@ -63,38 +66,6 @@ class ManagedModel:
         return {v: s.servable for v, s in self.versions.items() if s.state == AVAILABLE}
 
 
-def versions_on_disk(base_path):
-    try:
-        entries = os.listdir(base_path)
-    except OSError:
-        return set()
-    return {
-        int(d)
-        for d in entries
-        if d.isdigit() and int(d) > 0 and os.path.exists(os.path.join(base_path, d, "saved_model.pb"))
-    }
-
-
-def validate_config(config):
-    """Structural checks TF Serving makes on a ModelServerConfig."""
-    if config.WhichOneof("config") != "model_config_list":
-        raise invalid("ModelServerConfig: only model_config_list is supported")
-    names = [c.name for c in config.model_config_list.config]
-    for c in config.model_config_list.config:
-        if not c.name:
-            raise invalid("ModelServerConfig: a model has no name")
-        if not c.base_path:
-            raise invalid(f"ModelServerConfig: model '{c.name}' has no base_path")
-        if c.model_platform not in ("", "tensorflow"):
-            raise invalid(f"ModelServerConfig: model '{c.name}': platform '{c.model_platform}' is not supported")
-        for label in c.version_labels:
-            if not label.replace("_", "a").isalnum() or not label.isascii():
-                raise invalid(f"ModelServerConfig: model '{c.name}': label '{label}' must match [a-zA-Z0-9_]+")
-    duplicates = {n for n in names if names.count(n) > 1}
-    if duplicates:
-        raise invalid(f"ModelServerConfig: duplicate model names {sorted(duplicates)}")
-
-
 class ModelManager:
     def __init__(
         self,
@@ -104,6 +75,8 @@ class ModelManager:
         max_load_retries=5,
         allow_labels_for_unavailable=False,
         on_unload=None,
+        warmup_iterations=1,
+        session_config=None,
     ):
         validate_config(config)
         self.poll_seconds = poll_seconds
@@ -111,20 +84,16 @@ class ModelManager:
         self.max_load_retries = max_load_retries
         self.allow_labels_for_unavailable = allow_labels_for_unavailable
         self.on_unload = on_unload or (lambda servable: None)
+        self.warmup_iterations = warmup_iterations  # 0: no warmup (--enable_model_warmup=false)
+        self.session_config = session_config
         self._lock = threading.RLock()
         self._poll_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = None
         self.config = config
+        self.models = {}
+        self._check_labels(config)  # at start-up nothing is loaded yet
         self.models = {c.name: ManagedModel(c) for c in config.model_config_list.config}
-        if not allow_labels_for_unavailable:
-            for model in self.models.values():
-                if model.labels:
-                    raise invalid(
-                        f"Model '{model.name}': version labels name versions before any is loaded; start "
-                        "without labels and add them with a config reload, or pass "
-                        "--allow_version_labels_for_unavailable_models=true"
-                    )
 
     # --- lifecycle -------------------------------------------------------
     def start(self, wait_seconds=None):
@@ -166,19 +135,27 @@ class ModelManager:
         wanted = model.policy(on_disk)
         for version in sorted(wanted, reverse=True):
             status = model.versions.get(version)
+            if status is not None and status.state == END and status.error_code == grpc.StatusCode.OK:
+                status = None  # unloaded earlier and wanted again (its folder came back): a new load
             if status is None or self._should_retry(status):
-                self._load(model, version, status)
+                self._load(model, version, status, os.path.join(model.base_path, on_disk[version]))
         if not unload:
             return
+        # TF Serving's AvailabilityPreservingPolicy (core/availability_preserving_policy.cc): unload the
+        # versions no longer wanted, lowest first, while no version is wanted (its folder is gone), or a
+        # wanted one is serving, or more than one unwanted one is; so a failed new version never takes
+        # down the one serving.
         with self._lock:
-            serving_wanted = any(model.versions[v].state == AVAILABLE for v in wanted if v in model.versions)
-            for version, status in list(model.versions.items()):
-                if status.state == AVAILABLE and version not in wanted and serving_wanted:
-                    status.state = UNLOADING
-                    servable, status.servable = status.servable, None
-                    status.state = END
-                    self.on_unload(servable)
-                    log.info("unloaded %s version %d", model.name, version)
+            unwanted = sorted(v for v, s in model.versions.items() if s.state == AVAILABLE and v not in wanted)
+            wanted_serving = any(model.versions[v].state == AVAILABLE for v in wanted if v in model.versions)
+            while unwanted and (not wanted or wanted_serving or len(unwanted) > 1):
+                version = unwanted.pop(0)
+                status = model.versions[version]
+                status.state = UNLOADING
+                servable, status.servable = status.servable, None
+                status.state = END
+                self.on_unload(servable)
+                log.info("unloaded %s version %d", model.name, version)
 
     def _should_retry(self, status):
         return (
@@ -188,14 +165,17 @@ class ModelManager:
             and time.monotonic() - status.failed_at >= self.load_retry_seconds
         )
 
-    def _load(self, model, version, status):
+    def _load(self, model, version, status, path):
         status = status or VersionStatus(version)
         with self._lock:
             model.versions[version] = status
             status.state = LOADING
-        path = os.path.join(model.base_path, str(version))
         try:
-            servable = Servable(model.name, version, path)
+            servable = Servable(model.name, version, path, self.session_config)
+            if self.warmup_iterations:
+                records = run_warmup(servable, self.warmup_iterations)
+                if records:
+                    log.info("warmed up %s version %d: %d warmup records", model.name, version, records)
         except Exception as err:  # noqa: BLE001 - any failure to load is reported in the status
             with self._lock:
                 status.state = END
@@ -250,10 +230,29 @@ class ModelManager:
             return rows
 
     # --- config reload -------------------------------------------------------
+    def _check_labels(self, config):
+        """TF Serving's rule (`server_core.cc`, `UpdateModelVersionLabelMap`), checked
+        against the versions serving *before* the config is applied: a label names an
+        available version; `--allow_version_labels_for_unavailable_models` lets a new
+        label, or one that keeps its version, name any version, never moves an
+        existing label to an unavailable one."""
+        for c in config.model_config_list.config:
+            current = self.models.get(c.name)
+            available = current.available() if current else {}
+            old_labels = current.labels if current else {}
+            for label, version in c.version_labels.items():
+                moved = label in old_labels and old_labels[label] != version
+                if version not in available and not (self.allow_labels_for_unavailable and not moved):
+                    raise failed_precondition(
+                        f"Request to assign label to version {version} of model {c.name}, "
+                        "which is not currently available for inference"
+                    )
+
     def reload(self, config):
         """Applies a new ModelServerConfig, or raises and keeps the old one."""
         validate_config(config)
         with self._poll_lock:
+            self._check_labels(config)
             new_models = {}
             for c in config.model_config_list.config:
                 old = self.models.get(c.name)
@@ -272,13 +271,6 @@ class ModelManager:
                         f"Reload failed: model '{model.name}' has no loadable version under "
                         f"{model.base_path}; the previous config keeps serving",
                     )
-                for label, version in model.labels.items():
-                    if version not in model.available() and not self.allow_labels_for_unavailable:
-                        self._unload_all(model, keep=self.models.get(model.name))
-                        raise invalid(
-                            f"Reload failed: label '{label}' of model '{model.name}' names version "
-                            f"{version}, which is not loaded; the previous config keeps serving"
-                        )
             with self._lock:
                 removed = [m for n, m in self.models.items() if n not in new_models]
                 self.models = new_models

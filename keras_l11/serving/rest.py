@@ -1,6 +1,5 @@
 """TF Serving's REST API (`/v1/models/...`) over a threaded HTTP/1.1 server."""
 
-import concurrent.futures
 import http.server
 import json
 import re
@@ -31,15 +30,12 @@ class RestServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     def __init__(self, address, inference, timeout_ms=30_000, max_body_bytes=64 << 20, metrics_path=None, static=None):
         self.inference = inference
         self.static = static  # keras_l11.web.static.StaticFiles of the web demos, or None
-        self.timeout_s = timeout_ms / 1000 if timeout_ms and timeout_ms > 0 else None
+        # The model call's deadline (http_rest_api_handler.cc sets RunOptions.timeout_in_ms): the run is
+        # cancelled inside TensorFlow when it passes.
+        self.timeout_ms = timeout_ms if timeout_ms and timeout_ms > 0 else 0
         self.max_body_bytes = max_body_bytes
         self.metrics_path = metrics_path
-        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=128, thread_name_prefix="rest-infer")
         super().__init__(address, _Handler)
-
-    def server_close(self):
-        super().server_close()
-        self.pool.shutdown(wait=True)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -107,17 +103,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             raise invalid(f"Malformed request: label '{label}' must match [a-zA-Z0-9_]+")
         return name, version, label, m["verb"], m["meta"]
 
-    def _run(self, fn, *args):
-        if self.server.timeout_s is None:
-            return fn(*args)
-        future = self.server.pool.submit(fn, *args)
-        try:
-            return future.result(timeout=self.server.timeout_s)
-        except concurrent.futures.TimeoutError:
-            raise ServingError(
-                grpc.StatusCode.DEADLINE_EXCEEDED, f"Request timed out after {self.server.timeout_s * 1000:.0f} ms"
-            ) from None
-
     # --- verbs --------------------------------------------------------------
     def do_GET(self):
         try:
@@ -149,7 +134,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 request = json.loads(body)
             except (ValueError, UnicodeDecodeError) as err:
                 raise invalid(f"JSON Parse error: {err}") from None
-            self._send(200, self._run(getattr(self, f"_{verb}"), name, version, label, request))
+            self._send(200, getattr(self, f"_{verb}")(name, version, label, request))
         except _TooLarge as err:
             self._send(413, {"error": str(err)})
         except ServingError as err:
@@ -170,7 +155,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             row_format.append(rows)
             return inputs
 
-        _, _, outputs = self.server.inference.predict(name, version, label, signature_name, decode)
+        _, _, outputs = self.server.inference.predict(
+            name, version, label, signature_name, decode, timeout_ms=self.server.timeout_ms
+        )
         return codec.predict_response(outputs, row_format[0])
 
     def _examples(self, request):
@@ -179,12 +166,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _classify(self, name, version, label, request):
         signature_name, examples = self._examples(request)
-        _, _, results = self.server.inference.classify(name, version, label, signature_name, examples)
+        _, _, results = self.server.inference.classify(
+            name, version, label, signature_name, examples, timeout_ms=self.server.timeout_ms
+        )
         return {"results": [[[c, s] for c, s in row] for row in results]}
 
     def _regress(self, name, version, label, request):
         signature_name, examples = self._examples(request)
-        _, _, results = self.server.inference.regress(name, version, label, signature_name, examples)
+        _, _, results = self.server.inference.regress(
+            name, version, label, signature_name, examples, timeout_ms=self.server.timeout_ms
+        )
         return {"results": results}
 
 

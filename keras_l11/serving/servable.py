@@ -1,9 +1,13 @@
 """One loaded version of a model: its signatures, checked inputs, and calls.
 
-Signature metadata (names, dtypes, shapes, method names) is read from the
-SavedModel's own `saved_model.pb`, so `GetModelMetadata` returns exactly the
-`SignatureDef`s TF Serving would; execution goes through
-`tf.saved_model.load(...).signatures`.
+A version runs as TF Serving runs it: its MetaGraph is loaded into a session of
+its own (`tf.compat.v1.saved_model.loader.load`, the Python face of the C++
+`LoadSavedModel` TF Serving calls), and a request is one `Session.run` that feeds
+the signature's input tensors and fetches its outputs, with `RunOptions`' timeout:
+a request past its deadline is cancelled inside TensorFlow, not just answered.
+TF1 SavedModels (whose graphs TF2's `tf.saved_model.load` cannot always trace)
+load as they do in TF Serving. The `SignatureDef`s are the MetaGraph's own, so
+`GetModelMetadata` returns exactly what TF Serving would.
 """
 
 import os
@@ -12,7 +16,7 @@ import re
 import grpc
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.python.util import deprecation  # the v1 loader is deprecated in TF2, and TF Serving's own way
 
 from keras_l11.serving.errors import ServingError, failed_precondition, invalid
 
@@ -23,12 +27,14 @@ DEFAULT_SIGNATURE = "serving_default"
 
 
 class TensorSpec:
-    """dtype and shape (None = any size) of one signature input or output."""
+    """dtype, shape (None = any size) and graph tensor of one signature input or output."""
 
     def __init__(self, tensor_info):
         self.dtype = tf.dtypes.as_dtype(tensor_info.dtype)
         shape = tensor_info.tensor_shape
         self.shape = None if shape.unknown_rank else tuple(None if d.size < 0 else d.size for d in shape.dim)
+        # A dense tensor's name in the graph; sparse and composite encodings cannot be fed by Predict.
+        self.tensor = tensor_info.name if tensor_info.WhichOneof("encoding") == "name" else None
 
     def check(self, name, array):
         if self.shape is None:
@@ -41,12 +47,11 @@ class TensorSpec:
 
 
 class Signature:
-    def __init__(self, name, signature_def, function):
+    def __init__(self, name, signature_def):
         self.name = name
         self.method = signature_def.method_name
         self.inputs = {k: TensorSpec(v) for k, v in signature_def.inputs.items()}
         self.outputs = {k: TensorSpec(v) for k, v in signature_def.outputs.items()}
-        self.function = function
 
     @property
     def batchable(self):
@@ -58,19 +63,24 @@ class Signature:
 class Servable:
     """A model version loaded from `<base_path>/<version>/`."""
 
-    def __init__(self, name, version, path):
+    def __init__(self, name, version, path, session_config=None):
         self.name = name
         self.version = version
         self.path = path
-        with open(os.path.join(path, "saved_model.pb"), "rb") as f:
-            proto = saved_model_pb2.SavedModel.FromString(f.read())
-        meta_graph = next((m for m in proto.meta_graphs if "serve" in m.meta_info_def.tags), None)
-        if meta_graph is None:
-            raise ValueError(f"{path}: no MetaGraph with the 'serve' tag")
+        if not os.path.exists(os.path.join(path, "saved_model.pb")):
+            raise FileNotFoundError(f"no saved_model.pb in {path}")
+        self._graph = tf.Graph()
+        self._session = tf.compat.v1.Session(graph=self._graph, config=session_config)
+        try:
+            with self._graph.as_default(), deprecation.silence():
+                meta_graph = tf.compat.v1.saved_model.loader.load(self._session, ["serve"], path)
+        except BaseException:
+            self._session.close()
+            raise
         self.signature_defs = {k: v for k, v in meta_graph.signature_def.items() if not k.startswith("__")}
-        self._loaded = tf.saved_model.load(path, tags=["serve"])
-        functions = self._loaded.signatures
-        self.signatures = {k: Signature(k, v, functions[k]) for k, v in self.signature_defs.items() if k in functions}
+        self.signatures = {k: Signature(k, v) for k, v in self.signature_defs.items()}
+        # No explicit close on unload: a request still running holds this object, and the
+        # session is freed (Session.__del__) when the last one lets go of it.
 
     def signature(self, name=None):
         name = name or DEFAULT_SIGNATURE
@@ -104,27 +114,34 @@ class Servable:
         outputs = self.call(signature, inputs)
         return {k: v for k, v in outputs.items() if k in output_filter} if output_filter else outputs
 
-    def call(self, signature, inputs):
-        """The signature's function on already-checked arrays."""
-        tensors = {}
+    def call(self, signature, inputs, timeout_ms=0):
+        """One `Session.run` of the signature on already-checked arrays; a positive
+        `timeout_ms` cancels the run when it passes (DEADLINE_EXCEEDED)."""
+        feeds = {}
         for name, array in inputs.items():
-            dtype = signature.inputs[name].dtype
+            spec = signature.inputs[name]
+            if spec.tensor is None:
+                raise invalid(f"Input '{name}' of signature '{signature.name}' is not a dense tensor")
             try:
-                tensors[name] = tf.convert_to_tensor(array, dtype=dtype)
+                feeds[spec.tensor] = np.asarray(
+                    array, dtype=object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype
+                )
             except (TypeError, ValueError) as err:
-                raise invalid(f"Input '{name}' cannot be converted to {dtype.name}: {err}") from None
+                raise invalid(f"Input '{name}' cannot be converted to {spec.dtype.name}: {err}") from None
+        fetches = {k: v.tensor for k, v in signature.outputs.items() if v.tensor is not None}
+        options = tf.compat.v1.RunOptions(timeout_in_ms=int(timeout_ms)) if timeout_ms and timeout_ms > 0 else None
         try:
-            outputs = signature.function(**tensors)
+            outputs = self._session.run(fetches, feeds, options=options)
         except tf.errors.InvalidArgumentError as err:
             raise invalid(op_error_message(err)) from None
         except tf.errors.OpError as err:
             raise ServingError(_op_error_code(err), op_error_message(err)) from None
-        return {k: v.numpy() for k, v in outputs.items()}
+        return {k: np.asarray(v) for k, v in outputs.items()}
 
-    def classify(self, signature, serialized_examples):
+    def classify(self, signature, serialized_examples, timeout_ms=0):
         if signature.method != CLASSIFY:
             raise invalid(f"Expected classification signature method_name to be {CLASSIFY}. Was: {signature.method}")
-        outputs = self._run_examples(signature, serialized_examples)
+        outputs = self._run_examples(signature, serialized_examples, timeout_ms)
         scores = outputs.get("scores")
         classes = outputs.get("classes")
         if scores is None and classes is None:
@@ -137,10 +154,10 @@ class Servable:
             for cs, ss in zip(classes, scores)
         ]
 
-    def regress(self, signature, serialized_examples):
+    def regress(self, signature, serialized_examples, timeout_ms=0):
         if signature.method != REGRESS:
             raise invalid(f"Expected regression signature method_name to be {REGRESS}. Was: {signature.method}")
-        outputs = self._run_examples(signature, serialized_examples)
+        outputs = self._run_examples(signature, serialized_examples, timeout_ms)
         if "outputs" not in outputs:
             raise failed_precondition("regression signature has no 'outputs' output")
         values = np.reshape(outputs["outputs"], (len(serialized_examples), -1))
@@ -148,13 +165,13 @@ class Servable:
             raise invalid(f"Expected one regression value per example, got {values.shape[1]}")
         return [float(v) for v in values[:, 0]]
 
-    def _run_examples(self, signature, serialized_examples):
+    def _run_examples(self, signature, serialized_examples, timeout_ms=0):
         if list(signature.inputs) != ["inputs"]:
             raise failed_precondition(
                 f"signature '{signature.name}' does not take one serialized tf.Example "
                 f"input named 'inputs' (has {sorted(signature.inputs)})"
             )
-        return self.call(signature, {"inputs": np.asarray(serialized_examples, dtype=object)})
+        return self.call(signature, {"inputs": np.asarray(serialized_examples, dtype=object)}, timeout_ms)
 
 
 def _op_error_code(err):

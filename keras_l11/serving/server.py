@@ -61,6 +61,10 @@ class ModelServer:
         self.options = options
         self.batcher = None
         metrics = Metrics()
+        if options.batching_parameters_file and not options.enable_batching:  # server.cc, BuildAndStart
+            raise invalid(
+                "server_options.batching_parameters_file is set without setting server_options.enable_batching to true."
+            )
         if options.enable_batching:
             params = BatchingParameters()
             if options.batching_parameters_file:
@@ -73,6 +77,8 @@ class ModelServer:
             load_retry_seconds=options.load_retry_interval_micros / 1e6,
             max_load_retries=options.max_num_load_retries,
             allow_labels_for_unavailable=options.allow_version_labels_for_unavailable_models,
+            warmup_iterations=max(options.num_request_iterations_for_warmup, 1) if options.enable_model_warmup else 0,
+            session_config=_session_config(options),
         )
         self.inference = Inference(self.manager, self.batcher, metrics)
         self.metrics_path = _monitoring_path(options.monitoring_config_file)
@@ -127,24 +133,32 @@ class ModelServer:
         log.info("reloaded config: models %s", sorted(self.manager.models))
 
     def _poll_config_file(self):
+        """Re-reads the config file every poll; a text that failed to apply is tried
+        again at each poll (its model folder may appear), as TF Serving's
+        `PollFilesystemAndReloadConfig` reloads at every poll; each failure is
+        printed once."""
         path = self.options.model_config_file
         with open(path) as f:
-            last = f.read()
+            applied = f.read()
+        reported = None
         while not self._stop.wait(self.options.model_config_file_poll_wait_seconds):
             try:
                 config, text = read_model_config(path)
-                if text == last:
+                if text == applied:
                     continue
-                last = text
                 self.reload_config(config)
+                applied, reported = text, None
                 print(f"Reloaded {path}: serving {sorted(self.manager.models)}", flush=True)
             except (ServingError, OSError) as err:
-                print(
-                    f"Config reload from {path} failed; the previous config keeps serving: "
-                    f"{getattr(err, 'message', err)}",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                message = getattr(err, "message", str(err))
+                if reported != message:
+                    reported = message
+                    print(
+                        f"Config reload from {path} failed; the previous config keeps serving (tried again "
+                        f"every {self.options.model_config_file_poll_wait_seconds} s): {message}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
 
     def stop(self, grace_seconds=30):
         """Stops accepting requests; in-flight ones finish (up to the grace period)."""
@@ -160,6 +174,16 @@ class ModelServer:
         if self.batcher is not None:
             self.batcher.close()
         self.manager.stop()
+
+
+def _session_config(options):
+    """The sessions' threads (main.cc: --tensorflow_intra_op_parallelism, --tensorflow_inter_op_parallelism)."""
+    import tensorflow as tf
+
+    return tf.compat.v1.ConfigProto(
+        intra_op_parallelism_threads=options.tensorflow_intra_op_parallelism,
+        inter_op_parallelism_threads=options.tensorflow_inter_op_parallelism,
+    )
 
 
 def _monitoring_path(path):

@@ -8,15 +8,17 @@ same `--saved_model` / `--server` flags and calls `call_signature`.
 import functools
 import os
 
+from keras_l11.serving.versions import versions_on_disk
+
 
 def latest_version(base_path):
     """`base_path` itself if it is a SavedModel, else its highest version folder."""
     if os.path.exists(os.path.join(base_path, "saved_model.pb")):
         return base_path
-    versions = [int(d) for d in os.listdir(base_path) if d.isdigit()] if os.path.isdir(base_path) else []
+    versions = versions_on_disk(base_path)
     if not versions:
         raise FileNotFoundError(f"no SavedModel in {base_path}: export one with its python -m train.<task> job")
-    return os.path.join(base_path, str(max(versions)))
+    return os.path.join(base_path, versions[max(versions)])
 
 
 @functools.lru_cache(maxsize=8)

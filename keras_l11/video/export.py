@@ -22,7 +22,12 @@ def frames_signature(window_fn, span, count, height, width, squeeze=False):
     def classify(frames):
         return classify_videos(window_fn, resize_frames(frames, height, width), span, count, squeeze)
 
-    return Signature(classify, {"frames": FRAMES_SPEC})
+    return Signature(classify, {"frames": FRAMES_SPEC}, example_size=_example_size(span))
+
+
+def _example_size(span):
+    """Frames (and pixels) of the warmup video: a window of `span` frames and its flows fit."""
+    return max(span + 1, 16)
 
 
 def frames_and_flows_inputs(height, width):
@@ -39,7 +44,7 @@ def flows_signature(window_fn, span, count, height, width):
     def classify(flows):
         return classify_videos(window_fn, flows, span, count)
 
-    return Signature(classify, {"flows": flows_spec(height, width)})
+    return Signature(classify, {"flows": flows_spec(height, width)}, example_size=_example_size(span))
 
 
 def signatures_of(signature):
@@ -80,7 +85,8 @@ def two_stream_signatures(spatial, temporal, svm, count):
             "classes": tf.argmax(svm_scores, axis=-1, output_type=tf.int32),
         }
 
-    return signatures_of(Signature(classify, frames_and_flows_inputs(temporal.height, temporal.width)))
+    inputs = frames_and_flows_inputs(temporal.height, temporal.width)
+    return signatures_of(Signature(classify, inputs, example_size=_example_size(flow_length)))
 
 
 def clip_probabilities(model):
@@ -112,4 +118,5 @@ def lrcn_fused_signatures(rgb, flow, config):
             "classes": tf.argmax(fused, axis=-1, output_type=tf.int32),
         }
 
-    return signatures_of(Signature(classify, frames_and_flows_inputs(flow.height, flow.width)))
+    inputs = frames_and_flows_inputs(flow.height, flow.width)
+    return signatures_of(Signature(classify, inputs, example_size=_example_size(span)))
