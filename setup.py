@@ -23,6 +23,7 @@ setup(
         "tensorflow-datasets>=4.9",
         "importlib_resources>=6",  # TFDS 4.9 needs it to prepare a data set (`tfds build`) and does not require it
         "tensorflow-serving-api==2.20.*",
+        "grpcio-health-checking>=1.60",  # the standard gRPC health service (--enable_grpc_healthcheck_service)
         "numpy>=1.26",
         "matplotlib>=3.8",
         "gensim>=4.3",  # ships the Wikipedia XML excerpt the char-level LM trains on offline

@@ -5,7 +5,10 @@ Prints one table:
     tiny half-plus-two model and for the NTM export (one copy sequence);
   - throughput at 1, 8 and 64 concurrent gRPC clients, batching off and on
     (`serving/batching.config`), for both models;
-  - errors during a soak run at 64 concurrent clients (REST and gRPC mixed).
+  - errors during a soak run at 64 concurrent clients (REST and gRPC mixed);
+  - the first request after a load, with and without SavedModel warmup;
+  - requests past their deadline: how long until the answer, and whether the
+    server keeps computing (CPU seconds and resident memory after the answer).
 
 Each server is a separate `python -m serving` process on 127.0.0.1, as in a
 deployment; clients are threads of this process with one connection each.
@@ -25,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -76,7 +80,7 @@ def export_models(tmp):
     return {"tiny": {"x": np.array([1.0], np.float32)}, "ntm": {"sequence": sequence.astype(np.float32)}}
 
 
-def start_server(tmp, batching):
+def start_server(tmp, batching, extra=(), config="models.config"):
     grpc_port, rest_port = free_port(), free_port()
     args = [
         sys.executable,
@@ -84,8 +88,9 @@ def start_server(tmp, batching):
         "serving",
         f"--port={grpc_port}",
         f"--rest_api_port={rest_port}",
-        f"--model_config_file={tmp}/models.config",
+        f"--model_config_file={tmp}/{config}",
         "--file_system_poll_wait_seconds=0",
+        *extra,
     ]
     if batching:
         args += ["--enable_batching=true", f"--batching_parameters_file={ROOT}/serving/batching.config"]
@@ -99,7 +104,9 @@ def start_server(tmp, batching):
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{rest_port}/v1/models/tiny", timeout=1)
+            urllib.request.urlopen(f"http://127.0.0.1:{rest_port}/v1/models/_ready_probe_", timeout=1)
+            return proc, grpc_port, rest_port
+        except urllib.error.HTTPError:  # the REST port answers (404 for the probe): start-up is complete
             return proc, grpc_port, rest_port
         except OSError:
             time.sleep(0.2)
@@ -187,6 +194,100 @@ def load(make_caller, clients, seconds):
     return sum(counts) / elapsed, sum(errors), sum(counts)
 
 
+def process_usage(pid):
+    """(CPU seconds so far, resident GiB) of process `pid`, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    with open(f"/proc/{pid}/status") as f:
+        rss_kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), rss_kib / 2**20
+
+
+def warmup_rows(tmp, inputs):
+    """Seconds until the server answers, then the first and second NTM request (ms),
+    with `--enable_model_warmup` true and false (the export carries one warmup
+    request per signature)."""
+    rows = []
+    for warmup in (True, False):
+        started = time.perf_counter()
+        proc, grpc_port, rest_port = start_server(tmp, False, [f"--enable_model_warmup={str(warmup).lower()}"])
+        ready = time.perf_counter() - started
+        try:
+            call = GrpcCaller(grpc_port, "ntm", inputs["ntm"])
+            times = []
+            for _ in range(2):
+                start = time.perf_counter()
+                call()
+                times.append((time.perf_counter() - start) * 1000)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(60)
+        rows.append(["on" if warmup else "off", f"{ready:.1f}", f"{times[0]:.1f}", f"{times[1]:.1f}"])
+    return rows
+
+
+def deadline_rows(tmp, rows_per_request=100_000):
+    """A request that would run for hours, sent with a 1 s deadline over REST
+    (`--rest_api_timeout_in_ms=1000`) and gRPC: the answer's status and time, then
+    the server's CPU seconds and resident memory over the 3 s after the answer."""
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    toy_models().export_slow_model(os.path.join(tmp, "slow"))
+    with open(os.path.join(tmp, "slow.config"), "w") as f:
+        f.write(
+            f'model_config_list {{ config {{ name: "slow" base_path: "{tmp}/slow" model_platform: "tensorflow" }} }}\n'
+        )
+    x = np.full((rows_per_request, 8), 0.1, np.float32)
+    proc, grpc_port, rest_port = start_server(tmp, False, ["--rest_api_timeout_in_ms=1000"], config="slow.config")
+    rows = []
+    try:
+        _, rss_idle = process_usage(proc.pid)
+
+        def rest():
+            body = json.dumps({"inputs": {"x": x.tolist(), "steps": 2_000_000_000}}).encode()
+            conn = http.client.HTTPConnection("127.0.0.1", rest_port, timeout=600)
+            conn.request("POST", "/v1/models/slow:predict", body, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            return str(response.status)
+
+        def grpc_call():
+            request = predict_pb2.PredictRequest()
+            request.model_spec.name = "slow"
+            request.inputs["x"].CopyFrom(tf.make_tensor_proto(x))
+            request.inputs["steps"].CopyFrom(tf.make_tensor_proto(np.int32(2_000_000_000)))
+            with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+                try:
+                    prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=1.0)
+                    return "OK"
+                except grpc.RpcError as err:
+                    return err.code().name
+
+        for name, call in (("REST, --rest_api_timeout_in_ms=1000", rest), ("gRPC, client deadline 1 s", grpc_call)):
+            start = time.perf_counter()
+            status = call()
+            answered = time.perf_counter() - start
+            cpu_before, _ = process_usage(proc.pid)
+            time.sleep(3.0)
+            cpu_after, rss_after = process_usage(proc.pid)
+            rows.append(
+                [
+                    name,
+                    status,
+                    f"{answered:.2f}",
+                    f"{cpu_after - cpu_before:.2f}",
+                    f"{rss_idle:.2f}",
+                    f"{rss_after:.2f}",
+                ]
+            )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(
         prog=f"python -m {__spec__.name}", description=__doc__, formatter_class=command_line.HelpFormatter
@@ -256,6 +357,22 @@ def main(argv=None):
         f"64 concurrent clients (32 REST, 32 gRPC), tiny model, batching on, {args.soak_seconds:.0f} s: "
         f"{soak_total} requests, {soak_rps:.1f}/s, {soak_errors} errors"
     )
+    warmup = format_table(
+        ["warmup", "seconds to ready", "first request ms", "second request ms"], warmup_rows(tmp, inputs)
+    )
+    print(warmup, flush=True)
+    deadlines = format_table(
+        [
+            "request (100,000 rows, 2e9 steps)",
+            "answer",
+            "seconds to answer",
+            "server CPU s in the next 3 s",
+            "RSS GiB before",
+            "RSS GiB after",
+        ],
+        deadline_rows(tmp),
+    )
+    print(deadlines, flush=True)
     write_report(
         "serving",
         [
@@ -265,6 +382,8 @@ def main(argv=None):
                 format_table(["model", "clients", "batching", "requests/s", "errors", "speed-up"], rows),
             ),
             ("Soak", soak),
+            ("The NTM's first request after its version loads (gRPC), with and without SavedModel warmup", warmup),
+            ("Requests past their deadline (the slow toy model, batching off)", deadlines),
         ],
     )
 

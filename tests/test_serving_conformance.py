@@ -102,6 +102,12 @@ def test_rest_metadata_has_every_signature(server):
     assert {"serving_default", "two_inputs", "bytes", "classify_x_to_y", "regress_x_to_y"} <= set(defs)
     assert defs["serving_default"]["inputs"]["x"]["dtype"] == "DT_FLOAT"
     assert defs["classify_x_to_y"]["method_name"] == "tensorflow/serving/classify"
+    # http_rest_api_util.cc, ToJsonString: the SignatureDefMap unpacked (no "@type"), fields without
+    # presence printed too
+    assert "@type" not in body["metadata"]["signature_def"]
+    assert defs["serving_default"]["defaults"] == {}
+    assert defs["serving_default"]["inputs"]["x"]["tensor_shape"]["unknown_rank"] is False
+    assert body["model_spec"] == {"name": "hp2", "signature_name": "", "version": "1"}
 
 
 # --- REST: predict, classify, regress --------------------------------------------------------------
@@ -185,6 +191,16 @@ BAD_REQUESTS = [
         400,
         "",
     ),
+    # http_rest_api_util.cc, kPredictionApiGegex / kModelStatusApiRegex and ParseModelInfo: anything else under
+    # /v1/ is "Malformed request" (400); the verb must be spelled in lower case.
+    ("unknown verb", "POST", "hp2:explode", {"instances": [1.0]}, 400, "Malformed request"),
+    ("verb in capitals", "POST", "hp2:PREDICT", {"instances": [1.0]}, 400, "Malformed request"),
+    ("extra path segment", "POST", "hp2/extra:predict", {"instances": [1.0]}, 400, "Malformed request"),
+    ("trailing slash", "GET", "hp2/", None, 400, "Malformed request"),
+    ("another method", "PUT", "hp2:predict", {"instances": [1.0]}, 400, "Malformed request"),
+    ("nesting deeper than the parser", "POST", "hp2:predict", b"[" * 100_000 + b"]" * 100_000, 400, ""),
+    # json_tensor.cc, AddValueToTensor: a float input takes numbers only.
+    ("boolean for a float input", "POST", "hp2:predict", {"instances": [True, 2.0]}, 400, "is not of expected type"),
     ("unknown model", "POST", "nope:predict", {"instances": [1.0]}, 404, "Servable"),
     ("unknown version", "POST", "hp2/versions/7:predict", {"instances": [1.0]}, 404, "Servable"),
     (
@@ -199,7 +215,8 @@ BAD_REQUESTS = [
     ("missing input", "POST", "hp2:predict", {"signature_name": "two_inputs", "inputs": {"x": [1.0]}}, 400, ""),
     ("neither instances nor inputs", "POST", "hp2:predict", {"signature_name": "serving_default"}, 400, ""),
     ("path traversal", "POST", "..%2F..%2Fetc%2Fpasswd:predict", {"instances": [1.0]}, 404, ""),
-    ("traversal in label", "POST", "hp2/labels/..%2F1:predict", {"instances": [1.0]}, 404, ""),
+    # http_rest_api_util.cc, ParseModelInfo: the label is URL-decoded after matching, then looked up
+    ("traversal in label", "POST", "hp2/labels/..%2F1:predict", {"instances": [1.0]}, 400, "Unrecognized"),
 ]
 
 
@@ -212,6 +229,41 @@ def test_rest_bad_request_gets_clear_error_and_server_keeps_serving(server, case
     if "raw" not in answer:
         assert isinstance(answer.get("error"), str) and answer["error"]
         assert want_text in answer["error"]
+    assert predict(server, "hp2/versions/1", {"instances": [1.0]}) == (200, {"predictions": [2.5]})
+
+
+def test_rest_routes_ignore_letter_case_but_not_the_verbs(server):
+    """http_rest_api_util.cc: the route regexes are (?i)."""
+    status, body = http("POST", f"{server.url}/V1/MODELS/hp2/VERSIONS/1:predict", {"instances": [1.0]})
+    assert (status, body) == (200, {"predictions": [2.5]})
+    assert http("GET", f"{server.url}/v1/Models/hp2/Labels/canary")[0] == 200
+
+
+def raw_exchange(server, request, shut_write=False):
+    """Sends raw bytes to the REST port; returns the status line's code (0: no answer)."""
+    with socket.create_connection(("127.0.0.1", server.rest_port), timeout=30) as s:
+        s.sendall(request)
+        if shut_write:
+            s.shutdown(socket.SHUT_WR)
+        answer = b""
+        while b"\r\n" not in answer:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return int(answer.split()[1]) if answer.startswith(b"HTTP/") else 0
+
+
+def test_rest_bodies_chunked_or_with_a_bad_length(server):
+    """A chunked body is read (HTTP/1.1); a negative Content-Length is a bad request."""
+    head = b"POST /v1/models/hp2/versions/1:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    body = b'{"instances": [1.0, 2.0]}'
+    chunked = head + b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % 10 + body[:10] + b"\r\n"
+    chunked += b"%x\r\n" % (len(body) - 10) + body[10:] + b"\r\n0\r\n\r\n"
+    assert raw_exchange(server, chunked) == 200
+    assert raw_exchange(server, head + b"Content-Length: -1\r\n\r\n" + body) == 400
+    if server.kind == "local":  # a body shorter than its length, then the client stops sending
+        assert raw_exchange(server, head + b"Content-Length: 100\r\n\r\n" + body, shut_write=True) == 400
     assert predict(server, "hp2/versions/1", {"instances": [1.0]}) == (200, {"predictions": [2.5]})
 
 
@@ -341,6 +393,11 @@ def test_grpc_model_status(stubs):
             "Servable",
         ),
         (lambda: predict_request("hp2", x=np.array(["a"])), grpc.StatusCode.INVALID_ARGUMENT, ""),
+        (  # a tensor of another dtype is fed as sent, and the session refuses it
+            lambda: predict_request("hp2", x=np.array([1], np.int32)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "to be float but int32 is provided",
+        ),
         (lambda: predict_request("hp2", x=np.array([[1.0]], np.float32)), grpc.StatusCode.INVALID_ARGUMENT, ""),
         (
             lambda: predict_request("hp2", signature="nope", x=np.array([1.0], np.float32)),
@@ -362,6 +419,7 @@ def test_grpc_model_status(stubs):
         "unknown model",
         "unknown version",
         "wrong dtype",
+        "int32 for a float input",
         "wrong shape",
         "unknown signature",
         "missing input",
@@ -387,6 +445,8 @@ def test_client_round_trips(server, protocol):
         out = client.predict("hp2", {"x": np.array([1.0, 4.0], np.float32)}, version=1)
         assert out["y"].dtype == np.float32
         np.testing.assert_array_equal(out["y"], [2.5, 4.0])
+        # float64 data for the float32 input: refused by the server as sent, then cast and sent again
+        np.testing.assert_array_equal(client.predict("hp2", {"x": [1.0, 4.0]}, version=1)["y"], [2.5, 4.0])
         out = client.predict("hp2", {"image_bytes": np.array([b"\x00\xff"], object)}, signature_name="bytes")
         assert out["echo_bytes"][0] == b"\x00\xff" and out["size"][0] == 2
         assert client.classify("hp2", [{"x": 1.0}], "classify_x_to_y", version=1) == [[("y", 2.5)]]

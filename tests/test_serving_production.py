@@ -348,6 +348,65 @@ def test_exports_carry_one_warmup_request_per_signature_that_the_export_runs(tmp
     assert not [d for d in os.listdir(tmp_path / "broken") if d.isdigit()]  # nothing half-written
 
 
+@pytest.mark.parametrize("kind", SERVERS)
+def test_a_production_command_line_starts_and_its_flags_work(kind, tmp_path):
+    """main.cc's flags a deployment uses: CORS (http_rest_api_util.cc, AddCORSHeaders; an
+    OPTIONS preflight needs an http(s) Origin, http_server.cc), gRPC channel arguments and
+    the INT32_MAX message limit (server.cc, BuildAndStart), the gRPC health service, session
+    threads and warmup."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    binary = binary_for(kind)
+    export_half_plus_two(str(tmp_path / "m"), 1)
+    server = start_server(
+        [
+            "--model_name=m",
+            f"--model_base_path={tmp_path / 'm'}",
+            "--rest_api_enable_cors_support=true",
+            "--grpc_channel_arguments=grpc.max_connection_age_ms=600000,grpc.primary_user_agent=keras_l11-test",
+            "--enable_grpc_healthcheck_service=true",
+            "--enable_model_warmup=true",
+            "--tensorflow_intra_op_parallelism=1",
+            "--tensorflow_inter_op_parallelism=1",
+            "--rest_api_timeout_in_ms=60000",
+        ],
+        tmp_path,
+        binary=binary,
+    )
+    request = urllib.request.Request(
+        f"{server.url}/v1/models/m:predict", method="OPTIONS", headers={"Origin": "https://example.org"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200 and answer.headers["Access-Control-Allow-Origin"] == "*"
+    request = urllib.request.Request(f"{server.url}/v1/models/m:predict", data=b'{"instances": [1.0]}', method="POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.headers["Access-Control-Allow-Methods"] == "POST, GET"
+    assert http("OPTIONS", f"{server.url}/v1/models/m:predict")[0] == 400  # no Origin: not a preflight
+
+    big = np.ones(20_000_000, np.float32)  # 80 MB: over gRPC's 4 MiB default and our old 64 MiB cap
+    channel_options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+    with grpc.insecure_channel(server.grpc, options=channel_options) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for service in ("ModelService", "PredictionService"):
+            status = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10).status
+            assert status == health_pb2.HealthCheckResponse.SERVING
+        predict = predict_pb2.PredictRequest()
+        predict.model_spec.name = "m"
+        predict.inputs["x"].CopyFrom(tf.make_tensor_proto(big))
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        answer = stub.Predict(predict, timeout=120)
+        assert answer.outputs["y"].tensor_shape.dim[0].size == big.size
+    assert server.stop() == 0
+
+
+def test_version_prints_both_versions_without_starting():
+    proc = subprocess.run(
+        [sys.executable, "-m", "serving", "--version"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("TensorFlow ModelServer: ") and "TensorFlow Library: 2." in proc.stdout
+
+
 # --- the configs we ship ------------------------------------------------------------------------------
 
 

@@ -75,12 +75,49 @@ def test_codec_rejects_malformed_bodies(body, message):
         codec.parse_predict_body(body, {"x": Spec("float32"), "s": Spec("string")})
 
 
+@pytest.mark.parametrize(
+    "value, dtype, message",
+    [
+        ([True, 2.0], "float32", "JSON Value: true Type: Boolean is not of expected type: float"),
+        ([1, 2.0], "int32", "JSON Value: 2.0 Type: Number is not of expected type: int32"),
+        ([1, 2**31], "int32", f"JSON Value: {2**31} Type: Number is not of expected type: int32"),
+        ([1, 0], "bool", "JSON Value: 1 Type: Number is not of expected type: bool"),
+        ([1, "a"], "float64", 'JSON Value: "a" Type: String is not of expected type: double'),
+        ([1, 2], "string", "JSON Value: 1 Type: Number is not of expected type: string"),
+    ],
+)
+def test_json_values_of_another_type_are_refused_as_tf_serving_refuses_them(value, dtype, message):
+    """util/json_tensor.cc, AddValueToTensor and TypeError."""
+    with pytest.raises(ServingError) as err:
+        codec.json_to_array(value, dtype, "x")
+    assert message in err.value.message
+
+
+def test_json_numbers_of_the_right_type_are_taken():
+    np.testing.assert_array_equal(codec.json_to_array([1, 2.5], "float32", "x"), np.float32([1, 2.5]))
+    assert codec.json_to_array([[1, 2]], "int64", "x").dtype == np.int64
+    assert codec.json_to_array([2**40], "int64", "x")[0] == 2**40
+    assert codec.json_to_array([True], "bool", "x").dtype == bool
+
+
+def test_the_client_casts_to_declared_dtypes_only_within_a_kind():
+    from keras_l11.serving.client import _as_declared
+
+    declared = {"x": ("DT_FLOAT", (-1,)), "n": ("DT_INT32", (-1,)), "s": ("DT_STRING", (-1,))}
+    cast = _as_declared({"x": np.float64([1.5]), "n": np.float64([2.0]), "s": np.array([b"a"], object)}, declared)
+    assert cast["x"].dtype == np.float32 and cast["n"].dtype == np.int32 and cast["s"].dtype == object
+    assert _as_declared({"n": np.float64([2.5])}, declared) is None  # a fraction is never made an integer
+    assert _as_declared({"x": np.array([True])}, declared) is None  # nor a boolean a number
+
+
 def test_float32_values_survive_json_exactly():
     values = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
     import json
 
     back = np.array(json.loads(json.dumps(codec.array_to_json(values, "y"))), np.float32)
     np.testing.assert_array_equal(back, values)
+    # ... and short, in float32's own precision (json_tensor.cc, WriteDecimal), not float64's
+    assert json.dumps(codec.array_to_json(np.float32([[3.1, 2.0, 1e-5]]), "y")) == "[[3.1, 2.0, 1e-05]]"
 
 
 class FakeSignature:

@@ -16,6 +16,7 @@ It speaks only TF Serving's public APIs, so it works unchanged against a real
 import argparse
 import base64
 import json
+import re
 import sys
 import urllib.error
 import urllib.request
@@ -42,10 +43,23 @@ class Client:
         self._impl = _Rest(address, timeout) if protocol == "rest" else _Grpc(address, timeout)
 
     def predict(self, model, inputs, signature_name=None, version=None, label=None, output_filter=None):
-        """`inputs`: {name: array}; returns {output name: array}."""
-        return self._impl.predict(
-            model, {k: np.asarray(v) for k, v in inputs.items()}, signature_name, version, label, output_filter
-        )
+        """`inputs`: {name: array}; returns {output name: array}.
+
+        TF Serving takes each input only in its declared dtype; when the server
+        refuses an input's dtype (float64 data for a float32 input, say), the inputs
+        are cast to the signature's dtypes (same kind only, or integral floats to
+        integers) and the request is sent once more."""
+        arrays = {k: np.asarray(v) for k, v in inputs.items()}
+        try:
+            return self._impl.predict(model, arrays, signature_name, version, label, output_filter)
+        except ServingClientError as err:
+            if not _DTYPE_REFUSED.search(err.message):
+                raise
+            signature = self.metadata(model, version, label).get(signature_name or "serving_default")
+            cast = _as_declared(arrays, signature["inputs"] if signature else {})
+            if cast is None:
+                raise
+            return self._impl.predict(model, cast, signature_name, version, label, output_filter)
 
     def classify(self, model, examples, signature_name=None, version=None, label=None):
         """`examples`: list of {feature: value or list}; returns [[(label, score), ...], ...]."""
@@ -70,6 +84,25 @@ class Client:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# The server's answer to an input of another dtype (REST: json_tensor.cc; gRPC: the session's feed check).
+_DTYPE_REFUSED = re.compile(r"is not of expected type|to be \w+ but \w+ is provided")
+
+
+def _as_declared(arrays, declared):
+    """`arrays` with numeric inputs cast to their declared dtypes, or None when no
+    input could be: a cast must keep the kind (float64 -> float32, int64 -> int32)
+    or turn integral floats into integers; booleans and strings are never cast."""
+    cast, changed = dict(arrays), False
+    for name, array in arrays.items():
+        target = _NUMPY.get((declared.get(name) or (None,))[0])
+        if target is None or array.dtype == target or array.dtype.kind not in "iuf" or np.dtype(target).kind == "b":
+            continue
+        integral = np.dtype(target).kind in "iu" and array.dtype.kind == "f" and np.all(array == np.round(array))
+        if np.can_cast(array.dtype, target, "same_kind") or integral:
+            cast[name], changed = array.astype(target), True
+    return cast if changed else None
 
 
 def _path(model, version, label):

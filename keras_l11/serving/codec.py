@@ -3,9 +3,9 @@
 REST (TF Serving's api_rest): row format `{"instances": ...}` answered with
 `{"predictions": ...}`, columnar `{"inputs": ...}` answered with
 `{"outputs": ...}`; `{"b64": "..."}` for binary strings; outputs whose name
-ends in `_bytes` are returned base64-encoded. Floats are written exactly
-(a float32 value becomes the shortest float64 literal that round-trips to it),
-with NaN and Infinity as TF Serving writes them.
+ends in `_bytes` are returned base64-encoded. Floats are written exactly and
+short: a float32 value as the shortest decimal that reads back as the same
+float32 (3.1, not 3.0999999046325684), with NaN and Infinity as TF Serving writes them.
 """
 
 import base64
@@ -43,27 +43,47 @@ def json_to_array(value, dtype, name):
             if isinstance(v, str):
                 flat[i] = v.encode("utf-8")
             elif not isinstance(v, bytes):
-                raise invalid(
-                    f"JSON Value: {v!r} Type: {type(v).__name__} is not of expected type: string (input '{name}')"
-                )
+                raise _type_error(v, dtype)
         return array
+    # The JSON values TF Serving takes for each dtype (util/json_tensor.cc, AddValueToTensor): true or false
+    # for bool only, integer literals in range for integers, any number for floats.
     try:
-        array = np.array(value)
-    except ValueError:
-        raise invalid(f"Input '{name}': nested lists of unequal lengths (a ragged tensor)") from None
-    if array.dtype == object or array.dtype.kind in "USa":
-        bad = next(
-            (v for v in np.array(value, dtype=object).reshape(-1) if not isinstance(v, (int, float, bool))), None
-        )
-        raise invalid(
-            f"JSON Value: {bad!r} Type: {type(bad).__name__} is not of expected type: {dtype.name} (input '{name}')"
-        )
-    if dtype.is_integer and array.dtype.kind == "f":
-        if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
-            raise invalid(f"JSON Value with a fraction is not of expected type: {dtype.name} (input '{name}')")
-    if dtype == tf.bool and array.dtype.kind != "b":
-        raise invalid(f"JSON Value is not of expected type: bool (input '{name}')")
-    return array.astype(dtype.as_numpy_dtype)
+        values = np.array(value, dtype=object)
+    except ValueError as err:  # e.g. nesting deeper than numpy's 64 dimensions
+        raise invalid(f"Input '{name}': {err}") from None
+    flat = values.reshape(-1)
+    kinds = set(map(type, flat))
+    if list in kinds:
+        raise invalid(f"Input '{name}': nested lists of unequal lengths (a ragged tensor)")
+    allowed = {bool} if dtype.is_bool else {int} if dtype.is_integer else {int, float}
+    wrong = kinds - allowed
+    if wrong:
+        raise _type_error(next(v for v in flat if type(v) in wrong), dtype)
+    if dtype.is_integer and flat.size:
+        low, high = (-(1 << 63), (1 << 63) - 1) if dtype.size == 8 else (-(1 << 31), (1 << 31) - 1)
+        if not low <= min(flat) <= max(flat) <= high:
+            raise _type_error(next(v for v in flat if not low <= v <= high), dtype)
+    return values.astype(dtype.as_numpy_dtype)
+
+
+_JSON_TYPE_NAMES = {bool: "Boolean", int: "Number", float: "Number", str: "String", dict: "Object", type(None): "Null"}
+
+
+def dtype_string(dtype):
+    """TensorFlow's DataTypeString: "float" for float32, "double" for float64."""
+    return {tf.float32: "float", tf.float64: "double", tf.float16: "half"}.get(dtype, dtype.name)
+
+
+def _type_error(value, dtype):
+    """TF Serving's message for a JSON value of the wrong type (json_tensor.cc, TypeError)."""
+    import json
+
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    kind = _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+    return invalid(f"JSON Value: {text} Type: {kind} is not of expected type: {dtype_string(dtype)}")
 
 
 def array_to_json(array, name):
@@ -77,6 +97,10 @@ def array_to_json(array, name):
                 lambda b: b.decode("utf-8", "replace") if isinstance(b, bytes) else b, otypes=[object]
             )
         return encode(array).tolist() if array.size else array.tolist()
+    if array.dtype in (np.float32, np.float16):
+        # The float64 nearest each value's shortest float32 text, so JSON prints 3.1 for float32(3.1)
+        # (TF Serving's json_tensor.cc, WriteDecimal, writes floats in their own precision too).
+        return np.array([float(t) for t in array.ravel().astype(str)], np.float64).reshape(array.shape).tolist()
     return array.tolist()
 
 

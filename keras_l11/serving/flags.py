@@ -33,7 +33,7 @@ def build_parser():
     flag("--bind_address", default="127.0.0.1", help="(ours) address both ports bind to")
     flag("--rest_api_timeout_in_ms", type=int, default=30000, help="REST request deadline (<= 0: none)")
     flag("--rest_api_max_body_bytes", type=int, default=64 << 20, help="(ours) largest accepted REST body")
-    flag("--grpc_max_threads", type=int, default=128, help="(ours) concurrent gRPC requests handled")
+    flag("--grpc_max_threads", type=int, default=128, help="gRPC threads handling requests at once")
     flag("--model_config_file", default="", help="text-format ModelServerConfig; overrides --model_name")
     flag(
         "--model_config_file_poll_wait_seconds",
@@ -66,6 +66,28 @@ def build_parser():
     flag("--tensorflow_inter_op_parallelism", type=int, default=0, help="ops run at once (0: TensorFlow picks)")
     flag("--load_retry_interval_micros", type=int, default=60_000_000, help="wait before retrying a failed load")
     flag("--max_num_load_retries", type=int, default=5)
+    flag(
+        "--rest_api_enable_cors_support",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="add Access-Control-Allow-Origin: * (and the allowed methods and headers) to REST answers",
+    )
+    flag(
+        "--grpc_channel_arguments",
+        default="",
+        help="comma-separated gRPC server arguments, e.g. grpc.max_connection_age_ms=2000 (integers passed as such)",
+    )
+    flag(
+        "--enable_grpc_healthcheck_service",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="the standard gRPC health service (grpc.health.v1.Health): ModelService and PredictionService SERVING",
+    )
+    flag("--version", action="store_true", help="print the server's and TensorFlow's versions and exit")
     flag("--web", action="store_true", help="(ours) serve the web demos at / on the REST port")
     flag("--web_root", default="", help="(ours) the web demos' folder (default: keras_l11/web/pages)")
     flag("--web_gallery", default="", help="(ours) a folder of images for the ranking page, served at /gallery/")
@@ -75,6 +97,12 @@ def build_parser():
 def main(argv=None):
     """`python -m serving`: parse the flags, then load TensorFlow and serve."""
     options = build_parser().parse_args(argv)
+    if options.version:  # main.cc: --version, without loading anything
+        from importlib import metadata
+
+        print(f"TensorFlow ModelServer: keras_l11 {metadata.version('keras_l11')} (the local server)")
+        print(f"TensorFlow Library: {metadata.version('tensorflow')}")
+        return 0
     from keras_l11.serving.server import serve
 
     return serve(options)

@@ -37,10 +37,17 @@ def signature_def_map(signature_defs):
 
 
 def metadata_json(name, version, signature_defs):
-    defs = json_format.MessageToDict(signature_def_map(signature_defs), preserving_proto_field_name=True)
+    """The REST metadata answer as TF Serving builds it (http_rest_api_util.cc, ToJsonString of a
+    GetModelMetadataResponse): the model spec and the unpacked SignatureDefMap, each printed with
+    proto field names and every field without presence (so `"name": ""`, `"unknown_rank": false`,
+    `"defaults": {}` appear), and no `@type`."""
+    response = metadata_proto(name, version, signature_defs)
+    defs = get_model_metadata_pb2.SignatureDefMap()
+    response.metadata["signature_def"].Unpack(defs)
+    options = {"always_print_fields_with_no_presence": True, "preserving_proto_field_name": True}
     return {
-        "model_spec": {"name": name, "signature_name": "", "version": str(version)},
-        "metadata": {"signature_def": {"@type": "type.googleapis.com/tensorflow.serving.SignatureDefMap", **defs}},
+        "model_spec": json_format.MessageToDict(response.model_spec, **options),
+        "metadata": {"signature_def": json_format.MessageToDict(defs, **options)},
     }
 
 

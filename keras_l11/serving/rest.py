@@ -10,15 +10,18 @@ import urllib.parse
 import grpc
 
 from keras_l11.serving import codec
-from keras_l11.serving.errors import ServingError, invalid, not_found
+from keras_l11.serving.errors import ServingError, failed_precondition, invalid
 from keras_l11.serving.protos import metadata_json, status_json
 
-_ROUTE = re.compile(
-    r"^/v1/models(?:/(?P<name>[^/:]*))?"
-    r"(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
-    r"(?::(?P<verb>[A-Za-z]+)|/(?P<meta>metadata))?/?$"
+# TF Serving's routes (http_rest_api_util.h and .cc): every path under /v1/ goes to the API, any
+# letter case; the raw path is matched, then the model name and label are URL-decoded.
+_API_PATH = re.compile(r"/v1/.*", re.IGNORECASE)
+_PREDICTION = re.compile(
+    r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)", re.IGNORECASE
 )
-_LABEL = re.compile(r"^[a-zA-Z0-9_]+$")
+_STATUS = re.compile(
+    r"/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?", re.IGNORECASE
+)
 
 
 class RestServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -27,7 +30,16 @@ class RestServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
     request_queue_size = 256  # listen backlog: many clients connecting at once are not refused
 
-    def __init__(self, address, inference, timeout_ms=30_000, max_body_bytes=64 << 20, metrics_path=None, static=None):
+    def __init__(
+        self,
+        address,
+        inference,
+        timeout_ms=30_000,
+        max_body_bytes=64 << 20,
+        metrics_path=None,
+        static=None,
+        cors=False,
+    ):
         self.inference = inference
         self.static = static  # keras_l11.web.static.StaticFiles of the web demos, or None
         # The model call's deadline (http_rest_api_handler.cc sets RunOptions.timeout_in_ms): the run is
@@ -35,6 +47,7 @@ class RestServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.timeout_ms = timeout_ms if timeout_ms and timeout_ms > 0 else 0
         self.max_body_bytes = max_body_bytes
         self.metrics_path = metrics_path
+        self.cors = cors  # --rest_api_enable_cors_support
         super().__init__(address, _Handler)
 
 
@@ -58,6 +71,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        if self.server.cors:  # http_rest_api_util.cc, AddCORSHeaders
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Access-Control-Allow-Methods", "POST, GET")
+            self.send_header("Access-Control-Allow-Headers", "Content-Type")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -66,55 +83,125 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send(err.http_status, {"error": err.message})
 
     def _read_body(self):
+        """The request body: `Content-Length` bytes, or a chunked body; at most
+        `--rest_api_max_body_bytes`. A body that ends early, or a length that is not
+        a non-negative number, is a malformed request."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
         length = self.headers.get("Content-Length")
         if length is None:
-            raise invalid("Malformed request: a Content-Length header is required")
+            return b""
         try:
             length = int(length)
         except ValueError:
-            raise invalid("Malformed request: bad Content-Length") from None
-        if length > self.server.max_body_bytes:
-            remaining = length
-            while remaining > 0 and remaining <= (256 << 20):  # drain so the client reads the answer
-                chunk = self.rfile.read(min(remaining, 1 << 20))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
+            length = -1
+        if length < 0:
             self.close_connection = True
-            raise _TooLarge(
-                f"Request body of {length} bytes exceeds the limit of {self.server.max_body_bytes} "
-                "bytes (--rest_api_max_body_bytes)"
-            )
-        return self.rfile.read(length)
+            raise invalid(f"Malformed request: bad Content-Length {self.headers.get('Content-Length')!r}")
+        if length > self.server.max_body_bytes:
+            self._drain(length)
+            raise _TooLarge(self._too_large(length))
+        body = self._read_exactly(length)
+        return body
+
+    def _read_exactly(self, length):
+        try:
+            body = self.rfile.read(length)
+        except OSError:  # the client stalled (socket timeout) or went away
+            body = b""
+        if len(body) != length:
+            self.close_connection = True
+            raise invalid(f"Malformed request: the body ended after {len(body)} of {length} bytes")
+        return body
+
+    def _read_chunked(self):
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(1 << 16)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                self.close_connection = True
+                raise invalid("Malformed request: bad chunk size in a chunked body") from None
+            if size == 0:
+                while self.rfile.readline(1 << 16).strip():  # trailers, then the empty line
+                    pass
+                return bytes(body)
+            if len(body) + size > self.server.max_body_bytes:
+                self.close_connection = True
+                raise _TooLarge(self._too_large(len(body) + size))
+            body += self._read_exactly(size)
+            self.rfile.readline(1 << 16)  # the CRLF after the chunk
+
+    def _drain(self, length):
+        remaining = length
+        while 0 < remaining <= (256 << 20):  # read it away so the client reads the answer
+            chunk = self.rfile.read(min(remaining, 1 << 20))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+        self.close_connection = True
+
+    def _too_large(self, length):
+        return (
+            f"Request body of {length} bytes exceeds the limit of {self.server.max_body_bytes} "
+            "bytes (--rest_api_max_body_bytes)"
+        )
+
+    def _raw_path(self):
+        return urllib.parse.urlsplit(self.path).path
 
     def _route(self):
-        path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
-        m = _ROUTE.match(path)
-        if not m:
-            raise not_found(f"Malformed request: {self.command} {self.path}")
-        name, version, label = m["name"], m["version"], m["label"]
+        """`(name, version, label, verb, metadata)` of an API request, as TF Serving's
+        `ParseModelInfo` reads it; anything else under /v1/ is a malformed request."""
+        path = self._raw_path()
+        malformed = invalid(f"Malformed request: {self.command} {path}")
+        if self.command == "POST":
+            m = _PREDICTION.fullmatch(path)
+            if not m or m[4] not in ("predict", "classify", "regress"):  # the verb's case counts
+                raise malformed
+            name, version, label, verb, meta = m[1], m[2], m[3], m[4], None
+        elif self.command == "GET":
+            m = _STATUS.fullmatch(path)
+            if not m:
+                raise malformed
+            name, version, label, verb, meta = m[1], m[2], m[3], None, m[4]
+        else:
+            raise malformed
         if not name:
             raise invalid("Missing model name in request.")
-        if version is not None:
-            if not version.isdigit():
-                raise invalid(f"Malformed request: version '{version}' is not a number")
-            version = int(version)
-        if label is not None and not _LABEL.match(label):
-            raise invalid(f"Malformed request: label '{label}' must match [a-zA-Z0-9_]+")
-        return name, version, label, m["verb"], m["meta"]
+        name = urllib.parse.unquote(name)
+        label = urllib.parse.unquote(label) if label is not None else None
+        return name, int(version) if version is not None else None, label, verb, meta
+
+    def _not_api(self):
+        """A path outside /v1/: no handler, as TF Serving's HTTP server answers it."""
+        self._send(404, {"error": f"Not found: {self.command} {self._raw_path()}"})
 
     # --- verbs --------------------------------------------------------------
+    def do_OPTIONS(self):
+        """A CORS preflight (http_server.cc, ProcessRequest): OK when it names an http(s) origin."""
+        try:
+            if self.headers.get("Content-Length"):
+                self._read_body()
+            if not re.search(r"https?://", self.headers.get("Origin", "")):
+                raise failed_precondition("Origin header is missing in CORS preflight")
+            self._send(200, b"", "application/json")
+        except (ServingError, _TooLarge) as err:
+            self._error(err if isinstance(err, ServingError) else invalid(str(err)))
+
     def do_GET(self):
         try:
-            path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
-            if self.server.static is not None and self.server.static.handles(path) and path != self.server.metrics_path:
-                return self._send(200, *self.server.static.get(path))
-            if self.server.metrics_path and urllib.parse.urlsplit(self.path).path == self.server.metrics_path:
+            path = self._raw_path()
+            decoded = urllib.parse.unquote(path)
+            if self.server.metrics_path and path == self.server.metrics_path:
                 text = self.server.inference.metrics.prometheus_text(self.server.inference.gauges())
                 return self._send(200, text.encode(), "text/plain; version=0.0.4")
-            name, version, label, verb, meta = self._route()
-            if verb:
-                raise invalid(f"Malformed request: {verb} needs POST")
+            if not _API_PATH.fullmatch(path):
+                if self.server.static is not None and self.server.static.handles(decoded):
+                    return self._send(200, *self.server.static.get(decoded))
+                return self._not_api()
+            name, version, label, _, meta = self._route()
             if meta:
                 servable, defs = self.server.inference.metadata(name, version, label)
                 return self._send(200, metadata_json(name, servable.version, defs))
@@ -127,20 +214,30 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         try:
             body = self._read_body()
-            name, version, label, verb, meta = self._route()
-            if meta or verb not in ("predict", "classify", "regress"):
-                raise invalid(f"Malformed request: POST {self.path} (expected :predict, :classify or :regress)")
-            try:
-                request = json.loads(body)
-            except (ValueError, UnicodeDecodeError) as err:
-                raise invalid(f"JSON Parse error: {err}") from None
-            self._send(200, getattr(self, f"_{verb}")(name, version, label, request))
+            if not _API_PATH.fullmatch(self._raw_path()):
+                return self._not_api()
+            name, version, label, verb, _ = self._route()
+            self._send(200, getattr(self, f"_{verb}")(name, version, label, _parse_json(body)))
         except _TooLarge as err:
             self._send(413, {"error": str(err)})
         except ServingError as err:
             self._error(err)
         except Exception as err:  # noqa: BLE001
             self._error(ServingError(grpc.StatusCode.INTERNAL, f"{type(err).__name__}: {err}"))
+
+    def _other_method(self):
+        """PUT, DELETE, ...: a malformed API request (TF Serving's handler takes any method)."""
+        try:
+            self._read_body()
+            if not _API_PATH.fullmatch(self._raw_path()):
+                return self._not_api()
+            self._route()
+        except _TooLarge as err:
+            self._send(413, {"error": str(err)})
+        except ServingError as err:
+            self._error(err)
+
+    do_PUT = do_DELETE = do_PATCH = _other_method
 
     def _predict(self, name, version, label, request):
         if not isinstance(request, dict):
@@ -181,3 +278,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class _TooLarge(Exception):
     pass
+
+
+def _parse_json(body):
+    """The request body as JSON, with TF Serving's message when it is not (nesting too
+    deep for the parser is a parse error too: its RecursionError)."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise invalid(f"JSON Parse error: {err}") from None

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.util import deprecation  # the v1 loader is deprecated in TF2, and TF Serving's own way
 
+from keras_l11.serving.codec import dtype_string
 from keras_l11.serving.errors import ServingError, failed_precondition, invalid
 
 PREDICT = "tensorflow/serving/predict"
@@ -105,8 +106,15 @@ class Servable:
             raise invalid(
                 f"output tensor alias not found in signature: {unknown[0]} (outputs: {sorted(signature.outputs)})"
             )
-        for name, array in inputs.items():
-            signature.inputs[name].check(name, array)
+        for i, (name, array) in enumerate(inputs.items()):
+            spec = signature.inputs[name]
+            if not _same_dtype(array, spec.dtype):
+                # A TensorProto of another dtype is not cast (TF Serving feeds it as sent; the session refuses it).
+                raise invalid(
+                    f"Expects arg[{i}] ('{name}') to be {dtype_string(spec.dtype)} but "
+                    f"{dtype_string(tf.as_dtype(array.dtype))} is provided"
+                )
+            spec.check(name, array)
 
     def predict(self, signature, inputs, output_filter=()):
         """Checks and runs `signature` on `{name: array}`; returns `{name: array}`."""
@@ -172,6 +180,12 @@ class Servable:
                 f"input named 'inputs' (has {sorted(signature.inputs)})"
             )
         return self.call(signature, {"inputs": np.asarray(serialized_examples, dtype=object)}, timeout_ms)
+
+
+def _same_dtype(array, dtype):
+    if dtype == tf.string:
+        return array.dtype == object or array.dtype.kind in "SU"
+    return array.dtype == dtype.as_numpy_dtype
 
 
 def _op_error_code(err):

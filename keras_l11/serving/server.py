@@ -3,8 +3,8 @@
 For development, demos and tests on machines without `tensorflow_model_server`
 (see the docs' serving page); production runs the real TF Serving on the same config and
 `saved_models/` folders. Flags, defaults and messages follow TF Serving's;
-the ones it lacks (`--bind_address`, `--rest_api_max_body_bytes`,
-`--grpc_max_threads`) are marked as ours. Both ports bind 127.0.0.1 unless
+the ones it lacks (`--bind_address`, `--rest_api_max_body_bytes`, `--web...`) are
+marked as ours. Both ports bind 127.0.0.1 unless
 `--bind_address` says otherwise.
 """
 
@@ -95,11 +95,16 @@ class ModelServer:
         self.grpc_server = grpc.server(
             concurrent.futures.ThreadPoolExecutor(max_workers=self.options.grpc_max_threads),
             options=[
-                ("grpc.max_receive_message_length", self.options.rest_api_max_body_bytes),
+                # server.cc: SetMaxMessageSize(INT32_MAX), both ways
+                ("grpc.max_receive_message_length", INT32_MAX),
+                ("grpc.max_send_message_length", INT32_MAX),
                 ("grpc.so_reuseport", 0),
+                *grpc_channel_arguments(self.options.grpc_channel_arguments),
             ],
         )
         add_services(self.grpc_server, self.inference, self.reload_config)
+        if self.options.enable_grpc_healthcheck_service:
+            add_health_service(self.grpc_server)
         if self.grpc_server.add_insecure_port(f"{address}:{self.options.port}") == 0:
             raise OSError(f"cannot bind gRPC to {address}:{self.options.port}")
         self.grpc_server.start()
@@ -111,6 +116,7 @@ class ModelServer:
                 max_body_bytes=self.options.rest_api_max_body_bytes,
                 metrics_path=self.metrics_path,
                 static=self._static_files(),
+                cors=self.options.rest_api_enable_cors_support,
             )
             self._spawn(self.rest_server.serve_forever, "rest")
         if self.options.model_config_file and self.options.model_config_file_poll_wait_seconds > 0:
@@ -174,6 +180,37 @@ class ModelServer:
         if self.batcher is not None:
             self.batcher.close()
         self.manager.stop()
+
+
+INT32_MAX = (1 << 31) - 1
+
+
+def grpc_channel_arguments(text):
+    """`--grpc_channel_arguments` as gRPC server options: "key=value,...", a value
+    that parses as an int32 passed as an integer, any other as a string
+    (server.cc, parseGrpcChannelArgs and BuildAndStart)."""
+    options = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise invalid(f"--grpc_channel_arguments: {item!r} is not key=value")
+        try:
+            number = int(value)
+            options.append((key, number if -(1 << 31) <= number <= INT32_MAX else value))
+        except ValueError:
+            options.append((key, value))
+    return options
+
+
+def add_health_service(server):
+    """grpc.health.v1.Health, as TF Serving's --enable_grpc_healthcheck_service sets it:
+    "ModelService" and "PredictionService" (and the server, "") SERVING."""
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+    servicer = health.HealthServicer()
+    for service in ("", "ModelService", "PredictionService"):
+        servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
 
 
 def _session_config(options):
