@@ -39,7 +39,7 @@ setup(
     ],
     extras_require={
         # playwright drives Debian's chromium; the docs site is built strictly in CI
-        "test": ["pytest>=8", "pytest-xdist>=3.5", "ruff>=0.6", "pyyaml>=6", "playwright>=1.40", *DOCS],
+        "test": ["pytest>=8", "ruff>=0.6", "pyyaml>=6", "playwright>=1.40", *DOCS],
         "docs": DOCS,
     },
 )

@@ -7,7 +7,7 @@ whole process tree, disk), with every error-looking line of their output counted
 
 `main` is the README's first command (`pip install -e . && python quickstart.py`), `tests`
 its second (`pip install -e ".[test]" && python -m keras_l11.data.install && ruff ... &&
-python -m pytest -q -n 2 tests`); both run in a fresh clone of this checkout with a new
+python -m pytest -q tests`); both run in a fresh clone of this checkout with a new
 virtual environment, pip's cache off, as on a new machine. Disk is the virtual
 environment, the data cache and what the run left in the clone.
 """
@@ -29,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README_MAIN = "pip install -e . && python quickstart.py"
 README_TESTS = (
     'pip install -e ".[test]" && python -m keras_l11.data.install && ruff check . && ruff format --check . '
-    "&& python -m pytest -q -n 2 tests"
+    "&& python -m pytest -q tests"
 )
 # A line a new user would read as a failure: TensorFlow's C++ log lines (E, W, F), tracebacks, errors.
 ERROR_LOOKING = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [EWF] |Traceback|\berror\b|\bERROR\b|cuInit", re.I)

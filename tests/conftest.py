@@ -42,68 +42,13 @@ command_line.quiet_tensorflow()
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
-    """`tmp_path`s under the session folder (before pytest makes its factory); with
-    pytest-xdist, our scheduling of groups."""
+    """`tmp_path`s under the session folder (before pytest makes its factory)."""
     if not config.option.basetemp:
         config.option.basetemp = os.path.join(SESSION_DIR, "pytest")
-    if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(_GroupScheduling())
 
 
 def pytest_unconfigure(config):
     shutil.rmtree(SESSION_DIR, ignore_errors=True)
-
-
-# Test files by their measured time in the suite, longest first (the paper configurations
-# take about 22 minutes, the documented commands 10); the other files follow in their order.
-LONGEST_FIRST = (
-    "test_paper_configs.py",
-    "test_documented_commands.py",
-    "test_captioning_jobs.py",
-    "test_video_jobs.py",
-    "test_detection_jobs.py",
-)
-
-
-def _file_groups(items):
-    """`{file name: group}`: a file is its own group, joined with every file that
-    uses one of this conftest's session fixtures with it (so that the fixture,
-    a smoke training run, is built once)."""
-    parent = {}
-
-    def find(name):
-        while parent.setdefault(name, name) != name:
-            name = parent[name]
-        return name
-
-    for item in items:
-        for fixture in item.fixturenames:
-            definitions = item._fixtureinfo.name2fixturedefs.get(fixture, ())
-            if any(d.scope == "session" and d.func.__module__ == __name__ for d in definitions):
-                parent[find(item.path.name)] = find("fixture " + fixture)
-    return {item.path.name: find(item.path.name) for item in items}
-
-
-def pytest_collection_modifyitems(config, items):
-    """For `-n N` (pytest-xdist): each group of files runs whole in one worker
-    (`xdist_group`), and the longest groups start first."""
-    groups = _file_groups(items)
-    rank = {groups[name]: i for i, name in reversed(list(enumerate(LONGEST_FIRST))) if name in groups}
-    order = {id(item): i for i, item in enumerate(items)}
-    items.sort(key=lambda item: (rank.get(groups[item.path.name], len(rank)), order[id(item)]))
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[item.path.name]))
-
-
-class _GroupScheduling:
-    """With pytest-xdist: whole groups per worker, in the order above (xdist would sort them by size)."""
-
-    @staticmethod
-    def pytest_xdist_make_scheduler(config, log):
-        from xdist.scheduler import LoadGroupScheduling
-
-        config.option.loadscopereorder = False
-        return LoadGroupScheduling(config, log)
 
 
 def run_job(args, cwd=ROOT, env=None, timeout=600, check=True):
