@@ -101,8 +101,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if length > self.server.max_body_bytes:
             self._drain(length)
             raise _TooLarge(self._too_large(length))
-        body = self._read_exactly(length)
-        return body
+        return self._read_exactly(length)
 
     def _read_exactly(self, length):
         try:
