@@ -8,7 +8,10 @@ Prints one table:
   - errors during a soak run at 64 concurrent clients (REST and gRPC mixed);
   - the first request after a load, with and without SavedModel warmup;
   - requests past their deadline: how long until the answer, and whether the
-    server keeps computing (CPU seconds and resident memory after the answer).
+    server keeps computing (CPU seconds and resident memory after the answer);
+  - NTM traffic of mixed lengths with batching off, padded and unpadded;
+  - one REST request of a million rows, with and without batching's row limit;
+  - the soak's server memory and threads before and after.
 
 Each server is a separate `python -m serving` process on 127.0.0.1, as in a
 deployment; clients are threads of this process with one connection each.
@@ -81,6 +84,7 @@ def export_models(tmp):
 
 
 def start_server(tmp, batching, extra=(), config="models.config"):
+    """`batching`: False, True (the shipped serving/batching.config) or a config file's path."""
     grpc_port, rest_port = free_port(), free_port()
     args = [
         sys.executable,
@@ -93,7 +97,8 @@ def start_server(tmp, batching, extra=(), config="models.config"):
         *extra,
     ]
     if batching:
-        args += ["--enable_batching=true", f"--batching_parameters_file={ROOT}/serving/batching.config"]
+        path = batching if isinstance(batching, str) else f"{ROOT}/serving/batching.config"
+        args += ["--enable_batching=true", f"--batching_parameters_file={path}"]
     proc = subprocess.Popen(
         args,
         cwd=ROOT,
@@ -288,6 +293,81 @@ def deadline_rows(tmp, rows_per_request=100_000):
     return rows
 
 
+class MixedLengthCaller:
+    """gRPC NTM requests whose copy length changes with every call (5 to 20), as real
+    traffic's would: under batching, requests of different lengths meet in one batch."""
+
+    def __init__(self, port, seed):
+        from keras_l11.ntm.tasks import CopyTask
+
+        task, rng = CopyTask(), np.random.default_rng(seed)
+        self.callers = [
+            GrpcCaller(port, "ntm", {"sequence": task.example(seed=int(seed * 100 + i), length=int(n))[0][None]})
+            for i, n in enumerate(rng.integers(5, 21, size=8))
+        ]
+        self.i = 0
+
+    def __call__(self):
+        self.i += 1
+        return self.callers[self.i % len(self.callers)]()
+
+
+def mixed_length_rows(tmp, seconds):
+    """NTM traffic of mixed lengths at 8 and 64 clients: batching off, the shipped
+    config (padding on), and the same config with padding off, as TF Serving's
+    default is."""
+    unpadded = os.path.join(tmp, "batching-unpadded.config")
+    with open(f"{ROOT}/serving/batching.config") as f, open(unpadded, "w") as out:
+        out.write("".join(line for line in f if not line.startswith("pad_variable_length_inputs")))
+    rows = []
+    for label, batching in (
+        ("off", False),
+        ("serving/batching.config (padding on)", True),
+        ("same, padding off", unpadded),
+    ):
+        proc, grpc_port, _ = start_server(tmp, batching)
+        try:
+            for clients in (8, 64):
+                rps, errors, total = load(lambda i, port=grpc_port: MixedLengthCaller(port, i), clients, seconds)
+                rows.append([label, clients, f"{rps:.1f}", f"{errors} of {errors + total}"])
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(60)
+    return rows
+
+
+def big_request_rows(tmp, rows_per_request=1_000_000):
+    """One REST request of a million rows to the tiny model: refused before any work
+    under batching (max_batch_size 64), run without; the answer's status, time and the
+    server's resident memory before and after."""
+    body = json.dumps({"instances": [1.0] * rows_per_request}).encode()
+    rows = []
+    for label, batching in (("batching on (max_batch_size 64)", True), ("batching off", False)):
+        proc, _, rest_port = start_server(tmp, batching)
+        try:
+            _, rss_before = process_usage(proc.pid)
+            conn = http.client.HTTPConnection("127.0.0.1", rest_port, timeout=600)
+            start = time.perf_counter()
+            conn.request("POST", "/v1/models/tiny:predict", body, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            data = response.read()
+            answered = time.perf_counter() - start
+            _, rss_after = process_usage(proc.pid)
+            status = f"{response.status}" + (f" {json.loads(data)['error'][:48]}" if response.status != 200 else "")
+            rows.append(
+                [label, f"{len(body) / 2**20:.1f}", status, f"{answered:.2f}", f"{rss_before:.2f}", f"{rss_after:.2f}"]
+            )
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(60)
+    return rows
+
+
+def thread_count(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Threads:"))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(
         prog=f"python -m {__spec__.name}", description=__doc__, formatter_class=command_line.HelpFormatter
@@ -344,7 +424,11 @@ def main(argv=None):
                         else RestCaller(rest_port, "tiny", inputs["tiny"])
                     )
 
+                _, rss_before = process_usage(proc.pid)
+                threads_before = thread_count(proc.pid)
                 soak_rps, soak_errors, soak_total = load(mixed, 64, args.soak_seconds)
+                _, rss_after = process_usage(proc.pid)
+                threads_after = thread_count(proc.pid)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
@@ -355,8 +439,17 @@ def main(argv=None):
             row.append("")
     soak = (
         f"64 concurrent clients (32 REST, 32 gRPC), tiny model, batching on, {args.soak_seconds:.0f} s: "
-        f"{soak_total} requests, {soak_rps:.1f}/s, {soak_errors} errors"
+        f"{soak_total} requests, {soak_rps:.1f}/s, {soak_errors} errors; server memory {rss_before:.2f} GiB "
+        f"before, {rss_after:.2f} GiB after; threads {threads_before} before, {threads_after} after"
     )
+    print(soak, flush=True)
+    mixed_rows = format_table(["batching", "clients", "requests/s", "errors"], mixed_length_rows(tmp, args.seconds))
+    print(mixed_rows, flush=True)
+    big = format_table(
+        ["server", "body MiB", "answer", "seconds to answer", "RSS GiB before", "RSS GiB after"],
+        big_request_rows(tmp),
+    )
+    print(big, flush=True)
     warmup = format_table(
         ["warmup", "seconds to ready", "first request ms", "second request ms"], warmup_rows(tmp, inputs)
     )
@@ -384,6 +477,8 @@ def main(argv=None):
             ("Soak", soak),
             ("The NTM's first request after its version loads (gRPC), with and without SavedModel warmup", warmup),
             ("Requests past their deadline (the slow toy model, batching off)", deadlines),
+            ("NTM traffic of mixed copy lengths (5 to 20) over gRPC", mixed_rows),
+            ("One REST request of a million rows (the tiny model)", big),
         ],
     )
 

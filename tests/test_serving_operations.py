@@ -18,7 +18,7 @@ from toy_models import export_half_plus_two
 
 from keras_l11.serving.client import Client, ServingClientError
 
-from conftest import train_smoke_in_process
+from conftest import ROOT, train_smoke_in_process
 
 
 def test_hot_swap_under_load_fails_no_request(tmp_path):
@@ -235,3 +235,60 @@ def test_every_project_export_serves_the_in_process_numbers(project_exports, tmp
             assert got.dtype == np.float32
             np.testing.assert_array_equal(got, want, err_msg=f"{c.name} over {protocol}")
     assert server.stop() == 0
+
+
+def test_the_shipped_batching_config_batches_ntm_sequences_of_mixed_lengths(project_exports, tmp_path):
+    """With serving/batching.config (pad_variable_length_inputs, as TF Serving pads:
+    batching_util.cc, AddPadding), concurrent NTM requests of different lengths share
+    batches and all succeed; each answer comes back at its batch's length and its own
+    steps equal the unbatched answer (the model is causal)."""
+    import urllib.request
+
+    from keras_l11.ntm.tasks import CopyTask
+
+    out = project_exports
+    server = start_server(
+        [
+            f"--model_config_file={out / 'serving' / 'models.config'}",
+            "--enable_batching=true",
+            f"--batching_parameters_file={os.path.join(ROOT, 'serving', 'batching.config')}",
+            f"--monitoring_config_file={os.path.join(ROOT, 'serving', 'monitoring.config')}",
+        ],
+        tmp_path,
+    )
+    base = next(c for c in _config(out).model_config_list.config if c.name == "ntm_copy").base_path
+    version = max(int(v) for v in os.listdir(base) if v.isdigit())
+    local = tf.saved_model.load(os.path.join(base, str(version))).signatures["serving_default"]
+    sequences = [CopyTask(max_length=10).example(seed=s, length=2 + s % 8)[0][None] for s in range(24)]
+    wants = [local(sequence=tf.constant(s))["probabilities"].numpy() for s in sequences]
+    clients = [Client(server.grpc, "grpc") for _ in range(8)]
+    answers = {}
+
+    def ask(i):
+        for j in range(i, len(sequences), 8):
+            answers[j] = clients[i].predict("ntm_copy", {"sequence": sequences[j]})["probabilities"]
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(answers) == len(sequences)
+    for j, want in enumerate(wants):
+        got = answers[j]
+        assert got.shape[1] >= want.shape[1]
+        np.testing.assert_allclose(got[:, : want.shape[1]], want, atol=1e-5, err_msg=f"sequence {j}")
+    text = urllib.request.urlopen(f"{server.url}/monitoring/prometheus/metrics").read().decode()
+    counts = {
+        line.split()[0].rsplit(":", 1)[-1]: int(line.split()[1])
+        for line in text.splitlines()
+        if line.startswith(":tensorflow:serving:batching:")
+    }
+    assert counts["requests_total"] == 24 and counts["batches_total"] < 24  # some batches held several lengths
+    assert server.stop() == 0
+
+
+def _config(out):
+    config = model_server_config_pb2.ModelServerConfig()
+    text_format.Parse((out / "serving" / "models.config").read_text(), config)
+    return config

@@ -21,7 +21,7 @@ import tensorflow as tf
 import yaml
 from serving_helpers import config_text, http, real_tf_serving, reload, start_server, wait_for, y_of
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2, prediction_service_pb2_grpc
-from toy_models import export_half_plus_two, export_slow_model
+from toy_models import export_half_plus_two, export_running_sum, export_slow_model
 
 from keras_l11.serving import model_config
 from keras_l11.serving.client import Client, ServingClientError
@@ -253,6 +253,89 @@ def test_a_request_past_its_deadline_is_cancelled_not_just_answered(kind, tmp_pa
     assert server.stop() == 0
 
 
+def concurrent_posts(url, bodies):
+    """POSTs the bodies at once (each from its own thread); returns `[(status, body)]`."""
+    import threading
+
+    answers, barrier = [None] * len(bodies), threading.Barrier(len(bodies))
+
+    def post(i):
+        barrier.wait()
+        answers[i] = http("POST", url, bodies[i])
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return answers
+
+
+ONE_QUEUE = "max_batch_size { value: 4 }\nbatch_timeout_micros { value: 500000 }\nnum_batch_threads { value: 1 }\n"
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_batching_follows_tf_servings_rules(kind, tmp_path):
+    """With --enable_batching every signature is batched, one queue per signature
+    (batching_session.cc, BatchingSession::Create / InternalRun):
+    - a request over max_batch_size rows is refused before it is queued
+      (shared_batch_scheduler.h, ValidateBatchTaskQueueCapacity: "Task size ... is larger than
+      maximum input batch size ...");
+    - requests of different lengths in one batch fail together without padding
+      (batching_session.cc:536, MergeInputTensors), and are padded at the end with the
+      tensor's first element with pad_variable_length_inputs (batching_util.cc, AddPadding);
+    - an input with no batch dimension is refused (batching_util.h, ComputeTensorBatchSize);
+    - --enable_per_model_batching_parameters batches only versions that carry a
+      batching_params.pbtxt (bundle_factory_util.cc, GetPerModelBatchingParams)."""
+    binary = binary_for(kind)
+    export_running_sum(str(tmp_path / "sum"))
+    export_slow_model(str(tmp_path / "slow"))
+    (tmp_path / "batching.config").write_text(ONE_QUEUE)
+    (tmp_path / "models.config").write_text(config_text(("sum", tmp_path / "sum"), ("slow", tmp_path / "slow")))
+    server = start_server(
+        [
+            f"--model_config_file={tmp_path / 'models.config'}",
+            "--enable_batching=true",
+            f"--batching_parameters_file={tmp_path / 'batching.config'}",
+        ],
+        tmp_path,
+        binary=binary,
+    )
+    url = f"{server.url}/v1/models/sum:predict"
+    status, body = http("POST", url, {"instances": [[1.0]] * 5})
+    assert status == 400 and "Task size 5 is larger than maximum input batch size 4" in body["error"], body
+    answers = concurrent_posts(url, [{"instances": [[1.0] * 3]}, {"instances": [[1.0] * 5]}])
+    for status, body in answers:
+        assert status == 400 and "padding is turned off" in body["error"], answers
+    assert http("POST", url, {"instances": [[1.0, 2.0], [3.0, 4.0]]}) == (200, {"predictions": [[1, 3], [3, 7]]})
+    status, body = http("POST", f"{server.url}/v1/models/slow:predict", {"inputs": {"x": [[0.1] * 8], "steps": 2}})
+    assert status == 400 and "input tensors must have at least one dimension" in body["error"], body
+    assert server.stop() == 0
+
+    version = tmp_path / "sum" / "1"
+    (version / "batching_params.pbtxt").write_text(ONE_QUEUE + "pad_variable_length_inputs: true\n")
+    server = start_server(
+        [
+            f"--model_config_file={tmp_path / 'models.config'}",
+            "--enable_batching=true",
+            "--enable_per_model_batching_parameters=true",
+        ],
+        tmp_path,
+        binary=binary,
+    )
+    url = f"{server.url}/v1/models/sum:predict"
+    short, long = concurrent_posts(url, [{"instances": [[1.0, 2.0, 3.0]]}, {"instances": [[1.0] * 5]}])
+    assert long == (200, {"predictions": [[1, 2, 3, 4, 5]]}), long
+    # the short sequence comes back at the batch's length, padded with its first element (1.0)
+    assert short == (200, {"predictions": [[1, 3, 6, 7, 8]]}), short
+    status, body = http("POST", url, {"instances": [[1.0]] * 5})
+    assert status == 400 and "Task size 5" in body["error"], body
+    # no batching_params.pbtxt: not batched, so no batch dimension is needed
+    status, body = http("POST", f"{server.url}/v1/models/slow:predict", {"inputs": {"x": [[0.1] * 8], "steps": 2}})
+    assert status == 200, body
+    assert server.stop() == 0
+
+
 def write_warmup(version_dir, records):
     """`assets.extra/tf_serving_warmup_requests` with `records` (bytes each) as TFRecords."""
     path = os.path.join(version_dir, "assets.extra", "tf_serving_warmup_requests")
@@ -369,6 +452,10 @@ def test_a_production_command_line_starts_and_its_flags_work(kind, tmp_path):
             "--tensorflow_intra_op_parallelism=1",
             "--tensorflow_inter_op_parallelism=1",
             "--rest_api_timeout_in_ms=60000",
+            "--rest_api_num_threads=2",
+            "--saved_model_tags=serve",
+            "--num_load_threads=2",
+            "--flush_filesystem_caches=true",
         ],
         tmp_path,
         binary=binary,
@@ -396,7 +483,193 @@ def test_a_production_command_line_starts_and_its_flags_work(kind, tmp_path):
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
         answer = stub.Predict(predict, timeout=120)
         assert answer.outputs["y"].tensor_shape.dim[0].size == big.size
+        # outputs in the typed field, as Tensor::AsProtoField writes them (predict_util.cc)
+        predict.inputs["x"].CopyFrom(tf.make_tensor_proto(np.float32([1.0, 2.0, 3.0])))
+        answer = stub.Predict(predict, timeout=30).outputs["y"]
+        assert list(answer.float_val) == [2.5, 3.0, 3.5] and not answer.tensor_content
     assert server.stop() == 0
+
+
+def openssl(*args, cwd):
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not on PATH")
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_certificates(folder):
+    """A CA, and a server and a client certificate it signed (the server's for 127.0.0.1)."""
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=keras_l11 test CA",
+            "-keyout", "ca.key", "-out", "ca.pem", cwd=folder)  # fmt: skip
+    for name, san in (("server", "IP:127.0.0.1,DNS:localhost"), ("client", "DNS:client")):
+        openssl("req", "-x509", "-CA", "ca.pem", "-CAkey", "ca.key", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                "-subj", f"/CN={name}", "-addext", f"subjectAltName={san}",
+                "-keyout", f"{name}.key", "-out", f"{name}.pem", cwd=folder)  # fmt: skip
+    return {path.stem + path.suffix: path.read_text() for path in folder.iterdir()}
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_grpc_over_tls_from_an_ssl_config_file(kind, tmp_path):
+    """--ssl_config_file (server.cc, BuildServerCredentials): the server's key and
+    certificate from an SSLConfig; with client_verify, clients need a certificate signed
+    by custom_ca. --enable_serialization_as_tensor_content puts outputs in tensor_content."""
+    binary = binary_for(kind)
+    pem = make_certificates(tmp_path)
+    export_half_plus_two(str(tmp_path / "m"), 1)
+    quote = lambda text: '"' + text.replace("\n", "\\n") + '"'  # noqa: E731
+    (tmp_path / "ssl.config").write_text(
+        f"server_key: {quote(pem['server.key'])}\nserver_cert: {quote(pem['server.pem'])}\n"
+        f"custom_ca: {quote(pem['ca.pem'])}\nclient_verify: true\n"
+    )
+    server = start_server(
+        [
+            "--model_name=m",
+            f"--model_base_path={tmp_path / 'm'}",
+            f"--ssl_config_file={tmp_path / 'ssl.config'}",
+            "--enable_serialization_as_tensor_content=true",
+        ],
+        tmp_path,
+        binary=binary,
+    )
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "m"
+    request.inputs["x"].CopyFrom(tf.make_tensor_proto(np.float32([1.0, 2.0])))
+    trusted = grpc.ssl_channel_credentials(
+        pem["ca.pem"].encode(), pem["client.key"].encode(), pem["client.pem"].encode()
+    )
+    with grpc.secure_channel(server.grpc, trusted) as channel:
+        answer = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+        assert answer.outputs["y"].tensor_content and not answer.outputs["y"].float_val
+        np.testing.assert_array_equal(tf.make_ndarray(answer.outputs["y"]), [2.5, 3.0])
+    refused = [
+        grpc.insecure_channel(server.grpc),  # plain text to a TLS port
+        grpc.secure_channel(server.grpc, grpc.ssl_channel_credentials(pem["ca.pem"].encode())),  # no client cert
+    ]
+    for channel in refused:
+        with channel, pytest.raises(grpc.RpcError) as err:
+            prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=10)
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert server.stop() == 0
+
+
+def thread_count(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Threads:"))
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_rest_runs_on_a_bounded_pool_and_idle_connections_hold_no_thread(kind, tmp_path):
+    """--rest_api_num_threads (main.cc; server.h: 4 per CPU by default): 300 keep-alive
+    connections, each with a request answered and then idle, add at most the pool's
+    threads, and every one of them is answered again; pipelined requests are all answered."""
+    import socket
+
+    binary = binary_for(kind)
+    export_half_plus_two(str(tmp_path / "m"), 1)
+    server = start_server(
+        ["--model_name=m", f"--model_base_path={tmp_path / 'm'}", "--rest_api_num_threads=4"], tmp_path, binary=binary
+    )
+    body = b'{"instances": [1.0]}'
+    request = (
+        b"POST /v1/models/m:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+
+    def answers(conn, n):
+        data = b""
+        while data.count(b"HTTP/1.1 200") < n or not data.rstrip().endswith(b"}"):
+            chunk = conn.recv(65536)
+            assert chunk, data
+            data += chunk
+        return data.count(b'"predictions":[2.5]')
+
+    assert http("POST", f"{server.url}/v1/models/m:predict", {"instances": [1.0]})[0] == 200
+    before = thread_count(server.proc.pid)
+    connections = [socket.create_connection(("127.0.0.1", server.rest_port), timeout=30) for _ in range(300)]
+    try:
+        for conn in connections:
+            conn.sendall(request)
+        assert sum(answers(conn, 1) for conn in connections) == 300
+        time.sleep(0.5)
+        grown = thread_count(server.proc.pid) - before
+        assert grown <= 4, f"300 keep-alive connections added {grown} threads"
+        for conn in connections:  # idle, not closed: each is answered again
+            conn.sendall(request * 3)  # pipelined
+        assert sum(answers(conn, 3) for conn in connections) == 900
+    finally:
+        for conn in connections:
+            conn.close()
+    assert server.stop() == 0
+
+
+def test_sigterm_drains_within_the_grace_period_under_keep_alive_load(tmp_path):
+    """(ours; TF Serving's binary has no SIGTERM handler and dies at once.) A client
+    keeps one connection busy; a request that would run for minutes is in flight.
+    After SIGTERM the busy connection's answers say Connection: close, new connections
+    are refused, and the server exits once --shutdown_grace_seconds have passed."""
+    import signal
+    import socket
+    import threading
+
+    export_slow_model(str(tmp_path / "slow"))
+    export_half_plus_two(str(tmp_path / "m"), 1)
+    (tmp_path / "models.config").write_text(config_text(("slow", tmp_path / "slow"), ("m", tmp_path / "m")))
+    server = start_server(
+        [
+            f"--model_config_file={tmp_path / 'models.config'}",
+            "--rest_api_timeout_in_ms=0",
+            "--shutdown_grace_seconds=3",
+        ],
+        tmp_path,
+    )
+    slow = threading.Thread(
+        target=http,
+        args=("POST", f"{server.url}/v1/models/slow:predict", {"inputs": {"x": [[0.1] * 8], "steps": 2_000_000_000}}),
+        kwargs={"timeout": 60},
+        daemon=True,
+    )
+    slow.start()
+    body = b'{"instances": [1.0]}'
+    request = (
+        b"POST /v1/models/m:predict HTTP/1.1\r\nHost: x\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
+    conn = socket.create_connection(("127.0.0.1", server.rest_port), timeout=30)
+    headers, stop = [], threading.Event()
+
+    def keep_asking():
+        buffer = b""
+        while not stop.is_set():
+            try:
+                conn.sendall(request)
+                while b"\r\n\r\n" not in buffer or not buffer.rstrip().endswith(b"}"):
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+            except OSError:
+                return
+            headers.append((time.monotonic(), buffer.split(b"\r\n\r\n")[0]))
+            buffer = b""
+
+    client = threading.Thread(target=keep_asking, daemon=True)
+    client.start()
+    time.sleep(1.0)
+    answered_before = len(headers)
+    signalled = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(30) == 0
+    took = time.monotonic() - signalled
+    stop.set()
+    client.join(10)
+    conn.close()
+    assert answered_before > 0
+    late = [head for at, head in headers if at > signalled + 1.0]  # the server polls its stop flag every 0.5 s
+    assert all(b"connection: close" in head.lower() for head in late), late
+    assert 2.5 < took < 10, f"the server took {took:.1f} s to stop with a 3 s grace period"
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", server.rest_port), timeout=5)
 
 
 def test_version_prints_both_versions_without_starting():
@@ -429,6 +702,7 @@ def test_the_shipped_batching_and_monitoring_configs_parse_as_their_messages():
 
     params = BatchingParameters.from_text(shipped("batching.config"))
     assert (params.max_batch_size, params.batch_timeout_micros, params.num_batch_threads) == (64, 2000, 2)
+    assert params.pad_variable_length_inputs  # the shipped model (the NTM) takes sequences of any length
     assert _monitoring_path(os.path.join(ROOT, "serving", "monitoring.config")) == "/monitoring/prometheus/metrics"
 
 

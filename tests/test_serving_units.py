@@ -1,8 +1,11 @@
 """Serving pieces without a server: config files, the text-proto reader, the
 JSON codec and the batcher's merging."""
 
+import json
 import threading
+import time
 
+import grpc
 import numpy as np
 import pytest
 
@@ -25,7 +28,7 @@ def test_text_proto_reader_is_strict():
     ):
         with pytest.raises(TextProtoError):
             parse(bad, MONITORING_SCHEMA)
-    with pytest.raises(ValueError):
+    with pytest.raises(ServingError, match="input_batch_size_limit must be positive; was 0"):
         BatchingParameters.from_text("max_batch_size { value: 0 }")
 
 
@@ -122,7 +125,6 @@ def test_float32_values_survive_json_exactly():
 
 class FakeSignature:
     name = "serving_default"
-    batchable = True
 
 
 class FakeServable:
@@ -153,3 +155,123 @@ def test_batcher_merges_up_to_max_batch_size_and_splits_results():
     assert sorted(servable.calls) == [4, 4]  # 8 rows in batches of at most 4 rows
     for i in range(4):
         np.testing.assert_array_equal(results[i], [2 * i, 2 * (i + 100)])
+
+
+class Recorder:
+    """A servable that records the batches it runs: y = 2x, one row per input row."""
+
+    def __init__(self):
+        self.batches = []
+
+    def call(self, signature, inputs, timeout_ms=0):
+        self.batches.append(inputs["x"].copy())
+        return {"y": inputs["x"] * 2}
+
+
+def run_together(batcher, servable, requests):
+    """Runs the requests at once; returns each one's result or error."""
+    results = [None] * len(requests)
+
+    def one(i):
+        try:
+            results[i] = batcher.run(servable, FakeSignature(), requests[i])
+        except ServingError as err:
+            results[i] = err
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(requests))]
+    for t in threads:
+        t.start()
+        time.sleep(0.02)  # in this order
+    for t in threads:
+        t.join(10)
+    return results
+
+
+def test_batching_parameters_are_checked_with_tf_servings_messages():
+    """bundle_factory_util.cc (WrapSessionForBatching) and shared_batch_scheduler.h (AddQueue)."""
+    with pytest.raises(
+        ServingError, match="Last entry in allowed_batch_sizes must match max_batch_size; last entry was 8; expected 16"
+    ):
+        BatchingParameters.from_text("max_batch_size { value: 16 } allowed_batch_sizes: 4 allowed_batch_sizes: 8")
+    with pytest.raises(ServingError, match="input_batch_size_limit must be greater than or equal to max_execution"):
+        BatchingParameters.from_text("max_batch_size { value: 16 } enable_large_batch_splitting { value: true }")
+    params = BatchingParameters.from_text(
+        "max_batch_size { value: 16 } allowed_batch_sizes: 4 allowed_batch_sizes: 16 pad_variable_length_inputs: true"
+    )
+    assert (params.allowed_batch_sizes, params.pad_variable_length_inputs, params.max_enqueued_batches) == (
+        (4, 16),
+        True,
+        10,
+    )
+
+
+def test_allowed_batch_sizes_pad_the_batch_with_the_last_tasks_first_row_and_drop_it():
+    """batching_session.cc, MergeInputTensors / SplitOutputTensors."""
+    params = BatchingParameters(
+        max_batch_size=8, batch_timeout_micros=300_000, num_batch_threads=1, allowed_batch_sizes=(4, 8)
+    )
+    batcher, servable = Batcher(params), Recorder()
+    a, b = run_together(batcher, servable, [{"x": np.array([1.0, 2.0])}, {"x": np.array([3.0])}])
+    batcher.close()
+    np.testing.assert_array_equal(servable.batches[0], [1.0, 2.0, 3.0, 3.0])  # padded to 4 with b's first row
+    np.testing.assert_array_equal(a["y"], [2.0, 4.0])
+    np.testing.assert_array_equal(b["y"], [6.0])
+
+
+def test_large_batch_splitting_fills_the_open_batch_then_runs_whole_batches():
+    """shared_batch_scheduler.h, Schedule with enable_large_batch_splitting; batching_session.cc, SplitInputTask."""
+    params = BatchingParameters(
+        max_batch_size=8,
+        batch_timeout_micros=300_000,
+        num_batch_threads=1,
+        enable_large_batch_splitting=True,
+        max_execution_batch_size=3,
+    )
+    batcher, servable = Batcher(params), Recorder()
+    a, b = run_together(batcher, servable, [{"x": np.array([1.0])}, {"x": np.arange(10.0, 17.0)}])
+    batcher.close()
+    assert [len(x) for x in servable.batches] == [3, 3, 2]  # 1 + 2 of b, then 3 and 2 of b
+    np.testing.assert_array_equal(a["y"], [2.0])
+    np.testing.assert_array_equal(b["y"], np.arange(10.0, 17.0) * 2)
+    with pytest.raises(ServingError, match="Task size 9 is larger than maximum input batch size 8"):
+        Batcher(params).run(servable, FakeSignature(), {"x": np.zeros(9)})
+
+
+def test_a_full_queue_refuses_at_once_and_a_mismatched_batch_fails_together():
+    """shared_batch_scheduler.h (UNAVAILABLE when max_enqueued_batches are queued) and
+    batching_session.cc:536 (different shapes without padding: FAILED_PRECONDITION for every task)."""
+    params = BatchingParameters(
+        max_batch_size=3, batch_timeout_micros=300_000, max_enqueued_batches=1, num_batch_threads=1
+    )
+    batcher, servable = Batcher(params), Recorder()
+    first, second, third = run_together(
+        batcher, servable, [{"x": np.zeros((1, 3))}, {"x": np.zeros((1, 4))}, {"x": np.zeros((2, 3))}]
+    )
+    batcher.close()
+    assert third.code == grpc.StatusCode.UNAVAILABLE and "max_enqueued_batches is 1" in third.message
+    for err in (first, second):
+        assert err.code == grpc.StatusCode.FAILED_PRECONDITION and "padding is turned off" in err.message
+    assert servable.batches == []
+
+
+def test_float32_outputs_print_as_tf_serving_writes_them():
+    """json_tensor.cc, WriteDecimal: `%.6g` when it reads back as the same float32,
+    else `%.9g`; checked value by value against that rule over float32's whole range."""
+    rng = np.random.default_rng(0)
+    values = np.concatenate(
+        [
+            rng.random(20_000),
+            rng.standard_normal(20_000) * 10.0 ** rng.integers(-44, 38, 20_000),
+            [3.1, 0.1, 2.0, 1e-5, 999999.5, 1e13, 9.999999e12, -0.0, 0.0, 1e-45, 3.4e38, np.inf, -np.inf],
+        ]
+    ).astype(np.float32)
+
+    def rule(value):
+        if not np.isfinite(value) or value == 0:
+            return float(value)
+        text = f"{float(value):.6g}"
+        return float(text if np.float32(text) == value else f"{float(value):.9g}")
+
+    got = codec.float32_json_values(values)
+    np.testing.assert_array_equal(got, [rule(v) for v in values])
+    assert json.dumps(codec.array_to_json(np.float32([0.2, 0.62503475]), "y")) == "[0.2, 0.62503475]"

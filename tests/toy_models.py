@@ -86,6 +86,23 @@ def export_slow_model(base_path, version=1):
     return final
 
 
+def export_running_sum(base_path, version=1):
+    """A causal sequence model, as variable-length as the NTM's: `serving_default` takes
+    `sequence` float[-1, -1] and returns `total` float[-1, -1], its running sum over
+    time, so steps padded at the end leave the earlier outputs as they were."""
+    v1 = tf.compat.v1
+    final = os.path.join(base_path, str(version))
+    with tf.Graph().as_default():
+        sequence = v1.placeholder(tf.float32, [None, None], name="sequence")
+        total = tf.math.cumsum(sequence, axis=1, name="total")
+        signature = v1.saved_model.predict_signature_def({"sequence": sequence}, {"total": total})
+        with v1.Session() as session:
+            builder = v1.saved_model.Builder(final)
+            builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map={"serving_default": signature})
+            builder.save()
+    return final
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description="Export the half-plus-two toy model.")
     p.add_argument("base_path")

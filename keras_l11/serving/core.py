@@ -30,10 +30,7 @@ class Inference:
             signature = servable.signature(signature_name)
             inputs = decode_inputs(signature)
             servable.check_request(signature, inputs, output_filter)
-            if self.batcher is not None and self.batcher.can_batch(signature, inputs):
-                outputs = self.batcher.run(servable, signature, inputs, timeout_ms)
-            else:
-                outputs = servable.call(signature, inputs, timeout_ms)
+            outputs = self._runner(servable)(signature, inputs, timeout_ms)
             if output_filter:
                 outputs = {k: v for k, v in outputs.items() if k in output_filter}
             return servable, signature, outputs
@@ -42,13 +39,21 @@ class Inference:
         with self._count(name, "classify", entrypoint):
             servable = self.manager.resolve(name, version, label)
             signature = servable.signature(signature_name)
-            return servable, signature, servable.classify(signature, examples, timeout_ms)
+            return servable, signature, servable.classify(signature, examples, timeout_ms, self._runner(servable))
 
     def regress(self, name, version, label, signature_name, examples, entrypoint="REST", timeout_ms=0):
         with self._count(name, "regress", entrypoint):
             servable = self.manager.resolve(name, version, label)
             signature = servable.signature(signature_name)
-            return servable, signature, servable.regress(signature, examples, timeout_ms)
+            return servable, signature, servable.regress(signature, examples, timeout_ms, self._runner(servable))
+
+    def _runner(self, servable):
+        """How a version's signatures run: through the batcher when batching applies to
+        it (every signature of a batched model is batched, as in TF Serving), else directly."""
+        params = getattr(servable, "batching", None)
+        if self.batcher is None or params is None:
+            return servable.call
+        return lambda signature, inputs, timeout_ms: self.batcher.run(servable, signature, inputs, timeout_ms, params)
 
     def metadata(self, name, version, label):
         servable = self.manager.resolve(name, version, label)

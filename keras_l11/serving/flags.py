@@ -25,6 +25,24 @@ def _bool(text):
     return value in ("true", "1")
 
 
+# TF Serving flags (main.cc) a production command line may carry that change nothing
+# the local server does; they are accepted so the same command line starts both, and a
+# set one is named in the start-up log.
+ACCEPTED_WITHOUT_EFFECT = [
+    ("num_load_threads", int, 0, "versions load one at a time"),
+    ("num_unload_threads", int, 0, "versions unload one at a time"),
+    ("flush_filesystem_caches", lambda t: _bool(t), True, "no file-system caches are kept"),
+    ("tensorflow_session_parallelism", int, 0, "deprecated in TF Serving; use the intra/inter op flags"),
+    ("platform_config_file", str, "", "the tensorflow platform is the only one served"),
+    ("xla_cpu_compilation_enabled", lambda t: _bool(t), False, "the sessions run as TensorFlow sets them"),
+    ("xla_gpu_compilation_enabled", lambda t: _bool(t), False, "the sessions run as TensorFlow sets them"),
+    ("remove_unused_fields_from_bundle_metagraph", lambda t: _bool(t), True, "the MetaGraph is not kept"),
+    ("skip_initialize_tpu", lambda t: _bool(t), False, "no TPU"),
+    ("thread_pool_factory_config_file", str, "", "sessions use TensorFlow's own thread pools"),
+    ("mixed_precision", str, "", "models run in the precision they were exported in"),
+]
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="python -m serving", description=DESCRIPTION, formatter_class=HelpFormatter)
     flag = p.add_argument
@@ -51,6 +69,14 @@ def build_parser():
     )
     flag("--enable_batching", type=_bool, nargs="?", const=True, default=False, help="dynamic batching")
     flag("--batching_parameters_file", default="", help="text-format BatchingParameters")
+    flag(
+        "--enable_per_model_batching_parameters",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="with --enable_batching: batch a version only by its own batching_params.pbtxt (none: not batched)",
+    )
     flag("--monitoring_config_file", default="", help="text-format MonitoringConfig (Prometheus endpoint)")
     flag("--allow_version_labels_for_unavailable_models", type=_bool, nargs="?", const=True, default=False)
     flag(
@@ -87,6 +113,45 @@ def build_parser():
         default=False,
         help="the standard gRPC health service (grpc.health.v1.Health): ModelService and PredictionService SERVING",
     )
+    flag(
+        "--rest_api_num_threads",
+        type=int,
+        default=0,
+        help="threads answering REST requests (0: 4 per CPU); idle keep-alive connections hold none",
+    )
+    flag("--ssl_config_file", default="", help="text-format SSLConfig: serve gRPC over TLS with its key and certificate")
+    flag(
+        "--use_alts_credentials",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="serve gRPC with ALTS credentials (Google Cloud)",
+    )
+    flag(
+        "--enable_serialization_as_tensor_content",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="gRPC Predict outputs in tensor_content instead of the typed value fields",
+    )
+    flag("--saved_model_tags", default="serve", help="comma-separated tags of the MetaGraph to load")
+    flag("--tensorflow_session_config_file", default="", help="text-format tensorflow.ConfigProto for the sessions")
+    flag(
+        "--per_process_gpu_memory_fraction",
+        type=float,
+        default=0.0,
+        help="fraction of each GPU's memory the sessions may take (0: grow as needed)",
+    )
+    flag(
+        "--shutdown_grace_seconds",
+        type=float,
+        default=20.0,
+        help="(ours) on SIGTERM, how long requests being answered may take to finish before the server exits",
+    )
+    for name, kind, default, why in ACCEPTED_WITHOUT_EFFECT:
+        flag(f"--{name}", type=kind, default=default, help=f"accepted, no effect here: {why}")
     flag("--version", action="store_true", help="print the server's and TensorFlow's versions and exit")
     flag("--web", action="store_true", help="(ours) serve the web demos at / on the REST port")
     flag("--web_root", default="", help="(ours) the web demos' folder (default: keras_l11/web/pages)")

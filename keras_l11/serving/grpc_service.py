@@ -54,6 +54,8 @@ def _echo(response_spec, name, version, signature_name):
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+    as_tensor_content = False  # --enable_serialization_as_tensor_content
+
     def __init__(self, inference):
         self.inference = inference
 
@@ -77,7 +79,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         response = predict_pb2.PredictResponse()
         _echo(response.model_spec, name, servable.version, signature.name)
         for key, value in outputs.items():
-            response.outputs[key].CopyFrom(codec.array_to_tensor_proto(value))
+            response.outputs[key].CopyFrom(codec.array_to_tensor_proto(value, self.as_tensor_content))
         return response
 
     def _examples(self, method, model_spec, examples, result, response_spec, context):
@@ -170,6 +172,8 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         return model_management_pb2.ReloadConfigResponse()
 
 
-def add_services(server, inference, reload_config):
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(inference), server)
+def add_services(server, inference, reload_config, as_tensor_content=False):
+    prediction = PredictionService(inference)
+    prediction.as_tensor_content = as_tensor_content
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(prediction, server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(inference, reload_config), server)

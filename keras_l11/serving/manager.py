@@ -77,6 +77,8 @@ class ModelManager:
         on_unload=None,
         warmup_iterations=1,
         session_config=None,
+        batching_for=None,
+        tags=("serve",),
     ):
         validate_config(config)
         self.poll_seconds = poll_seconds
@@ -86,6 +88,9 @@ class ModelManager:
         self.on_unload = on_unload or (lambda servable: None)
         self.warmup_iterations = warmup_iterations  # 0: no warmup (--enable_model_warmup=false)
         self.session_config = session_config
+        # path -> BatchingParameters or None: how a version's requests are batched (read at load)
+        self.batching_for = batching_for or (lambda path: None)
+        self.tags = list(tags)  # --saved_model_tags
         self._lock = threading.RLock()
         self._poll_lock = threading.Lock()
         self._stop = threading.Event()
@@ -171,7 +176,8 @@ class ModelManager:
             model.versions[version] = status
             status.state = LOADING
         try:
-            servable = Servable(model.name, version, path, self.session_config)
+            servable = Servable(model.name, version, path, self.session_config, self.tags)
+            servable.batching = self.batching_for(path)
             if self.warmup_iterations:
                 records = run_warmup(servable, self.warmup_iterations)
                 if records:

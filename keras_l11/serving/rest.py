@@ -1,16 +1,18 @@
-"""TF Serving's REST API (`/v1/models/...`) over a threaded HTTP/1.1 server."""
+"""TF Serving's REST API (`/v1/models/...`) over HTTP/1.1, answered by a bounded
+pool of threads (`keras_l11.serving.http_pool`)."""
 
 import http.server
 import json
+import os
 import re
 import socket
-import socketserver
 import urllib.parse
 
 import grpc
 
 from keras_l11.serving import codec
 from keras_l11.serving.errors import ServingError, failed_precondition, invalid
+from keras_l11.serving.http_pool import PooledHTTPServer
 from keras_l11.serving.protos import metadata_json, status_json
 
 # TF Serving's routes (http_rest_api_util.h and .cc): every path under /v1/ goes to the API, any
@@ -24,12 +26,7 @@ _STATUS = re.compile(
 )
 
 
-class RestServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = False  # server_close() waits for in-flight requests
-    block_on_close = True
-    allow_reuse_address = True
-    request_queue_size = 256  # listen backlog: many clients connecting at once are not refused
-
+class RestServer(PooledHTTPServer):
     def __init__(
         self,
         address,
@@ -39,6 +36,7 @@ class RestServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         metrics_path=None,
         static=None,
         cors=False,
+        num_threads=None,
     ):
         self.inference = inference
         self.static = static  # keras_l11.web.static.StaticFiles of the web demos, or None
@@ -48,13 +46,14 @@ class RestServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.max_body_bytes = max_body_bytes
         self.metrics_path = metrics_path
         self.cors = cors  # --rest_api_enable_cors_support
-        super().__init__(address, _Handler)
+        # --rest_api_num_threads; TF Serving's default is 4 per CPU (server.h)
+        super().__init__(address, _Handler, num_threads or 4 * (os.cpu_count() or 1))
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "keras_l11-serving"
-    timeout = 5  # idle keep-alive connections close, so shutdown never waits on them
+    timeout = 5  # a client that stalls within a request for this long loses its connection
     # Headers and body leave in one segment, and without Nagle's delay: otherwise
     # the client's delayed ACK stalls every keep-alive response by ~40 ms.
     wbufsize = 1 << 16
@@ -76,6 +75,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Access-Control-Allow-Methods", "POST, GET")
             self.send_header("Access-Control-Allow-Headers", "Content-Type")
         self.send_header("Content-Length", str(len(data)))
+        if self.server.draining:  # shutting down: this is the connection's last answer
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 

@@ -54,17 +54,11 @@ class Signature:
         self.inputs = {k: TensorSpec(v) for k, v in signature_def.inputs.items()}
         self.outputs = {k: TensorSpec(v) for k, v in signature_def.outputs.items()}
 
-    @property
-    def batchable(self):
-        """True when every input and output has a leading batch dimension."""
-        specs = list(self.inputs.values()) + list(self.outputs.values())
-        return all(s.shape is not None and len(s.shape) >= 1 and s.shape[0] is None for s in specs)
-
 
 class Servable:
     """A model version loaded from `<base_path>/<version>/`."""
 
-    def __init__(self, name, version, path, session_config=None):
+    def __init__(self, name, version, path, session_config=None, tags=("serve",)):
         self.name = name
         self.version = version
         self.path = path
@@ -74,12 +68,13 @@ class Servable:
         self._session = tf.compat.v1.Session(graph=self._graph, config=session_config)
         try:
             with self._graph.as_default(), deprecation.silence():
-                meta_graph = tf.compat.v1.saved_model.loader.load(self._session, ["serve"], path)
+                meta_graph = tf.compat.v1.saved_model.loader.load(self._session, list(tags), path)
         except BaseException:
             self._session.close()
             raise
         self.signature_defs = {k: v for k, v in meta_graph.signature_def.items() if not k.startswith("__")}
         self.signatures = {k: Signature(k, v) for k, v in self.signature_defs.items()}
+        self.batching = None  # BatchingParameters when requests to this version are batched
         # No explicit close on unload: a request still running holds this object, and the
         # session is freed (Session.__del__) when the last one lets go of it.
 
@@ -146,10 +141,10 @@ class Servable:
             raise ServingError(_op_error_code(err), op_error_message(err)) from None
         return {k: np.asarray(v) for k, v in outputs.items()}
 
-    def classify(self, signature, serialized_examples, timeout_ms=0):
+    def classify(self, signature, serialized_examples, timeout_ms=0, call=None):
         if signature.method != CLASSIFY:
             raise invalid(f"Expected classification signature method_name to be {CLASSIFY}. Was: {signature.method}")
-        outputs = self._run_examples(signature, serialized_examples, timeout_ms)
+        outputs = self._run_examples(signature, serialized_examples, timeout_ms, call)
         scores = outputs.get("scores")
         classes = outputs.get("classes")
         if scores is None and classes is None:
@@ -162,10 +157,10 @@ class Servable:
             for cs, ss in zip(classes, scores)
         ]
 
-    def regress(self, signature, serialized_examples, timeout_ms=0):
+    def regress(self, signature, serialized_examples, timeout_ms=0, call=None):
         if signature.method != REGRESS:
             raise invalid(f"Expected regression signature method_name to be {REGRESS}. Was: {signature.method}")
-        outputs = self._run_examples(signature, serialized_examples, timeout_ms)
+        outputs = self._run_examples(signature, serialized_examples, timeout_ms, call)
         if "outputs" not in outputs:
             raise failed_precondition("regression signature has no 'outputs' output")
         values = np.reshape(outputs["outputs"], (len(serialized_examples), -1))
@@ -173,13 +168,14 @@ class Servable:
             raise invalid(f"Expected one regression value per example, got {values.shape[1]}")
         return [float(v) for v in values[:, 0]]
 
-    def _run_examples(self, signature, serialized_examples, timeout_ms=0):
+    def _run_examples(self, signature, serialized_examples, timeout_ms=0, call=None):
+        """`call` runs the signature (the batcher's, when batching applies)."""
         if list(signature.inputs) != ["inputs"]:
             raise failed_precondition(
                 f"signature '{signature.name}' does not take one serialized tf.Example "
                 f"input named 'inputs' (has {sorted(signature.inputs)})"
             )
-        return self.call(signature, {"inputs": np.asarray(serialized_examples, dtype=object)}, timeout_ms)
+        return (call or self.call)(signature, {"inputs": np.asarray(serialized_examples, dtype=object)}, timeout_ms)
 
 
 def _same_dtype(array, dtype):

@@ -10,6 +10,7 @@ marked as ours. Both ports bind 127.0.0.1 unless
 
 import concurrent.futures
 import logging
+import os
 import signal
 import sys
 import threading
@@ -59,18 +60,21 @@ class ModelServer:
 
     def __init__(self, config, options):
         self.options = options
+        self._credentials = grpc_credentials(options)  # a bad SSL config stops start-up here
         self.batcher = None
         metrics = Metrics()
         if options.batching_parameters_file and not options.enable_batching:  # server.cc, BuildAndStart
             raise invalid(
                 "server_options.batching_parameters_file is set without setting server_options.enable_batching to true."
             )
+        batching_for = None
         if options.enable_batching:
             params = BatchingParameters()
             if options.batching_parameters_file:
                 with open(options.batching_parameters_file) as f:
                     params = BatchingParameters.from_text(f.read())
             self.batcher = Batcher(params, on_batch=metrics.record_batch)
+            batching_for = per_model_batching if options.enable_per_model_batching_parameters else lambda path: params
         self.manager = ModelManager(
             config,
             poll_seconds=options.file_system_poll_wait_seconds,
@@ -79,6 +83,8 @@ class ModelServer:
             allow_labels_for_unavailable=options.allow_version_labels_for_unavailable_models,
             warmup_iterations=max(options.num_request_iterations_for_warmup, 1) if options.enable_model_warmup else 0,
             session_config=_session_config(options),
+            batching_for=batching_for,
+            tags=[t.strip() for t in options.saved_model_tags.split(",") if t.strip()],
         )
         self.inference = Inference(self.manager, self.batcher, metrics)
         self.metrics_path = _monitoring_path(options.monitoring_config_file)
@@ -102,10 +108,22 @@ class ModelServer:
                 *grpc_channel_arguments(self.options.grpc_channel_arguments),
             ],
         )
-        add_services(self.grpc_server, self.inference, self.reload_config)
+        add_services(
+            self.grpc_server,
+            self.inference,
+            self.reload_config,
+            as_tensor_content=self.options.enable_serialization_as_tensor_content,
+        )
         if self.options.enable_grpc_healthcheck_service:
             add_health_service(self.grpc_server)
-        if self.grpc_server.add_insecure_port(f"{address}:{self.options.port}") == 0:
+        credentials = self._credentials
+        target = f"{address}:{self.options.port}"
+        bound = (
+            self.grpc_server.add_secure_port(target, credentials)
+            if credentials is not None
+            else self.grpc_server.add_insecure_port(target)
+        )
+        if bound == 0:
             raise OSError(f"cannot bind gRPC to {address}:{self.options.port}")
         self.grpc_server.start()
         if self.options.rest_api_port:
@@ -117,6 +135,7 @@ class ModelServer:
                 metrics_path=self.metrics_path,
                 static=self._static_files(),
                 cors=self.options.rest_api_enable_cors_support,
+                num_threads=self.options.rest_api_num_threads,
             )
             self._spawn(self.rest_server.serve_forever, "rest")
         if self.options.model_config_file and self.options.model_config_file_poll_wait_seconds > 0:
@@ -166,23 +185,42 @@ class ModelServer:
                         flush=True,
                     )
 
-    def stop(self, grace_seconds=30):
-        """Stops accepting requests; in-flight ones finish (up to the grace period)."""
+    def stop(self, grace_seconds=None):
+        """A bounded drain: both ports stop taking requests (idle keep-alive connections
+        close), requests being answered finish for up to `grace_seconds`
+        (`--shutdown_grace_seconds`), then the rest is cut off."""
+        grace_seconds = self.options.shutdown_grace_seconds if grace_seconds is None else grace_seconds
         self._stop.set()
+        started = time.monotonic()
         waits = []
+        drained = True
         if self.grpc_server is not None:
             waits.append(self.grpc_server.stop(grace_seconds))
         if self.rest_server is not None:
             self.rest_server.shutdown()
-            self.rest_server.server_close()  # joins the request threads
+            drained = self.rest_server.server_close(grace_seconds)
         for event in waits:
-            event.wait(grace_seconds)
+            drained = event.wait(max(0.0, grace_seconds - (time.monotonic() - started)) + 1) and drained
         if self.batcher is not None:
             self.batcher.close()
         self.manager.stop()
+        return drained
 
 
 INT32_MAX = (1 << 31) - 1
+PER_MODEL_BATCHING_FILE = "batching_params.pbtxt"
+
+
+def per_model_batching(path):
+    """`--enable_per_model_batching_parameters` (bundle_factory_util.cc,
+    `GetPerModelBatchingParams`): a version is batched with its own
+    `batching_params.pbtxt` when it has one, and not batched otherwise; a file that
+    does not parse fails the load."""
+    file = os.path.join(path, PER_MODEL_BATCHING_FILE)
+    if not os.path.exists(file):
+        return None
+    with open(file) as f:
+        return BatchingParameters.from_text(f.read())
 
 
 def grpc_channel_arguments(text):
@@ -214,13 +252,56 @@ def add_health_service(server):
 
 
 def _session_config(options):
-    """The sessions' threads (main.cc: --tensorflow_intra_op_parallelism, --tensorflow_inter_op_parallelism)."""
+    """The sessions' ConfigProto as server.cc builds it: --tensorflow_session_config_file,
+    then the thread flags and --per_process_gpu_memory_fraction on top."""
     import tensorflow as tf
 
-    return tf.compat.v1.ConfigProto(
-        intra_op_parallelism_threads=options.tensorflow_intra_op_parallelism,
-        inter_op_parallelism_threads=options.tensorflow_inter_op_parallelism,
+    config = tf.compat.v1.ConfigProto()
+    if options.tensorflow_session_config_file:
+        with open(options.tensorflow_session_config_file) as f:
+            try:
+                text_format.Parse(f.read(), config)
+            except text_format.ParseError as err:
+                raise invalid(f"Error parsing text-format tensorflow.ConfigProto: {err}") from None
+    if options.tensorflow_intra_op_parallelism:
+        config.intra_op_parallelism_threads = options.tensorflow_intra_op_parallelism
+    if options.tensorflow_inter_op_parallelism:
+        config.inter_op_parallelism_threads = options.tensorflow_inter_op_parallelism
+    if options.per_process_gpu_memory_fraction:
+        config.gpu_options.per_process_gpu_memory_fraction = options.per_process_gpu_memory_fraction
+    return config
+
+
+def grpc_credentials(options):
+    """server.cc, BuildServerCredentials: ALTS, else TLS from --ssl_config_file (client
+    certificates required and checked against custom_ca when client_verify), else None
+    (plain)."""
+    if options.use_alts_credentials:
+        return grpc.alts_server_credentials()
+    if not options.ssl_config_file:
+        return None
+    from keras_l11.serving.textproto import SSL_SCHEMA, TextProtoError, parse
+
+    with open(options.ssl_config_file) as f:
+        try:
+            ssl = parse(f.read(), SSL_SCHEMA)
+        except TextProtoError as err:
+            raise invalid(f"Error parsing text-format tensorflow.serving.SSLConfig: {err}") from None
+    if not ssl.get("server_key") or not ssl.get("server_cert"):
+        raise invalid(f"{options.ssl_config_file}: an SSLConfig needs server_key and server_cert")
+    return grpc.ssl_server_credentials(
+        [(ssl["server_key"].encode(), ssl["server_cert"].encode())],
+        root_certificates=ssl["custom_ca"].encode() if ssl.get("custom_ca") else None,
+        require_client_auth=bool(ssl.get("client_verify")),
     )
+
+
+def _log_accepted_flags(options):
+    from keras_l11.serving.flags import ACCEPTED_WITHOUT_EFFECT
+
+    for name, _, default, why in ACCEPTED_WITHOUT_EFFECT:
+        if getattr(options, name) != default:
+            log.info("--%s=%s is accepted and has no effect here: %s", name, getattr(options, name), why)
 
 
 def _monitoring_path(path):
@@ -245,6 +326,7 @@ def serve(options):
             config = single_model_config(options.model_name, options.model_base_path)
         else:
             raise invalid("Both server_options.model_base_path and server_options.model_config_file are empty!")
+        _log_accepted_flags(options)
         server = ModelServer(config, options)
     except (ServingError, OSError, ValueError) as err:
         print(getattr(err, "message", str(err)), file=sys.stderr)
@@ -262,8 +344,12 @@ def serve(options):
         log.info(accelerators)
     while not stop.wait(0.5):
         pass
-    print("Shutting down: finishing in-flight requests", flush=True)
+    print(f"Shutting down: finishing in-flight requests (at most {options.shutdown_grace_seconds:g} s)", flush=True)
     started = time.monotonic()
-    server.stop()
+    drained = server.stop()
     print(f"Server stopped ({time.monotonic() - started:.2f} s to finish)", flush=True)
+    if not drained:
+        # A request outlived the grace period; its thread would hold the interpreter's exit.
+        print("Requests still running after the grace period were cut off", file=sys.stderr, flush=True)
+        os._exit(0)
     return 0

@@ -1,6 +1,6 @@
 """A reader for the small text-format protos TF Serving takes whose message
 types `tensorflow-serving-api` does not ship (BatchingParameters,
-MonitoringConfig). It accepts what TF Serving's own parser accepts for them:
+MonitoringConfig, SSLConfig). It accepts what TF Serving's own parser accepts for them:
 nested messages `name { ... }`, scalar fields `name: value` with numbers,
 booleans and quoted strings, comments `#`, optional commas/semicolons.
 """
@@ -84,6 +84,9 @@ def parse(text, schema):
             elif ftype is str:
                 if kind != "value" or not isinstance(value, str):
                     raise TextProtoError(f"{name!r} must be a quoted string")
+                while pos < len(tokens) and tokens[pos][0] == "value" and isinstance(tokens[pos][1], str):
+                    value += tokens[pos][1]  # adjacent strings are one string, as in protobuf
+                    pos += 1
                 out[name] = value
             else:
                 if kind != "value" or isinstance(value, str):
@@ -91,7 +94,10 @@ def parse(text, schema):
                 if ftype is int and not float(value).is_integer():
                     raise TextProtoError(f"{name!r} must be an integer, got {value!r}")
                 value = ftype(value)
-                out[name] = out[name] + [value] if name in out else value  # repeated scalars: a list
+                if name in out:  # a repeated scalar: a list
+                    out[name] = (out[name] if isinstance(out[name], list) else [out[name]]) + [value]
+                else:
+                    out[name] = value
         if closing is not None:
             raise TextProtoError("unbalanced braces: missing '}'")
         return out
@@ -114,5 +120,7 @@ BATCHING_SCHEMA = {
     "enable_large_batch_splitting": _wrapped(bool),
     "max_execution_batch_size": _wrapped(int),
 }
+
+SSL_SCHEMA = {"server_key": str, "server_cert": str, "custom_ca": str, "client_verify": bool}
 
 MONITORING_SCHEMA = {"prometheus_config": {"enable": bool, "path": str}}
