@@ -119,7 +119,9 @@ def build_parser():
         default=0,
         help="threads answering REST requests (0: 4 per CPU); idle keep-alive connections hold none",
     )
-    flag("--ssl_config_file", default="", help="text-format SSLConfig: serve gRPC over TLS with its key and certificate")
+    flag(
+        "--ssl_config_file", default="", help="text-format SSLConfig: serve gRPC over TLS with its key and certificate"
+    )
     flag(
         "--use_alts_credentials",
         type=_bool,
