@@ -50,7 +50,7 @@ class Inference:
     def _runner(self, servable):
         """How a version's signatures run: through the batcher when batching applies to
         it (every signature of a batched model is batched, as in TF Serving), else directly."""
-        params = getattr(servable, "batching", None)
+        params = servable.batching
         if self.batcher is None or params is None:
             return servable.call
         return lambda signature, inputs, timeout_ms: self.batcher.run(servable, signature, inputs, timeout_ms, params)
