@@ -174,7 +174,16 @@ def test_prometheus_metrics(server):
 BAD_REQUESTS = [
     ("malformed JSON", "POST", "hp2:predict", b'{"instances": [1.0', 400, "JSON Parse error"),
     ("wrong dtype", "POST", "hp2:predict", {"instances": ["a", "b"]}, 400, ""),
-    ("wrong shape", "POST", "hp2:predict", {"instances": [[1.0, 2.0]]}, 400, ""),
+    # shapes are not checked against the signature (TF Serving feeds what is sent: predict_util.cc), so a
+    # [1, 2] x is answered; a z the graph cannot reduce over axis 1 is the session's INVALID_ARGUMENT
+    (
+        "a shape the graph cannot take",
+        "POST",
+        "hp2:predict",
+        {"signature_name": "two_inputs", "instances": [{"x": 1.0, "z": 1.0}]},
+        400,
+        "Invalid reduction dimension",
+    ),
     (
         "inconsistent batch (an instance lacks an input)",
         "POST",
@@ -398,7 +407,11 @@ def test_grpc_model_status(stubs):
             grpc.StatusCode.INVALID_ARGUMENT,
             "to be float but int32 is provided",
         ),
-        (lambda: predict_request("hp2", x=np.array([[1.0]], np.float32)), grpc.StatusCode.INVALID_ARGUMENT, ""),
+        (
+            lambda: predict_request("hp2", signature="two_inputs", x=np.float32([1.0]), z=np.float32([1.0])),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "Invalid reduction dimension",
+        ),
         (
             lambda: predict_request("hp2", signature="nope", x=np.array([1.0], np.float32)),
             grpc.StatusCode.INVALID_ARGUMENT,
@@ -420,7 +433,7 @@ def test_grpc_model_status(stubs):
         "unknown version",
         "wrong dtype",
         "int32 for a float input",
-        "wrong shape",
+        "a shape the graph cannot take",
         "unknown signature",
         "missing input",
         "unknown label",

@@ -94,6 +94,16 @@ BAD_START = {
         (),
         "Request to assign label to version 1 of model a, which is not currently available for inference",
     ),
+    "no gRPC port or socket": (
+        config_text(("a", "%(a)s")),
+        ("--port=0",),
+        "At least one of server_options.grpc_port or server_options.grpc_socket_path must be set.",
+    ),
+    "ALTS and TLS at once": (
+        config_text(("a", "%(a)s")),
+        ("--use_alts_credentials=true", "--ssl_config_file=ssl.config"),
+        "Either use_alts_credentials must be false or ssl_config_file must be empty.",
+    ),
     "batching file without batching": (
         config_text(("a", "%(a)s")),
         ("--batching_parameters_file=batching.config",),
@@ -380,8 +390,8 @@ def test_a_version_whose_warmup_fails_never_serves_and_the_previous_one_keeps_se
     staging = tmp_path / "staging"
     export_half_plus_two(str(staging), 2, b=3.0)
     bad_request = predict_log([1.0])
-    bad_request.predict_log.request.inputs["x"].CopyFrom(tf.make_tensor_proto(np.ones((2, 2), np.float32)))
-    write_warmup(staging / "2", [bad_request.SerializeToString()])  # a rank-2 x: the run fails
+    bad_request.predict_log.request.inputs["x"].CopyFrom(tf.make_tensor_proto(np.ones(2, np.int32)))
+    write_warmup(staging / "2", [bad_request.SerializeToString()])  # an int32 x for a float input: the run fails
     os.rename(staging / "2", tmp_path / "m" / "2")
     if warmup:
         status = wait_for(

@@ -20,11 +20,14 @@ import os
 import shutil
 import tempfile
 
+import flatbuffers
 import tensorflow as tf
 
 
-def export_half_plus_two(base_path, version, a=0.5, b=2.0):
-    """Writes `<base_path>/<version>/` (atomically) and returns its path."""
+def export_half_plus_two(base_path, version, a=0.5, b=2.0, x_shape=(None,)):
+    """Writes `<base_path>/<version>/` (atomically) and returns its path. `x_shape`
+    (None = any size) is the predict input's declared shape: TF Serving's own
+    half_plus_two declares [-1, 1]."""
     v1 = tf.compat.v1
     final = os.path.join(base_path, str(version))
     os.makedirs(base_path, exist_ok=True)
@@ -33,7 +36,7 @@ def export_half_plus_two(base_path, version, a=0.5, b=2.0):
     with tf.Graph().as_default():
         a_var = v1.Variable(a, name="a")
         b_var = v1.Variable(b, name="b")
-        x = v1.placeholder(tf.float32, [None], name="x")
+        x = v1.placeholder(tf.float32, list(x_shape), name="x")
         z = v1.placeholder(tf.float32, [None, 2], name="z")
         y = tf.add(a_var * x, b_var, name="y")
         z_sum = tf.reduce_sum(z, axis=1, name="z_sum")
@@ -101,6 +104,75 @@ def export_running_sum(base_path, version=1):
             builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map={"serving_default": signature})
             builder.save()
     return final
+
+
+def export_half_plus_two_tf2(base_path, version=1):
+    """`y = 0.5 x + 2` saved by TF2's `tf.saved_model.save`, which writes the predict
+    method name on every signature: `serving_default` (x float[-1, 1] -> y),
+    `classify_x_to_y` (serialized tf.Example -> classes, scores) and `regress_x_to_y`
+    (serialized tf.Example -> outputs), as TF Serving's saved_model_half_plus_two_tf2."""
+    module = tf.Module()
+    module.a, module.b = tf.Variable(0.5), tf.Variable(2.0)
+
+    def parse(inputs):
+        return tf.io.parse_example(inputs, {"x": tf.io.FixedLenFeature([1], tf.float32)})["x"]
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32)])
+    def predict(x):
+        return {"y": module.a * x + module.b}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def classify(inputs):
+        y = module.a * parse(inputs) + module.b
+        return {"classes": tf.fill(tf.shape(y), "y"), "scores": y}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def regress(inputs):
+        return {"outputs": module.a * parse(inputs) + module.b}
+
+    path = os.path.join(base_path, str(version))
+    signatures = {"serving_default": predict, "classify_x_to_y": classify, "regress_x_to_y": regress}
+    tf.saved_model.save(module, path, signatures=signatures)
+    return path
+
+
+def export_half_plus_two_tflite(base_path, version=1, signature_def=False):
+    """`y = 0.5 x + 2` as `<version>/model.tflite` (input `x`, float [1, 1]); with
+    `signature_def`, the input tensor is `tflite_input` and the model carries a
+    `serving_default` SignatureDef (x -> tflite_input:0) in its `signature_defs_metadata`,
+    as TF Serving's saved_model_half_plus_two_tflite_with_sigdef."""
+    from flatbuffers import flexbuffers
+    from tensorflow.core.protobuf import meta_graph_pb2
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    name = "tflite_input" if signature_def else "x"
+    fn = tf.function(lambda t: {"y": 0.5 * t + 2.0}, input_signature=[tf.TensorSpec([1, 1], tf.float32, name=name)])
+    model = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()]).convert()
+    if signature_def:
+        interpreter = tf.lite.Interpreter(model_content=model)
+        input_name = interpreter.get_input_details()[0]["name"]
+        output_name = interpreter.get_output_details()[0]["name"]
+        definition = meta_graph_pb2.SignatureDef(method_name="tensorflow/serving/predict")
+        for kind, key, tensor in (("inputs", "x", input_name), ("outputs", "y", output_name)):
+            info = getattr(definition, kind)[key]
+            info.name, info.dtype = f"{tensor}:0", tf.float32.as_datatype_enum
+            info.tensor_shape.dim.add(size=1)
+            info.tensor_shape.dim.add(size=1)
+        tree = schema.ModelT.InitFromPackedBuf(model, 0)
+        buffer = schema.BufferT()
+        buffer.data = list(flexbuffers.Dumps({"serving_default": definition.SerializeToString()}))
+        tree.buffers.append(buffer)
+        metadata = schema.MetadataT()
+        metadata.name, metadata.buffer = "signature_defs_metadata", len(tree.buffers) - 1
+        tree.metadata = [*(tree.metadata or []), metadata]
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
+        model = bytes(builder.Output())
+    os.makedirs(os.path.join(base_path, str(version)), exist_ok=True)
+    path = os.path.join(base_path, str(version), "model.tflite")
+    with open(path, "wb") as f:
+        f.write(model)
+    return path
 
 
 def main(argv=None):

@@ -2,6 +2,7 @@
 `python -m serving --help` answers at once); `main` parses, then starts the server."""
 
 import argparse
+import os
 import sys
 
 from keras_l11.command_line import HelpFormatter
@@ -40,13 +41,15 @@ ACCEPTED_WITHOUT_EFFECT = [
     ("skip_initialize_tpu", lambda t: _bool(t), False, "no TPU"),
     ("thread_pool_factory_config_file", str, "", "sessions use TensorFlow's own thread pools"),
     ("mixed_precision", str, "", "models run in the precision they were exported in"),
+    ("num_tflite_interpreters_per_pool", int, 1, "one interpreter per pool, calls are not split"),
 ]
 
 
 def build_parser():
     p = argparse.ArgumentParser(prog="python -m serving", description=DESCRIPTION, formatter_class=HelpFormatter)
     flag = p.add_argument
-    flag("--port", type=int, default=8500, help="gRPC port")
+    flag("--port", type=int, default=8500, help="gRPC port (0: none, with --grpc_socket_path)")
+    flag("--grpc_socket_path", default="", help="also serve gRPC on this Unix domain socket (unix:PATH)")
     flag("--rest_api_port", type=int, default=0, help="REST port (0: no REST API, as in TF Serving)")
     flag("--bind_address", default="127.0.0.1", help="(ours) address both ports bind to")
     flag("--rest_api_timeout_in_ms", type=int, default=30000, help="REST request deadline (<= 0: none)")
@@ -139,6 +142,37 @@ def build_parser():
         help="gRPC Predict outputs in tensor_content instead of the typed value fields",
     )
     flag("--saved_model_tags", default="serve", help="comma-separated tags of the MetaGraph to load")
+    flag(
+        "--prefer_tflite_model",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="serve a version's model.tflite (TFLite interpreter) instead of its SavedModel when it has one",
+    )
+    flag(
+        "--num_tflite_pools",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="TFLite interpreters per version, each running one call at a time",
+    )
+    flag(
+        "--enable_profiler",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="TensorFlow's profiler service on the gRPC port (off by default here: it opens a second port on "
+        "every interface)",
+    )
+    flag(
+        "--enable_signature_method_name_check",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="refuse Classify/Regress on signatures whose method_name is not theirs (TF2 models write predict)",
+    )
     flag("--tensorflow_session_config_file", default="", help="text-format tensorflow.ConfigProto for the sessions")
     flag(
         "--per_process_gpu_memory_fraction",
@@ -172,7 +206,16 @@ def main(argv=None):
         return 0
     from keras_l11.serving.server import serve
 
-    return serve(options)
+    return serve(options, accepted_flag_notes(options))
+
+
+def accepted_flag_notes(options):
+    """One line for each flag of ACCEPTED_WITHOUT_EFFECT given a value other than its default."""
+    return [
+        f"--{name}={getattr(options, name)} is accepted and has no effect here: {why}"
+        for name, _, default, why in ACCEPTED_WITHOUT_EFFECT
+        if getattr(options, name) != default
+    ]
 
 
 if __name__ == "__main__":

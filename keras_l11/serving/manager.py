@@ -21,6 +21,7 @@ import grpc
 from keras_l11.serving.config_rules import validate_config
 from keras_l11.serving.errors import ServingError, failed_precondition, invalid, not_found
 from keras_l11.serving.servable import Servable
+from keras_l11.serving.tflite_servable import TfLiteServable, has_tflite_model
 from keras_l11.serving.versions import versions_on_disk
 from keras_l11.serving.warmup import run_warmup
 
@@ -79,6 +80,8 @@ class ModelManager:
         session_config=None,
         batching_for=None,
         tags=("serve",),
+        prefer_tflite=False,
+        tflite_interpreters=1,
     ):
         validate_config(config)
         self.poll_seconds = poll_seconds
@@ -91,6 +94,8 @@ class ModelManager:
         # path -> BatchingParameters or None: how a version's requests are batched (read at load)
         self.batching_for = batching_for or (lambda path: None)
         self.tags = list(tags)  # --saved_model_tags
+        self.prefer_tflite = prefer_tflite  # --prefer_tflite_model: model.tflite when a version has one
+        self.tflite_interpreters = tflite_interpreters  # --num_tflite_pools
         self._lock = threading.RLock()
         self._poll_lock = threading.Lock()
         self._stop = threading.Event()
@@ -176,7 +181,10 @@ class ModelManager:
             model.versions[version] = status
             status.state = LOADING
         try:
-            servable = Servable(model.name, version, path, self.session_config, self.tags)
+            if self.prefer_tflite and has_tflite_model(path):
+                servable = TfLiteServable(model.name, version, path, self.tflite_interpreters)
+            else:
+                servable = Servable(model.name, version, path, self.session_config, self.tags)
             servable.batching = self.batching_for(path)
             if self.warmup_iterations:
                 records = run_warmup(servable, self.warmup_iterations)

@@ -16,14 +16,16 @@ import re
 import grpc
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.client import pywrap_tf_session as tf_session  # the session's C API, as Session.run uses it
 from tensorflow.python.util import deprecation  # the v1 loader is deprecated in TF2, and TF Serving's own way
 
+from keras_l11.serving import example_signatures
 from keras_l11.serving.codec import dtype_string
-from keras_l11.serving.errors import ServingError, failed_precondition, invalid
+from keras_l11.serving.errors import ServingError, invalid
 
 PREDICT = "tensorflow/serving/predict"
-CLASSIFY = "tensorflow/serving/classify"
-REGRESS = "tensorflow/serving/regress"
+CLASSIFY = example_signatures.CLASSIFY
+REGRESS = example_signatures.REGRESS
 DEFAULT_SIGNATURE = "serving_default"
 
 
@@ -37,15 +39,6 @@ class TensorSpec:
         # A dense tensor's name in the graph; sparse and composite encodings cannot be fed by Predict.
         self.tensor = tensor_info.name if tensor_info.WhichOneof("encoding") == "name" else None
 
-    def check(self, name, array):
-        if self.shape is None:
-            return
-        if array.ndim != len(self.shape) or any(
-            want is not None and want != got for want, got in zip(self.shape, array.shape)
-        ):
-            wanted = "[" + ",".join("-1" if d is None else str(d) for d in self.shape) + "]"
-            raise invalid(f"Input '{name}' has shape {list(array.shape)}, the signature expects {wanted}")
-
 
 class Signature:
     def __init__(self, name, signature_def):
@@ -55,28 +48,20 @@ class Signature:
         self.outputs = {k: TensorSpec(v) for k, v in signature_def.outputs.items()}
 
 
-class Servable:
-    """A model version loaded from `<base_path>/<version>/`."""
+class ServableBase:
+    """What every loaded version has: its SignatureDefs, request checks, Predict,
+    Classify and Regress. Subclasses load a format and implement `call`."""
 
-    def __init__(self, name, version, path, session_config=None, tags=("serve",)):
+    def __init__(self, name, version, path, signature_defs):
         self.name = name
         self.version = version
         self.path = path
-        if not os.path.exists(os.path.join(path, "saved_model.pb")):
-            raise FileNotFoundError(f"no saved_model.pb in {path}")
-        self._graph = tf.Graph()
-        self._session = tf.compat.v1.Session(graph=self._graph, config=session_config)
-        try:
-            with self._graph.as_default(), deprecation.silence():
-                meta_graph = tf.compat.v1.saved_model.loader.load(self._session, list(tags), path)
-        except BaseException:
-            self._session.close()
-            raise
-        self.signature_defs = {k: v for k, v in meta_graph.signature_def.items() if not k.startswith("__")}
+        self.signature_defs = {k: v for k, v in signature_defs.items() if not k.startswith("__")}
         self.signatures = {k: Signature(k, v) for k, v in self.signature_defs.items()}
         self.batching = None  # BatchingParameters when requests to this version are batched
-        # No explicit close on unload: a request still running holds this object, and the
-        # session is freed (Session.__del__) when the last one lets go of it.
+
+    def call(self, signature, inputs, timeout_ms=0):
+        raise NotImplementedError
 
     def signature(self, name=None):
         name = name or DEFAULT_SIGNATURE
@@ -87,7 +72,15 @@ class Servable:
         return self.signatures[name]
 
     def check_request(self, signature, inputs, output_filter=()):
-        """Input names, output filter and shapes against the signature."""
+        """Input names, output filter and dtypes against the signature. Shapes are not
+        checked, as TF Serving does not (predict_util.cc): the graph's ops take what
+        they can, so `half_plus_two`'s x [-1, 1] accepts a [3] tensor."""
+        if example_signatures.Options.check_method_names and signature.method not in (PREDICT, CLASSIFY, REGRESS):
+            raise ServingError(  # predict_util.cc, VerifySignature
+                grpc.StatusCode.INTERNAL,
+                f"Expected prediction signature method_name to be one of {{{PREDICT}, {CLASSIFY}, {REGRESS}}}. "
+                f"Was: {signature.method}",
+            )
         missing = sorted(set(signature.inputs) - set(inputs))
         extra = sorted(set(inputs) - set(signature.inputs))
         if missing or extra:
@@ -109,13 +102,38 @@ class Servable:
                     f"Expects arg[{i}] ('{name}') to be {dtype_string(spec.dtype)} but "
                     f"{dtype_string(tf.as_dtype(array.dtype))} is provided"
                 )
-            spec.check(name, array)
 
     def predict(self, signature, inputs, output_filter=()):
         """Checks and runs `signature` on `{name: array}`; returns `{name: array}`."""
         self.check_request(signature, inputs, output_filter)
         outputs = self.call(signature, inputs)
         return {k: v for k, v in outputs.items() if k in output_filter} if output_filter else outputs
+
+    def classify(self, signature, serialized_examples, timeout_ms=0, call=None):
+        """`call` runs the signature (the batcher's, when batching applies)."""
+        return example_signatures.classify(self, signature, serialized_examples, timeout_ms, call or self.call)
+
+    def regress(self, signature, serialized_examples, timeout_ms=0, call=None):
+        return example_signatures.regress(self, signature, serialized_examples, timeout_ms, call or self.call)
+
+
+class Servable(ServableBase):
+    """A SavedModel version loaded from `<base_path>/<version>/`."""
+
+    def __init__(self, name, version, path, session_config=None, tags=("serve",)):
+        if not os.path.exists(os.path.join(path, "saved_model.pb")):
+            raise FileNotFoundError(f"no saved_model.pb in {path}")
+        self._graph = tf.Graph()
+        self._session = tf.compat.v1.Session(graph=self._graph, config=session_config)
+        try:
+            with self._graph.as_default(), deprecation.silence():
+                meta_graph = tf.compat.v1.saved_model.loader.load(self._session, list(tags), path)
+        except BaseException:
+            self._session.close()
+            raise
+        super().__init__(name, version, path, meta_graph.signature_def)
+        # No explicit close on unload: a request still running holds this object, and the
+        # session is freed (Session.__del__) when the last one lets go of it.
 
     def call(self, signature, inputs, timeout_ms=0):
         """One `Session.run` of the signature on already-checked arrays; a positive
@@ -134,48 +152,27 @@ class Servable:
         fetches = {k: v.tensor for k, v in signature.outputs.items() if v.tensor is not None}
         options = tf.compat.v1.RunOptions(timeout_in_ms=int(timeout_ms)) if timeout_ms and timeout_ms > 0 else None
         try:
-            outputs = self._session.run(fetches, feeds, options=options)
+            values = self._run(feeds, list(fetches.values()), options)
         except tf.errors.InvalidArgumentError as err:
             raise invalid(op_error_message(err)) from None
         except tf.errors.OpError as err:
             raise ServingError(_op_error_code(err), op_error_message(err)) from None
-        return {k: np.asarray(v) for k, v in outputs.items()}
+        return {k: np.asarray(v) for k, v in zip(fetches, values)}
 
-    def classify(self, signature, serialized_examples, timeout_ms=0, call=None):
-        if signature.method != CLASSIFY:
-            raise invalid(f"Expected classification signature method_name to be {CLASSIFY}. Was: {signature.method}")
-        outputs = self._run_examples(signature, serialized_examples, timeout_ms, call)
-        scores = outputs.get("scores")
-        classes = outputs.get("classes")
-        if scores is None and classes is None:
-            raise failed_precondition("classification signature has neither 'classes' nor 'scores' outputs")
-        n = len(serialized_examples)
-        scores = np.zeros(np.shape(classes)) if scores is None else np.reshape(scores, (n, -1))
-        classes = np.full(scores.shape, b"", dtype=object) if classes is None else np.reshape(classes, (n, -1))
-        return [
-            [(c.decode("utf-8", "replace") if isinstance(c, bytes) else str(c), float(s)) for c, s in zip(cs, ss)]
-            for cs, ss in zip(classes, scores)
-        ]
-
-    def regress(self, signature, serialized_examples, timeout_ms=0, call=None):
-        if signature.method != REGRESS:
-            raise invalid(f"Expected regression signature method_name to be {REGRESS}. Was: {signature.method}")
-        outputs = self._run_examples(signature, serialized_examples, timeout_ms, call)
-        if "outputs" not in outputs:
-            raise failed_precondition("regression signature has no 'outputs' output")
-        values = np.reshape(outputs["outputs"], (len(serialized_examples), -1))
-        if values.shape[1] != 1:
-            raise invalid(f"Expected one regression value per example, got {values.shape[1]}")
-        return [float(v) for v in values[:, 0]]
-
-    def _run_examples(self, signature, serialized_examples, timeout_ms=0, call=None):
-        """`call` runs the signature (the batcher's, when batching applies)."""
-        if list(signature.inputs) != ["inputs"]:
-            raise failed_precondition(
-                f"signature '{signature.name}' does not take one serialized tf.Example "
-                f"input named 'inputs' (has {sorted(signature.inputs)})"
-            )
-        return (call or self.call)(signature, {"inputs": np.asarray(serialized_examples, dtype=object)}, timeout_ms)
+    def _run(self, feeds, fetches, options):
+        """`Session.run` as the C++ `Session::Run` TF Serving calls: the Python client's
+        `run` refuses a feed whose shape differs from the placeholder's, which C++ never
+        checks, so this goes one level down (`BaseSession._do_run`, the step `run`
+        takes after its checks) with the same arguments."""
+        graph = self._graph
+        feed_tensors = {graph.get_tensor_by_name(name).ref(): value for name, value in feeds.items()}
+        fetch_tensors = [graph.get_tensor_by_name(name) for name in fetches]
+        options_buffer = tf_session.TF_NewBufferFromString(options.SerializeToString()) if options else None
+        try:
+            return self._session._do_run(None, [], fetch_tensors, feed_tensors, options_buffer, None)
+        finally:
+            if options_buffer is not None:
+                tf_session.TF_DeleteBuffer(options_buffer)
 
 
 def _same_dtype(array, dtype):

@@ -21,6 +21,7 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from keras_l11 import command_line
+from keras_l11.serving import example_signatures
 from keras_l11.serving.batching import Batcher, BatchingParameters
 from keras_l11.serving.core import Inference
 from keras_l11.serving.errors import ServingError, invalid
@@ -60,7 +61,12 @@ class ModelServer:
 
     def __init__(self, config, options):
         self.options = options
+        if not options.port and not options.grpc_socket_path:  # server.cc, BuildAndStart
+            raise invalid("At least one of server_options.grpc_port or server_options.grpc_socket_path must be set.")
+        if options.use_alts_credentials and options.ssl_config_file:
+            raise invalid("Either use_alts_credentials must be false or ssl_config_file must be empty.")
         self._credentials = grpc_credentials(options)  # a bad SSL config stops start-up here
+        example_signatures.Options.check_method_names = options.enable_signature_method_name_check
         self.batcher = None
         metrics = Metrics()
         if options.batching_parameters_file and not options.enable_batching:  # server.cc, BuildAndStart
@@ -85,6 +91,8 @@ class ModelServer:
             session_config=_session_config(options),
             batching_for=batching_for,
             tags=[t.strip() for t in options.saved_model_tags.split(",") if t.strip()],
+            prefer_tflite=options.prefer_tflite_model,
+            tflite_interpreters=options.num_tflite_pools,
         )
         self.inference = Inference(self.manager, self.batcher, metrics)
         self.metrics_path = _monitoring_path(options.monitoring_config_file)
@@ -114,17 +122,19 @@ class ModelServer:
             self.reload_config,
             as_tensor_content=self.options.enable_serialization_as_tensor_content,
         )
+        if self.options.enable_profiler:
+            from keras_l11.serving.profiler_proxy import ProfilerProxy
+
+            self.grpc_server.add_generic_rpc_handlers((ProfilerProxy(),))
         if self.options.enable_grpc_healthcheck_service:
             add_health_service(self.grpc_server)
-        credentials = self._credentials
-        target = f"{address}:{self.options.port}"
-        bound = (
-            self.grpc_server.add_secure_port(target, credentials)
-            if credentials is not None
-            else self.grpc_server.add_insecure_port(target)
-        )
-        if bound == 0:
-            raise OSError(f"cannot bind gRPC to {address}:{self.options.port}")
+        if self.options.port:
+            self._listen(f"{address}:{self.options.port}")
+        if self.options.grpc_socket_path:  # server.cc: the same services on "unix:<path>" too
+            socket_path = os.path.abspath(self.options.grpc_socket_path)
+            if os.path.exists(socket_path):
+                os.unlink(socket_path)  # a previous server's socket file
+            self._listen(f"unix:{socket_path}")
         self.grpc_server.start()
         if self.options.rest_api_port:
             self.rest_server = RestServer(
@@ -141,10 +151,24 @@ class ModelServer:
         if self.options.model_config_file and self.options.model_config_file_poll_wait_seconds > 0:
             self._spawn(self._poll_config_file, "config-poller")
         print(
-            f"Serving {sorted(self.manager.models)}: gRPC at {address}:{self.options.port}"
+            f"Serving {sorted(self.manager.models)}: gRPC at "
+            + " and ".join(
+                ([f"{address}:{self.options.port}"] if self.options.port else [])
+                + ([f"unix:{self.options.grpc_socket_path}"] if self.options.grpc_socket_path else [])
+            )
             + (f", REST at http://{address}:{self.options.rest_api_port}" if self.rest_server else ""),
             flush=True,
         )
+
+    def _listen(self, target):
+        credentials = self._credentials
+        bound = (
+            self.grpc_server.add_secure_port(target, credentials)
+            if credentials is not None
+            else self.grpc_server.add_insecure_port(target)
+        )
+        if bound == 0:
+            raise OSError(f"cannot bind gRPC to {target}")
 
     def _spawn(self, target, name):
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -296,14 +320,6 @@ def grpc_credentials(options):
     )
 
 
-def _log_accepted_flags(options):
-    from keras_l11.serving.flags import ACCEPTED_WITHOUT_EFFECT
-
-    for name, _, default, why in ACCEPTED_WITHOUT_EFFECT:
-        if getattr(options, name) != default:
-            log.info("--%s=%s is accepted and has no effect here: %s", name, getattr(options, name), why)
-
-
 def _monitoring_path(path):
     if not path:
         return None
@@ -316,8 +332,9 @@ def _monitoring_path(path):
     return config.get("path") or "/monitoring/prometheus/metrics"
 
 
-def serve(options):
-    """Runs the server with parsed `options` (`keras_l11.serving.flags`) until SIGTERM or SIGINT."""
+def serve(options, notes=()):
+    """Runs the server with parsed `options` (`keras_l11.serving.flags`) until SIGTERM or
+    SIGINT; `notes` are logged at start."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if options.model_config_file:
@@ -326,7 +343,8 @@ def serve(options):
             config = single_model_config(options.model_name, options.model_base_path)
         else:
             raise invalid("Both server_options.model_base_path and server_options.model_config_file are empty!")
-        _log_accepted_flags(options)
+        for note in notes:  # the flags that were accepted and have no effect here
+            log.info("%s", note)
         server = ModelServer(config, options)
     except (ServingError, OSError, ValueError) as err:
         print(getattr(err, "message", str(err)), file=sys.stderr)
