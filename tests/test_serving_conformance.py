@@ -103,7 +103,7 @@ def test_rest_metadata_has_every_signature(server):
     assert defs["serving_default"]["inputs"]["x"]["dtype"] == "DT_FLOAT"
     assert defs["classify_x_to_y"]["method_name"] == "tensorflow/serving/classify"
     # http_rest_api_util.cc, ToJsonString: the SignatureDefMap unpacked (no "@type"), fields without
-    # presence printed too
+    # presence printed too (TF Serving's testGetModelMetadataREST compares this JSON whole)
     assert "@type" not in body["metadata"]["signature_def"]
     assert defs["serving_default"]["defaults"] == {}
     assert defs["serving_default"]["inputs"]["x"]["tensor_shape"]["unknown_rank"] is False

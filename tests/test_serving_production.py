@@ -159,7 +159,8 @@ def test_labels_on_reload_follow_tf_servings_rule(kind, tmp_path):
 @pytest.mark.parametrize("kind", SERVERS)
 def test_version_folders_are_read_as_tf_serving_reads_them(kind, tmp_path):
     """file_system_storage_path_source.cc: a folder is a version when its name parses as
-    an integer (ParseVersionNumber), so `007` is version 7, read from `.../007`; when the
+    an integer (ParseVersionNumber), so `007` is version 7, read from `.../007` (TF Serving's
+    own test data is in `00000123` folders: tensorflow_model_server_test.py); when the
     serving version's folder disappears and none is left, it is unloaded
     (core/availability_preserving_policy.cc) and requests get 404."""
     binary = binary_for(kind)
