@@ -26,6 +26,7 @@ from keras_l11.serving.batching import Batcher, BatchingParameters
 from keras_l11.serving.core import Inference
 from keras_l11.serving.errors import ServingError, invalid
 from keras_l11.serving.grpc_service import add_services
+from keras_l11.serving.grpc_setup import INT32_MAX, add_health_service, grpc_channel_arguments, grpc_credentials
 from keras_l11.serving.manager import ModelManager
 from keras_l11.serving.monitoring import Metrics
 from keras_l11.serving.rest import RestServer
@@ -231,7 +232,6 @@ class ModelServer:
         return drained
 
 
-INT32_MAX = (1 << 31) - 1
 PER_MODEL_BATCHING_FILE = "batching_params.pbtxt"
 
 
@@ -245,34 +245,6 @@ def per_model_batching(path):
         return None
     with open(file) as f:
         return BatchingParameters.from_text(f.read())
-
-
-def grpc_channel_arguments(text):
-    """`--grpc_channel_arguments` as gRPC server options: "key=value,...", a value
-    that parses as an int32 passed as an integer, any other as a string
-    (server.cc, parseGrpcChannelArgs and BuildAndStart)."""
-    options = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise invalid(f"--grpc_channel_arguments: {item!r} is not key=value")
-        try:
-            number = int(value)
-            options.append((key, number if -(1 << 31) <= number <= INT32_MAX else value))
-        except ValueError:
-            options.append((key, value))
-    return options
-
-
-def add_health_service(server):
-    """grpc.health.v1.Health, as TF Serving's --enable_grpc_healthcheck_service sets it:
-    "ModelService" and "PredictionService" (and the server, "") SERVING."""
-    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-
-    servicer = health.HealthServicer()
-    for service in ("", "ModelService", "PredictionService"):
-        servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
 
 
 def _session_config(options):
@@ -294,30 +266,6 @@ def _session_config(options):
     if options.per_process_gpu_memory_fraction:
         config.gpu_options.per_process_gpu_memory_fraction = options.per_process_gpu_memory_fraction
     return config
-
-
-def grpc_credentials(options):
-    """server.cc, BuildServerCredentials: ALTS, else TLS from --ssl_config_file (client
-    certificates required and checked against custom_ca when client_verify), else None
-    (plain)."""
-    if options.use_alts_credentials:
-        return grpc.alts_server_credentials()
-    if not options.ssl_config_file:
-        return None
-    from keras_l11.serving.textproto import SSL_SCHEMA, TextProtoError, parse
-
-    with open(options.ssl_config_file) as f:
-        try:
-            ssl = parse(f.read(), SSL_SCHEMA)
-        except TextProtoError as err:
-            raise invalid(f"Error parsing text-format tensorflow.serving.SSLConfig: {err}") from None
-    if not ssl.get("server_key") or not ssl.get("server_cert"):
-        raise invalid(f"{options.ssl_config_file}: an SSLConfig needs server_key and server_cert")
-    return grpc.ssl_server_credentials(
-        [(ssl["server_key"].encode(), ssl["server_cert"].encode())],
-        root_certificates=ssl["custom_ca"].encode() if ssl.get("custom_ca") else None,
-        require_client_auth=bool(ssl.get("client_verify")),
-    )
 
 
 def _monitoring_path(path):
