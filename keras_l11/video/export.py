@@ -30,6 +30,16 @@ def _example_size(span):
     return max(span + 1, 16)
 
 
+def checked_flows(flows, height, width):
+    """`flows`, after a check in the graph that they are at the model's size: TF Serving
+    feeds a tensor whatever its shape (it never checks it against the signature), so
+    without this a wrong size fails deep inside the network with a reshape error."""
+    size_ok = tf.reduce_all(tf.equal(tf.shape(flows)[2:], [height, width, 2]))
+    message = f"flows must be [batch, frames - 1, {height}, {width}, 2], the model's frame size (see video_flows)"
+    with tf.control_dependencies([tf.debugging.Assert(size_ok, [message, tf.shape(flows)])]):
+        return tf.identity(flows)
+
+
 def frames_and_flows_inputs(height, width):
     """The inputs of a fused signature: `frames` (uint8, any size) and
     `flows` at the temporal model's `height x width`."""
@@ -42,7 +52,7 @@ def flows_signature(window_fn, span, count, height, width):
     `keras_l11.video.flow.video_flows`) with the test protocol."""
 
     def classify(flows):
-        return classify_videos(window_fn, flows, span, count)
+        return classify_videos(window_fn, checked_flows(flows, height, width), span, count)
 
     return Signature(classify, {"flows": flows_spec(height, width)}, example_size=_example_size(span))
 
@@ -75,6 +85,7 @@ def two_stream_signatures(spatial, temporal, svm, count):
     def classify(frames, flows):
         videos = resize_frames(frames, spatial.height, spatial.width)
         s = classify_videos(spatial, videos, 1, count, squeeze=True)["probabilities"]
+        flows = checked_flows(flows, temporal.height, temporal.width)
         t = classify_videos(temporal, flows, flow_length, count)["probabilities"]
         svm_scores = svm(tf.stack([s, t], axis=1))
         return {
