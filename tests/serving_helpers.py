@@ -12,6 +12,7 @@ import urllib.request
 
 import grpc
 import numpy as np
+import pytest
 from google.protobuf import text_format
 from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
@@ -46,6 +47,19 @@ class RunningServer:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+
+SERVERS = ["local", "tensorflow_model_server"]  # what tests that TF Serving's binary must pass run against
+
+
+def binary_for(kind):
+    """None for our server; the real binary's path, or a skip when it is not installed."""
+    if kind == "local":
+        return None
+    binary = real_tf_serving()
+    if not binary:
+        pytest.skip("tensorflow_model_server is not on PATH")
+    return binary
 
 
 def start_server(args, tmp_path, binary=None, wait=True, timeout=120, cwd=ROOT):

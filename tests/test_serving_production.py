@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import yaml
-from serving_helpers import config_text, http, real_tf_serving, reload, start_server, wait_for, y_of
+from serving_helpers import SERVERS, binary_for, config_text, http, reload, start_server, wait_for, y_of
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2, prediction_service_pb2_grpc
 from toy_models import export_half_plus_two, export_running_sum, export_slow_model
 
@@ -30,18 +30,7 @@ from keras_l11.serving.errors import ServingError
 
 from conftest import ROOT, free_ports
 
-SERVERS = ["local", "tensorflow_model_server"]
 ONE = {"x": np.array([1.0], np.float32)}
-
-
-def binary_for(kind):
-    """None for our server; the real binary's path, or a skip when it is not installed."""
-    if kind == "local":
-        return None
-    binary = real_tf_serving()
-    if not binary:
-        pytest.skip("tensorflow_model_server is not on PATH")
-    return binary
 
 
 def start_up_output(binary, args, tmp_path):

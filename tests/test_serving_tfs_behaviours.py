@@ -11,7 +11,7 @@ import threading
 
 import grpc
 import pytest
-from serving_helpers import http, real_tf_serving, start_server
+from serving_helpers import SERVERS, binary_for, http, start_server
 from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import (
     classification_pb2,
@@ -21,17 +21,6 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 from toy_models import export_half_plus_two, export_half_plus_two_tf2, export_half_plus_two_tflite
-
-SERVERS = ["local", "tensorflow_model_server"]
-
-
-def binary_for(kind):
-    if kind == "local":
-        return None
-    binary = real_tf_serving()
-    if not binary:
-        pytest.skip("tensorflow_model_server is not on PATH")
-    return binary
 
 
 def predict_request(values, shape, name="default"):

@@ -48,6 +48,11 @@ ACCEPTED_WITHOUT_EFFECT = [
 def build_parser():
     p = argparse.ArgumentParser(prog="python -m serving", description=DESCRIPTION, formatter_class=HelpFormatter)
     flag = p.add_argument
+
+    def switch(name, default, help):
+        """A true/false flag, as TF Serving's: `--name`, `--name=true`, `--name=false`."""
+        flag(name, type=_bool, nargs="?", const=True, default=default, help=help)
+
     flag("--port", type=int, default=8500, help="gRPC port (0: none, with --grpc_socket_path)")
     flag("--grpc_socket_path", default="", help="also serve gRPC on this Unix domain socket (unix:PATH)")
     flag("--rest_api_port", type=int, default=0, help="REST port (0: no REST API, as in TF Serving)")
@@ -70,51 +75,39 @@ def build_parser():
         default=1,
         help="how often new or removed version folders are picked up (0: once, at start)",
     )
-    flag("--enable_batching", type=_bool, nargs="?", const=True, default=False, help="dynamic batching")
+    switch("--enable_batching", False, "dynamic batching")
     flag("--batching_parameters_file", default="", help="text-format BatchingParameters")
-    flag(
+    switch(
         "--enable_per_model_batching_parameters",
-        type=_bool,
-        nargs="?",
-        const=True,
-        default=False,
-        help="with --enable_batching: batch a version only by its own batching_params.pbtxt (none: not batched)",
+        False,
+        "with --enable_batching: batch a version only by its own batching_params.pbtxt (none: not batched)",
     )
     flag("--monitoring_config_file", default="", help="text-format MonitoringConfig (Prometheus endpoint)")
-    flag("--allow_version_labels_for_unavailable_models", type=_bool, nargs="?", const=True, default=False)
-    flag(
+    switch("--allow_version_labels_for_unavailable_models", False, "labels may name versions that are not serving")
+    switch(
         "--enable_model_warmup",
-        type=_bool,
-        nargs="?",
-        const=True,
-        default=True,
-        help="replay a version's assets.extra/tf_serving_warmup_requests as it loads (a failing record fails the load)",
+        True,
+        "replay a version's assets.extra/tf_serving_warmup_requests as it loads (a failing record fails the load)",
     )
     flag("--num_request_iterations_for_warmup", type=int, default=1, help="times each warmup record is replayed")
     flag("--tensorflow_intra_op_parallelism", type=int, default=0, help="threads within an op (0: TensorFlow picks)")
     flag("--tensorflow_inter_op_parallelism", type=int, default=0, help="ops run at once (0: TensorFlow picks)")
     flag("--load_retry_interval_micros", type=int, default=60_000_000, help="wait before retrying a failed load")
     flag("--max_num_load_retries", type=int, default=5)
-    flag(
+    switch(
         "--rest_api_enable_cors_support",
-        type=_bool,
-        nargs="?",
-        const=True,
-        default=False,
-        help="add Access-Control-Allow-Origin: * (and the allowed methods and headers) to REST answers",
+        False,
+        "add Access-Control-Allow-Origin: * (and the allowed methods and headers) to REST answers",
     )
     flag(
         "--grpc_channel_arguments",
         default="",
         help="comma-separated gRPC server arguments, e.g. grpc.max_connection_age_ms=2000 (integers passed as such)",
     )
-    flag(
+    switch(
         "--enable_grpc_healthcheck_service",
-        type=_bool,
-        nargs="?",
-        const=True,
-        default=False,
-        help="the standard gRPC health service (grpc.health.v1.Health): ModelService and PredictionService SERVING",
+        False,
+        "the standard gRPC health service (grpc.health.v1.Health): ModelService and PredictionService SERVING",
     )
     flag(
         "--rest_api_num_threads",
@@ -125,30 +118,17 @@ def build_parser():
     flag(
         "--ssl_config_file", default="", help="text-format SSLConfig: serve gRPC over TLS with its key and certificate"
     )
-    flag(
-        "--use_alts_credentials",
-        type=_bool,
-        nargs="?",
-        const=True,
-        default=False,
-        help="serve gRPC with ALTS credentials (Google Cloud)",
-    )
-    flag(
+    switch("--use_alts_credentials", False, "serve gRPC with ALTS credentials (Google Cloud)")
+    switch(
         "--enable_serialization_as_tensor_content",
-        type=_bool,
-        nargs="?",
-        const=True,
-        default=False,
-        help="gRPC Predict outputs in tensor_content instead of the typed value fields",
+        False,
+        "gRPC Predict outputs in tensor_content instead of the typed value fields",
     )
     flag("--saved_model_tags", default="serve", help="comma-separated tags of the MetaGraph to load")
-    flag(
+    switch(
         "--prefer_tflite_model",
-        type=_bool,
-        nargs="?",
-        const=True,
-        default=False,
-        help="serve a version's model.tflite (TFLite interpreter) instead of its SavedModel when it has one",
+        False,
+        "serve a version's model.tflite (TFLite interpreter) instead of its SavedModel when it has one",
     )
     flag(
         "--num_tflite_pools",
@@ -156,22 +136,15 @@ def build_parser():
         default=os.cpu_count() or 1,
         help="TFLite interpreters per version, each running one call at a time",
     )
-    flag(
+    switch(
         "--enable_profiler",
-        type=_bool,
-        nargs="?",
-        const=True,
-        default=False,
-        help="TensorFlow's profiler service on the gRPC port (off by default here: it opens a second port on "
-        "every interface)",
+        False,
+        "TensorFlow's profiler service on the gRPC port (off here by default: it opens a port on every interface)",
     )
-    flag(
+    switch(
         "--enable_signature_method_name_check",
-        type=_bool,
-        nargs="?",
-        const=True,
-        default=False,
-        help="refuse Classify/Regress on signatures whose method_name is not theirs (TF2 models write predict)",
+        False,
+        "refuse Classify/Regress on signatures whose method_name is not theirs (TF2 models write predict)",
     )
     flag("--tensorflow_session_config_file", default="", help="text-format tensorflow.ConfigProto for the sessions")
     flag(
