@@ -61,15 +61,14 @@ class TfLiteServable(ServableBase):
     def __init__(self, name, version, path, num_interpreters=1):
         with open(os.path.join(path, MODEL_FILE), "rb") as f:
             model_bytes = f.read()
-        self._pool = queue.SimpleQueue()
-        for _ in range(max(1, num_interpreters)):
-            with warnings.catch_warnings():  # "tf.lite.Interpreter is deprecated": it is still the wheel's
-                warnings.simplefilter("ignore", UserWarning)
-                interpreter = tf.lite.Interpreter(model_content=model_bytes)
+        with warnings.catch_warnings():  # "tf.lite.Interpreter is deprecated": it is still the wheel's
+            warnings.simplefilter("ignore", UserWarning)
+            interpreters = [tf.lite.Interpreter(model_content=model_bytes) for _ in range(max(1, num_interpreters))]
+        self._pool = queue.SimpleQueue()  # idle interpreters: each runs one call at a time
+        for interpreter in interpreters:
             interpreter.allocate_tensors()
             self._pool.put(interpreter)
-        interpreter = self._pool.get()
-        self._pool.put(interpreter)
+        interpreter = interpreters[0]
         self._inputs = {d["name"]: d for d in interpreter.get_input_details()}
         self._outputs = {d["name"]: d for d in interpreter.get_output_details()}
         defs = signature_defs_in(model_bytes) or {DEFAULT_SIGNATURE: self._generated_signature()}
