@@ -51,14 +51,17 @@ def classify(servable, signature, examples, timeout_ms, call):
     outputs = call(signature, {"inputs": np.asarray(examples, dtype=object)}, timeout_ms)
     n = len(examples)
     classes, scores = outputs.get("classes"), outputs.get("scores")
-    for name, value, dtype in (("classes", classes, "DT_STRING"), ("scores", scores, "DT_FLOAT")):
+    is_string = lambda value: value.dtype == object or value.dtype.kind in "SU"  # noqa: E731
+    is_float = lambda value: value.dtype == np.float32  # noqa: E731
+    for name, value, dtype, has_dtype in (
+        ("classes", classes, "DT_STRING", is_string),
+        ("scores", scores, "DT_FLOAT", is_float),
+    ):
         if value is None:
             continue
         if value.ndim != 2:
             raise invalid(f"Expected Tensor shape: [batch_size num_classes] but got {list(value.shape)}")
-        if (name == "classes") != (value.dtype == object or value.dtype.kind in "SU") or (
-            name == "scores" and value.dtype != np.float32
-        ):
+        if not has_dtype(value):
             raise invalid(f"Expected {name} Tensor of {dtype}. Got: {value.dtype}")
         if value.shape[0] != n:
             raise invalid(f"Expected {name} output batch size of {n}. Got: {value.shape[0]}")

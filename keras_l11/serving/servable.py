@@ -132,6 +132,7 @@ class Servable(ServableBase):
             self._session.close()
             raise
         super().__init__(name, version, path, meta_graph.signature_def)
+        self._tensors = {}  # tensor name -> graph tensor
         # No explicit close on unload: a request still running holds this object, and the
         # session is freed (Session.__del__) when the last one lets go of it.
 
@@ -164,15 +165,21 @@ class Servable(ServableBase):
         `run` refuses a feed whose shape differs from the placeholder's, which C++ never
         checks, so this goes one level down (`BaseSession._do_run`, the step `run`
         takes after its checks) with the same arguments."""
-        graph = self._graph
-        feed_tensors = {graph.get_tensor_by_name(name).ref(): value for name, value in feeds.items()}
-        fetch_tensors = [graph.get_tensor_by_name(name) for name in fetches]
+        feed_tensors = {self._tensor(name).ref(): value for name, value in feeds.items()}
+        fetch_tensors = [self._tensor(name) for name in fetches]
         options_buffer = tf_session.TF_NewBufferFromString(options.SerializeToString()) if options else None
         try:
             return self._session._do_run(None, [], fetch_tensors, feed_tensors, options_buffer, None)
         finally:
             if options_buffer is not None:
                 tf_session.TF_DeleteBuffer(options_buffer)
+
+    def _tensor(self, name):
+        """The graph tensor called `name`, looked up once per version, not per request."""
+        tensor = self._tensors.get(name)
+        if tensor is None:
+            tensor = self._tensors[name] = self._graph.get_tensor_by_name(name)
+        return tensor
 
 
 def _same_dtype(array, dtype):
