@@ -24,6 +24,9 @@ setup(
         "importlib_resources>=6",  # TFDS 4.9 needs it to prepare a data set (`tfds build`) and does not require it
         "tensorflow-serving-api==2.20.*",
         "grpcio-health-checking>=1.60",  # the standard gRPC health service (--enable_grpc_healthcheck_service)
+        # Data preparation (proposals, optical flow) as Beam pipelines; Beam needs protobuf < 7,
+        # which holds grpcio-health-checking at 1.81 and pillow at 12.
+        "apache-beam>=2.77,<3",
         "numpy>=1.26",
         "matplotlib>=3.8",
         "gensim>=4.3",  # ships the Wikipedia XML excerpt the char-level LM trains on offline

@@ -44,21 +44,6 @@ def test_selective_search_returns_hundreds_of_boxes_inside_the_image_that_cover_
         proposals.selective_search(canvases[0]["image"], mode="slow")
 
 
-def test_proposals_are_computed_on_threads_once_and_then_read_from_the_cache(canvases, tmp_path, monkeypatch):
-    from keras_l11.detection.task import cached_proposals
-
-    monkeypatch.setenv("KERAS_L11_CACHE", str(tmp_path))
-    first = cached_proposals(canvases[:3], "canvases", workers=2)
-    [saved] = list((tmp_path / "proposals").iterdir())
-    again = cached_proposals(canvases[:3], "canvases")
-    for ex, a, b in zip(canvases, first, again):
-        np.testing.assert_array_equal(a, proposals.selective_search(ex["image"]))
-        np.testing.assert_array_equal(a, b)
-    assert list((tmp_path / "proposals").iterdir()) == [saved]
-    assert len(cached_proposals(canvases[:2], "canvases")) == 2  # other images, another file
-    assert len(list((tmp_path / "proposals").iterdir())) == 2
-
-
 def test_sliding_windows_tile_the_image_at_several_shapes():
     windows = proposals.sliding_windows(100, 200, 300)
     assert 200 <= len(windows) <= 400

@@ -1,6 +1,7 @@
 """The R-CNN job beats chance, and its export detects digits in image bytes over the local server."""
 
 import base64
+import re
 
 import numpy as np
 import pytest
@@ -99,8 +100,16 @@ def test_bytes_that_are_not_an_image_are_refused(server):
 
 
 def fake_voc(canvases):
-    """TFDS's `voc/2007` (any split) as `canvases` in VOC's format: boxes as fractions, labels, difficult flags."""
-    return lambda builder, split, **kwargs: _voc_dataset(canvases)
+    """TFDS's `voc/2007` (any split) as `canvases` in VOC's format: boxes as
+    fractions, labels, difficult flags; a slice `split[a:b]` (what the
+    proposals pipeline's workers read) gives those canvases."""
+
+    def as_dataset(builder, split, **kwargs):
+        bounds = re.fullmatch(r"[\w+]+\[(\d*):(\d*)\]", str(split))
+        picked = slice(*(int(b) if b else None for b in bounds.groups())) if bounds else slice(None)
+        return _voc_dataset(canvases[picked])
+
+    return as_dataset
 
 
 def _voc_dataset(canvases):
@@ -130,7 +139,8 @@ def test_the_paper_config_path_reads_voc_through_tfds_and_scores_regions_in_chun
     paper_like = dataclasses.replace(job.RCNN_CONFIGS["smoke"], data="voc2007", region_chunk=64, steps_per_epoch=10)
     monkeypatch.setitem(job.RCNN_CONFIGS, "smoke", paper_like)
     canvases = det_data.digit_canvases(6, "train", seed=5, size=96, digit_sizes=(28, 48))
-    monkeypatch.setenv("KERAS_L11_CACHE", str(tmp_path / "data"))  # proposals cached apart
+    monkeypatch.setenv("KERAS_L11_CACHE", str(tmp_path / "data"))  # proposals prepared apart
+    monkeypatch.setenv("KERAS_L11_PIPELINE_ARGS", "--direct_num_workers=1")  # in this process, where the mock is
     with tfds.testing.mock_data(as_dataset_fn=fake_voc(canvases), policy=tfds.testing.MockPolicy.USE_CODE):
         summary = smoke_job("rcnn", tmp_path, "voc", "--steps", "10")
     ev = summary["evaluation"]

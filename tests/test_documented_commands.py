@@ -15,6 +15,9 @@ follows the docs would. What each kind of command gets:
   their model is available, then must succeed (a `curl` answer must hold no "error");
 - a client whose input file is the reader's own (`photo.jpg`, `clip.avi`) shows `--help`;
 - benchmarks (minutes to an hour) show `--help` with the documented flags;
+- a data-preparation pipeline runs on the offline data at smoke size (`--config
+  smoke`); on data a test cannot have (TFDS's VOC, UCF-101) or a cluster runner it
+  shows `--help`;
 - `python quickstart.py` runs with `--config smoke`;
 - what CI runs (`pip install`, `ruff`, `pytest`, `mkdocs build`) must be in `.ci/run`;
   `python -m keras_l11.data.install` runs with `--check`;
@@ -236,6 +239,19 @@ class Reader:
         assert "error" not in answer, f"{command.page}:{command.line}: {answer}"
         return "answered"
 
+    def prepare(self, command):
+        """A data-preparation pipeline: run on the offline data at smoke size; on
+        data a test cannot have (TFDS's VOC or UCF-101, a reader's folder) or a
+        cluster runner, `--help`."""
+        args = command.args
+        data = args[args.index("--data") + 1] if "--data" in args else ""
+        if data != "digits" and not (self.folder / data).exists() or any(a.startswith("--runner") for a in args):
+            self.check(self.run([*command.argv, "--help"]), command)
+            return "--help (its data or its cluster a test cannot have)"
+        smoke = ["smoke" if i and args[i - 1] == "--config" else a for i, a in enumerate(args)]
+        self.check(self.run(["python", "-m", command.program, *smoke]), command)
+        return "ran at smoke size"
+
     def client(self, command):
         if missing_inputs(command.args, self.folder):
             self.check(self.run([*command.argv, "--help"]), command)
@@ -311,6 +327,8 @@ def run_command(reader, command, monkeypatch):
     if program.startswith("benchmarks."):
         reader.check(reader.run([*command.argv, "--help"]), command)
         return "--help"
+    if program.startswith("keras_l11.") and program.endswith(".prepare"):
+        return reader.prepare(command)
     if program.startswith("keras_l11."):
         return reader.client(command)
     raise AssertionError(f"{command.page}:{command.line}: no rule for `{command.text}`")

@@ -20,7 +20,7 @@ SHARED = {"layers", "ops", "data", "figures", "training", "web", "command_line",
 CROSS_TOPIC = {("captioning", "language"), ("robustness", "generative")}
 # A topic's modules by role; everything else in a topic is model code (models, layers, ops).
 TOP = {"client", "web_styles"}  # commands users run
-TASK = {"task", "configs", "export"}  # what a topic's jobs share: protocols, experiment configs, signatures
+TASK = {"task", "configs", "export", "prepare"}  # what jobs share: protocols, configs, signatures, data pipelines
 DATA = {"data", "depth_data", "segmentation_data", "tasks", "text", "words", "parallel", "regions"}
 METRICS = {"metrics", "depth_metrics", "segmentation_metrics"}
 FIGURES = {"figures"}

@@ -216,33 +216,10 @@ def test_the_tower_of_a_video_config_is_overridden_with_json():
             apply_overrides(VideoConfig(), [bad])
 
 
-def test_a_video_set_is_cached_whole_or_not_at_all(tmp_path, monkeypatch):
-    from keras_l11.video.data import build_video_set
-
-    monkeypatch.setenv("KERAS_L11_CACHE", str(tmp_path))
-    rng = np.random.default_rng(0)
-    clips = [(rng.integers(0, 255, (3, 16, 16, 3), dtype=np.uint8), k % 2) for k in range(4)]
-
-    def interrupted():
-        yield from clips[:2]
-        raise KeyboardInterrupt  # the build is killed half-way
-
-    abandoned = tmp_path / "video" / "toy.part-999999999"  # a killed build's folder (no such process)
-    abandoned.mkdir(parents=True)
-    with pytest.raises(KeyboardInterrupt):
-        build_video_set("toy", interrupted(), 4, 3, 16, 16, ("a", "b"))
-    assert sorted(p.name for p in (tmp_path / "video").iterdir()) == []  # nothing half-made is left
-    videos = build_video_set("toy", iter(clips), 4, 3, 16, 16, ("a", "b"))
-    np.testing.assert_array_equal(videos.frames[2], clips[2][0])
-    np.testing.assert_allclose(videos.flows[1], video_flows(clips[1][0]), atol=0.01)
-    assert videos.labels.tolist() == [0, 1, 0, 1] and videos.class_names == ("a", "b")
-    again = build_video_set("toy", iter(()), 4, 3, 16, 16, ("a", "b"))  # read from the cache, not rebuilt
-    np.testing.assert_array_equal(again.frames, videos.frames)
-
-
 def test_the_paper_configs_read_ucf101_through_tfds(tmp_path, monkeypatch):
     """TFDS's own mock of UCF-101 (random videos with the builder's features)
-    goes through the same reader and cache as a prepared data set would."""
+    goes through the same flow pipeline and reader as a prepared data set
+    would (on Beam's in-process runner: the mock lives in this process)."""
     import dataclasses
 
     import tensorflow_datasets as tfds
@@ -251,6 +228,7 @@ def test_the_paper_configs_read_ucf101_through_tfds(tmp_path, monkeypatch):
     from keras_l11.video.task import load_videos
 
     monkeypatch.setenv("KERAS_L11_CACHE", str(tmp_path))
+    monkeypatch.setenv("KERAS_L11_PIPELINE_ARGS", "--direct_num_workers=1")
     config = dataclasses.replace(VideoConfig(), data="ucf101", frames=12, height=32, width=40)
     with tfds.testing.mock_data(num_examples=3, policy=tfds.testing.MockPolicy.USE_CODE):
         train, validation, test = load_videos(config)
@@ -258,4 +236,6 @@ def test_the_paper_configs_read_ucf101_through_tfds(tmp_path, monkeypatch):
         assert videos.frames.shape[1:] == (12, 32, 40, 3) and videos.flows.shape[1:] == (11, 32, 40, 2)
         assert videos.num_classes == 101 and "ApplyEyeMakeup" in videos.class_names
         assert ((0 <= videos.labels) & (videos.labels < 101)).all()
-    assert len(list((tmp_path / "video").iterdir())) == 3  # train[:90%], train[90%:], test, each cached
+    assert [len(v) for v in (train, validation, test)] == [3, 0, 3]  # train[:90%] of 3 is all 3, as in TFDS
+    [made] = (tmp_path / "prepared").iterdir()  # one pipeline output: train and test, sliced when read
+    assert made.name == "flows_ucf101_ucf101_1_256_12x32x40_farneback"

@@ -6,8 +6,9 @@ Offline the job detects MNIST digits on cluttered canvases (exact boxes);
 `--config paper` reads PASCAL VOC 2007 through TFDS (prepared beforehand), fine-tunes
 VGG16 on 224 x 224 regions of trainval, then trains the paper's linear SVMs on fc7
 with hard negative mining (`--override classifier=softmax` keeps the softmax).
-Proposals come from selective search (fast mode) and are cached in the data
-folder. Quality is VOC's mAP@0.5 (11-point) and COCO's mAP@[0.5:0.95] by
+Proposals come from selective search (fast mode), computed by the Beam pipeline
+`python -m keras_l11.detection.prepare` (which the job runs itself when its output
+is missing, on every local core). Quality is VOC's mAP@0.5 (11-point) and COCO's mAP@[0.5:0.95] by
 pycocotools, with and without box regression, at most 100 detections per class
 and image as the paper's test, beside a chance detector (proposals with random
 classes and scores) and, on VOC 2007 test, beside the paper's row for the same
@@ -37,17 +38,17 @@ def main(argv=None):
     import keras
 
     from keras_l11.detection import figures
+    from keras_l11.detection.data import load_examples
     from keras_l11.detection.export import rcnn_signatures
     from keras_l11.detection.rcnn import ClassBoxRegressionLoss
     from keras_l11.detection.regions import labelled_regions, region_dataset
-    from keras_l11.detection.task import cached_proposals, evaluate_detector, load_examples
+    from keras_l11.detection.task import evaluate_detector, example_proposals
     from keras_l11.training import harness
 
     config = flags.train_config
     with harness.exit_on_missing_data():
         train, test, names = load_examples(config)
-        train_proposals = cached_proposals(train, f"{config.data}-train", max_proposals=config.max_proposals)
-        test_proposals = cached_proposals(test, f"{config.data}-test", max_proposals=config.max_proposals)
+        train_proposals, test_proposals = example_proposals(config, train, test)
     labelled = labelled_regions(train, train_proposals)
     if config.classifier not in ("softmax", "svm"):
         sys.exit(f"error: classifier must be 'softmax' or 'svm', got {config.classifier!r}")

@@ -71,6 +71,25 @@ def cache_dir():
     return os.environ.get("KERAS_L11_CACHE") or os.path.join(data_dir(), "derived")
 
 
+def prepared_dir():
+    """Where the jobs find (and make) the preparation pipelines' outputs when no
+    other folder is given: `<derived cache>/prepared`."""
+    return os.path.join(cache_dir(), "prepared")
+
+
+LEGACY_CACHES = ("proposals", "video")  # what the jobs cached before the preparation pipelines
+
+
+def remove_legacy_caches():
+    """Deletes the per-process caches that the preparation pipelines replaced
+    (`<derived cache>/proposals`, `<derived cache>/video`): nothing reads them."""
+    for name in LEGACY_CACHES:
+        folder = os.path.join(cache_dir(), name)
+        if os.path.isdir(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            print(f"removed {folder} (an old cache; the preparation pipelines' outputs replace it)", file=sys.stderr)
+
+
 def moby_dick_path():
     """The novel as one UTF-8 text file (from the npm package)."""
     return os.path.join(data_dir(), "moby-dick", "moby-dick.txt")

@@ -15,7 +15,7 @@ from keras_l11.data.install import prepared_tfds
 from keras_l11.data.mnist import DIGIT_NAMES, digit_canvas, digit_canvases
 from keras_l11.data.voc import VOC_NAMES
 
-__all__ = ["DIGIT_NAMES", "VOC_NAMES", "digit_canvas", "digit_canvases", "voc2007"]
+__all__ = ["DIGIT_NAMES", "VOC_NAMES", "digit_canvas", "digit_canvases", "load_examples", "voc2007"]
 
 
 def voc2007(split):
@@ -34,3 +34,14 @@ def voc2007(split):
         classes, difficult = ex["objects"]["label"].astype(np.int32), ex["objects"]["is_difficult"].astype(bool)
         examples.append({"image": ex["image"], "boxes": boxes, "classes": classes, "difficult": difficult})
     return examples
+
+
+def load_examples(config):
+    """`(train, test, class names)`."""
+    if config.data == "digits":
+        train = digit_canvases(config.train_images, "train", seed=0, size=config.image_size)
+        test = digit_canvases(config.test_images, "test", seed=1, size=config.image_size)
+        return train, test, DIGIT_NAMES
+    if config.data == "voc2007":
+        return voc2007("train+validation"), voc2007("test"), VOC_NAMES
+    raise ValueError(f"data must be 'digits' or 'voc2007', got {config.data!r}")

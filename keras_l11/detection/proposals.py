@@ -37,7 +37,7 @@ def selective_search(image, mode="fast", max_proposals=2000, min_size=4, seed=0)
     OpenCV draws the ranking's random numbers from C's `rand()`, which is
     seeded with `seed` first so that an image always gets the same ranking.
     `rand()` is process-wide: run searches in parallel in processes, not
-    threads (as `keras_l11.detection.task.cached_proposals` does)."""
+    threads (as the pipeline of `keras_l11.detection.prepare` does)."""
     try:
         from cv2 import ximgproc
     except ImportError:

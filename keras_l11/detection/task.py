@@ -1,16 +1,9 @@
-"""What the detection jobs share: their data, cached selective-search proposals, the
+"""What the detection jobs share: their data, selective-search proposals (from the pipeline), the
 detector run over a data set, and the evaluation protocols (mAP, IoU)."""
-
-import concurrent.futures
-import functools
-import hashlib
-import multiprocessing
-import os
 
 import numpy as np
 import tensorflow as tf
 
-from keras_l11.data.install import cache_dir
 from keras_l11.detection import data as det_data
 from keras_l11.detection import figures, metrics
 from keras_l11.detection import proposals as proposal_lib
@@ -19,43 +12,21 @@ from keras_l11.detection.rcnn import detect
 from keras_l11.ops.images import image_dataset
 
 
-def cached_proposals(examples, name, mode="fast", max_proposals=2000, workers=None):
-    """Selective search boxes of each example's image, computed once (in
-    `workers` processes; default one per core from 100 images on) and kept in
-    the derived cache (`keras_l11.data.install.cache_dir`) under `proposals/<name>-<hash of the images>.npz`.
+def example_proposals(config, train, test, pipeline_args=None):
+    """`(train proposals, test proposals)`: selective search's boxes for each
+    example, read from the proposals pipeline's output
+    (`keras_l11.detection.prepare`), which runs first where it has not (Beam's
+    options from `$KERAS_L11_PIPELINE_ARGS`)."""
+    from keras_l11.data.beam_pipeline import job_pipeline_args
+    from keras_l11.detection.prepare import proposals_for
 
-    The processes are started fresh ("spawn"; forking a process that runs
-    TensorFlow is unsafe), so a script that calls this needs the usual
-    `if __name__ == "__main__":` guard.
-    """
-    digest = hashlib.sha1()
-    for ex in examples:
-        digest.update(np.ascontiguousarray(ex["image"]).tobytes())
-    path = os.path.join(cache_dir(), "proposals", f"{name}-{mode}-{max_proposals}-{digest.hexdigest()[:12]}.npz")
-    if os.path.exists(path):
-        with np.load(path) as cached:
-            return [cached[str(i)] for i in range(len(examples))]
-    try:
-        from tqdm import tqdm
-    except ImportError:  # progress is a nicety
-        tqdm = lambda xs, **_: xs  # noqa: E731
-    search = functools.partial(proposal_lib.selective_search, mode=mode, max_proposals=max_proposals)
-    images = (ex["image"] for ex in examples)
-    if workers is None:  # a process pool starts in seconds: worth it for many images only
-        workers = (os.cpu_count() or 1) if len(examples) >= 100 else 1
-    workers = min(len(examples), workers)
-    progress = dict(total=len(examples), desc=f"selective search ({name})", mininterval=5)
-    if workers <= 1:
-        boxes = list(tqdm(map(search, images), **progress))
-    else:  # fresh interpreters: forking a process that runs TensorFlow is unsafe
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            boxes = list(tqdm(pool.map(search, images, chunksize=8), **progress))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    staged = path + ".part.npz"
-    np.savez_compressed(staged, **{str(i): b for i, b in enumerate(boxes)})
-    os.replace(staged, path)
-    return boxes
+    if pipeline_args is None:
+        pipeline_args = job_pipeline_args()
+    train_split = "train+validation" if config.data == "voc2007" else "train"
+    found = proposals_for(
+        config.data, {train_split: train, "test": test}, max_proposals=config.max_proposals, pipeline_args=pipeline_args
+    )
+    return found[train_split], found["test"]
 
 
 def run_detector(detect_fn, examples, proposals, batch_size=8):
@@ -171,17 +142,6 @@ def plot_localizations(test, out, names, path, count=8):
     ]
     truths = [{"boxes": boxes[k] * scale} for k in range(len(predictions))]
     return figures.plot_detections(images[:count], predictions, names, path, truths, min_score=0.0)
-
-
-def load_examples(config):
-    """`(train, test, class names)`."""
-    if config.data == "digits":
-        train = det_data.digit_canvases(config.train_images, "train", seed=0, size=config.image_size)
-        test = det_data.digit_canvases(config.test_images, "test", seed=1, size=config.image_size)
-        return train, test, det_data.DIGIT_NAMES
-    if config.data == "voc2007":
-        return det_data.voc2007("train+validation"), det_data.voc2007("test"), det_data.VOC_NAMES
-    raise ValueError(f"data must be 'digits' or 'voc2007', got {config.data!r}")
 
 
 def chance_detections(proposals, num_classes, seed=0):

@@ -25,8 +25,10 @@ from keras_l11.video import data as video_data
 
 def load_videos(config):
     """`(train, validation, test)` `VideoSet`s of the config's data."""
+    from keras_l11.video import prepare
+
     if config.data == "digits":
-        make = lambda n, split, seed: video_data.moving_digit_set(  # noqa: E731
+        make = lambda n, split, seed: prepare.moving_digit_set(  # noqa: E731
             n, split, seed, config.frames, config.height, config.flow_method
         )
         return (
@@ -35,7 +37,7 @@ def load_videos(config):
             make(config.test_videos, "test", 2),
         )
     if config.data == "ucf101":
-        make = lambda split: video_data.ucf101_set(  # noqa: E731
+        make = lambda split: prepare.ucf101_set(  # noqa: E731
             split, config.frames, config.height, config.width, config.flow_method
         )
         return make("train[:90%]"), make("train[90%:]"), make("test")
