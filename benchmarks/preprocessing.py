@@ -148,6 +148,33 @@ def voc_size_photos(count):
     ]
 
 
+def window_reads(count):
+    """Milliseconds per training batch of 32 windows read from a prepared
+    moving-digit set (24 frames of 64 x 64), against the same arrays in memory."""
+    import dataclasses
+
+    from keras_l11.video.prepare import moving_digit_set
+    from keras_l11.video.task import Window
+
+    folder = tempfile.mkdtemp(prefix="preprocessing-")
+    try:
+        videos = moving_digit_set(count, "train", 0, 24, 64, root=folder)
+        in_memory = dataclasses.replace(videos, frames=np.asarray(videos.frames), flows=np.asarray(videos.flows))
+        rng, rows = np.random.default_rng(0), []
+        for window in (Window("frames", 1, squeeze=True), Window("flows", 10)):
+            index, start = rng.integers(0, count, (20, 32)), rng.integers(0, 14, (20, 32))
+            times = []
+            for store in (videos, in_memory):
+                started = time.perf_counter()
+                for i, t in zip(index, start):
+                    window.read(store, i, t)
+                times.append((time.perf_counter() - started) / len(index) * 1000)
+            rows.append([f"{window.span} {window.source}", *times])
+        return rows
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few inputs each: checks that it runs")
@@ -227,6 +254,8 @@ def main(argv=None):
             UCF101_FRAMES / ucf_rates["tvl1"] / 3600,
         ],
     ]
+    print("training windows from the prepared records ...", flush=True)
+    reads = window_reads(n(120))
     sections = [
         (
             f"Items per second, end to end (start, compute, write), {WORKERS} workers on this {os.cpu_count()}-core "
@@ -253,6 +282,13 @@ def main(argv=None):
             format_table(["data set", "items", "work", "per core /s", "core-hours"], per_core),
         ),
     ]
+    sections.append(
+        (
+            f"Reading a training batch of 32 random windows ({n(120)} prepared moving-digit videos, 24 frames of "
+            "64 x 64): the records a window needs, against the same arrays in memory",
+            format_table(["window", "prepared records ms", "in memory ms"], reads),
+        )
+    )
     if args.quick:  # printed, not written over the measured results
         print("\n\n".join(f"{title} [--quick: not a measurement]\n{table}" for title, table in sections))
     else:

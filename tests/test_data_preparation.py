@@ -272,7 +272,7 @@ def test_a_tfds_data_set_is_read_by_the_workers_and_its_corrupt_images_skipped(t
 
 
 def test_pipeline_options_use_every_core_locally_and_pass_anything_else_to_the_runner():
-    from keras_l11.data.beam_pipeline import command_parser, parse_command, pipeline_options
+    from keras_l11.data.beam_options import command_parser, parse_command, pipeline_options
 
     local = pipeline_options([], pending=40).get_all_options()
     assert local["runner"] == "DirectRunner" and local["direct_running_mode"] == "multi_processing"

@@ -33,10 +33,8 @@ records and its `catalog` fields (a label), for readers that need the items
 without decoding records.
 """
 
-import contextlib
 import dataclasses
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -45,18 +43,16 @@ import time
 import uuid
 from collections.abc import Callable
 
-logging.getLogger("apache_beam").setLevel(logging.ERROR)  # not a warning per optional file system (GCS, S3...)
-import apache_beam as beam  # noqa: E402
-from apache_beam.io.filesystems import FileSystems  # noqa: E402
-from apache_beam.metrics import Metrics  # noqa: E402
+# isort: off
+from keras_l11.data import beam_files as files  # first: it imports Beam's file systems quietly
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+# isort: on
+
+from keras_l11.data import beam_options
 
 VERSION = "1.0.0"
-SHARDS_PER_SPLIT = 64  # with items_per_shard 0: shards a split is cut into, for a small set
-PIPELINE_HELP = (
-    "Any other --option is a Beam pipeline option, passed to the runner: --runner (DirectRunner by default: "
-    "a worker process per core), --direct_num_workers N, or e.g. --runner DataflowRunner --project P "
-    "--region R --temp_location gs://B/tmp --setup_file ./setup.py; Flink and Spark likewise."
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +70,7 @@ class Preparation:
             written to `preparation.json`, and a folder made with other
             settings is refused rather than mixed.
         items_per_shard: items per output file, the unit of work and of
-            resumption; 0 (the default) for about `SHARDS_PER_SPLIT` shards per
+            resumption; 0 (the default) for about `beam_options.SHARDS_PER_SPLIT` shards per
             split, at most `max_items_per_shard` items each (enough shards
             for every worker to stay busy, few enough to open).
         what: the items' name in progress lines ("images", "videos").
@@ -96,7 +92,7 @@ class Preparation:
     def shard_size(self, total):
         if self.items_per_shard:
             return self.items_per_shard
-        return max(1, min(self.max_items_per_shard, -(-total // SHARDS_PER_SPLIT)))
+        return max(1, min(self.max_items_per_shard, -(-total // beam_options.SHARDS_PER_SPLIT)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,7 +109,7 @@ class Shard:
 
 
 def output_folder(root, name):
-    return _join(root, name, VERSION)
+    return files.join(root, name, VERSION)
 
 
 def record_features(preparation):
@@ -126,40 +122,7 @@ def record_features(preparation):
 
 
 def records_path(folder, name, shard):
-    return _join(folder, f"{name}-{shard.split}.array_record-{shard.index:05d}-of-{shard.count:05d}")
-
-
-def _join(*parts):
-    return "/".join(p.rstrip("/") for p in parts) if "://" in parts[0] else os.path.join(*parts)
-
-
-def _is_local(path):
-    return "://" not in path
-
-
-def _write_text(path, text):
-    """Writes `path` whole: a temporary name, then renamed (object stores write whole objects anyway)."""
-    if _is_local(path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        staged = f"{path}.part-{uuid.uuid4().hex[:8]}"
-        with open(staged, "w") as f:
-            f.write(text)
-        os.replace(staged, path)
-        return
-    with FileSystems.create(path) as f:
-        f.write(text.encode())
-
-
-def _read_json(path):
-    with FileSystems.open(path, compression_type="uncompressed") as f:
-        return json.loads(f.read())
-
-
-def _matching(pattern):
-    try:
-        return [m.path for m in FileSystems.match([pattern])[0].metadata_list]
-    except Exception:  # no such folder yet
-        return []
+    return files.join(folder, f"{name}-{shard.split}.array_record-{shard.index:05d}-of-{shard.count:05d}")
 
 
 def plan(preparation):
@@ -177,9 +140,9 @@ def plan(preparation):
 def finished_reports(folder):
     """`{shard key: report}` of the shards already written in `folder`."""
     reports = {}
-    for path in _matching(_join(folder, "shards", "*.json")):
+    for path in files.matching(files.join(folder, "shards", "*.json")):
         try:
-            report = _read_json(path)
+            report = files.read_json(path)
         except (OSError, ValueError):  # a report being written: not finished
             continue
         reports[report["shard"]] = report
@@ -202,7 +165,7 @@ class WriteShard(beam.DoFn):
 
         started = time.time()
         target = records_path(self.folder, self.preparation.name, shard)
-        if _is_local(target):
+        if files.is_local(target):
             os.makedirs(os.path.dirname(target), exist_ok=True)
             staged, scratch = f"{target}.part-{uuid.uuid4().hex[:8]}", None
         else:  # written locally, then copied whole
@@ -239,11 +202,11 @@ class WriteShard(beam.DoFn):
             "records": sum(item["records"] for item in catalog),
             "items": catalog,
             "skipped": skipped,
-            "bytes": _size(target),
+            "bytes": files.size(target),
             "seconds": round(time.time() - started, 3),
             "worker": os.getpid(),
         }
-        _write_text(_join(self.folder, "shards", f"{shard.key}.json"), json.dumps(report))
+        files.write_text(files.join(self.folder, "shards", f"{shard.key}.json"), json.dumps(report))
         yield report
 
 
@@ -251,37 +214,6 @@ def _plain(value):
     """A record's small field (a label, a name) as JSON takes it."""
     value = value.item() if hasattr(value, "item") else value
     return value.decode() if isinstance(value, bytes) else value
-
-
-def _size(path):
-    if _is_local(path):
-        return os.path.getsize(path)
-    return FileSystems.match([path])[0].metadata_list[0].size_in_bytes
-
-
-def pipeline_options(args, pending):
-    """Beam options from command-line `args`; on the local runner (the default)
-    a worker process per core (at most one per pending shard) unless the
-    args say otherwise, and the workers' logs at WARNING."""
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    args = list(args)
-    given = {a.split("=")[0] for a in args if a.startswith("--")}
-    runner = next((a.split("=", 1)[1] for a in args if a.startswith("--runner=")), None)
-    if runner is None and "--runner" in args:
-        runner = args[args.index("--runner") + 1]
-    if runner is None:
-        args.append("--runner=DirectRunner")
-    if runner in (None, "DirectRunner", "direct", "PrismRunner") and "--direct_running_mode" not in given:
-        if "--direct_num_workers" in given:
-            workers = PipelineOptions(args).get_all_options()["direct_num_workers"]
-        else:
-            workers = max(1, min(os.cpu_count() or 1, pending))
-            args.append(f"--direct_num_workers={workers}")
-        args.append(f"--direct_running_mode={'multi_processing' if workers > 1 else 'in_memory'}")
-    if "--default_sdk_harness_log_level" not in given:
-        args.append("--default_sdk_harness_log_level=WARNING")
-    return PipelineOptions(args)
 
 
 class Progress(threading.Thread):
@@ -322,13 +254,13 @@ class Progress(threading.Thread):
 def _check_settings(folder, preparation, shards):
     """Writes `preparation.json`, or refuses a folder made with other settings
     or from other sources (another number of items, or of items per shard)."""
-    path = _join(folder, "preparation.json")
+    path = files.join(folder, "preparation.json")
     items = {split: sum(s.stop - s.start for s in shards if s.split == split) for split in preparation.splits}
     counts = {split: max(s.count for s in shards if s.split == split) for split in preparation.splits}
     wanted = {"name": preparation.name, "items": items, "shards": counts, **preparation.settings}
     wanted = json.loads(json.dumps(wanted))  # tuples as lists, as read back
-    if _matching(path):
-        found = _read_json(path)
+    if files.matching(path):
+        found = files.read_json(path)
         if found != wanted:
             changed = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
             raise ValueError(
@@ -337,7 +269,7 @@ def _check_settings(folder, preparation, shards):
                 "delete it or write elsewhere (--output)"
             )
     else:
-        _write_text(path, json.dumps(wanted, indent=1))
+        files.write_text(path, json.dumps(wanted, indent=1))
 
 
 def _finalize(preparation, folder, reports, seconds, done_before):
@@ -378,26 +310,8 @@ def _finalize(preparation, folder, reports, seconds, done_before):
         "shards_done_before": done_before,
         "shards_written": len(reports) - done_before,
     }
-    _write_text(_join(folder, "report.json"), json.dumps(report, indent=1))
+    files.write_text(files.join(folder, "report.json"), json.dumps(report, indent=1))
     return report
-
-
-@contextlib.contextmanager
-def _locked(folder):
-    """One local run per folder at a time (the processes of a multi-worker job
-    all ask for the same data): the others wait, then find it written."""
-    if not _is_local(folder):
-        yield
-        return
-    import fcntl
-
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def run(preparation, root, pipeline_args=(), progress_seconds=10.0):
@@ -408,21 +322,14 @@ def run(preparation, root, pipeline_args=(), progress_seconds=10.0):
 
     remove_legacy_caches()
     folder = output_folder(root, preparation.name)
-    with _locked(folder):
+    with files.locked(folder):
         return _run(preparation, folder, pipeline_args, progress_seconds)
-
-
-def _remove_partial_files(folder):
-    """Files a killed run was writing (`*.part-*`); only called under the folder's lock."""
-    if _is_local(folder):
-        for path in _matching(_join(folder, "*.part-*")) + _matching(_join(folder, "shards", "*.part-*")):
-            os.remove(path)
 
 
 def _run(preparation, folder, pipeline_args, progress_seconds):
     shards = plan(preparation)
     _check_settings(folder, preparation, shards)
-    _remove_partial_files(folder)
+    files.remove_partial_files(folder)
     before = finished_reports(folder)
     pending = [s for s in shards if s.key not in before]
     started = time.time()
@@ -436,7 +343,7 @@ def _run(preparation, folder, pipeline_args, progress_seconds):
         progress = Progress(preparation, folder, shards, before, progress_seconds)
         progress.start()
         try:
-            with beam.Pipeline(options=pipeline_options(pipeline_args, len(pending))) as pipeline:
+            with beam.Pipeline(options=beam_options.pipeline_options(pipeline_args, len(pending))) as pipeline:
                 _ = (
                     pipeline
                     | "Shards" >> beam.Create(pending)
@@ -450,8 +357,12 @@ def _run(preparation, folder, pipeline_args, progress_seconds):
     missing = [s.key for s in shards if s.key not in reports]
     if missing:
         raise RuntimeError(f"{preparation.name}: the pipeline ended with shards unwritten: {', '.join(missing[:5])}")
-    if not pending and _matching(_join(folder, "report.json")):  # complete before: read, not rewritten under readers
-        report = dict(_read_json(_join(folder, "report.json")), shards_done_before=len(shards), shards_written=0)
+    if not pending and files.matching(
+        files.join(folder, "report.json")
+    ):  # complete before: read, not rewritten under readers
+        report = dict(
+            files.read_json(files.join(folder, "report.json")), shards_done_before=len(shards), shards_written=0
+        )
     else:
         report = _finalize(preparation, folder, reports, time.time() - started, len(shards) - len(pending))
     if report["skipped"]:
@@ -459,58 +370,8 @@ def _run(preparation, folder, pipeline_args, progress_seconds):
         more = f" and {len(report['skipped']) - 5} more" if len(report["skipped"]) > 5 else ""
         print(
             f"{preparation.name}: skipped {len(report['skipped'])} unreadable {preparation.what} ({names}{more}); "
-            f"see {_join(folder, 'report.json')}",
+            f"see {files.join(folder, 'report.json')}",
             file=sys.stderr,
             flush=True,
         )
     return report
-
-
-def job_pipeline_args():
-    """Beam options for the preparations that training jobs start themselves
-    (their data is missing): `$KERAS_L11_PIPELINE_ARGS`, e.g. "--direct_num_workers=1"."""
-    return os.environ.get("KERAS_L11_PIPELINE_ARGS", "").split()
-
-
-def command_parser(prog, description, max_items_per_shard, what):
-    """An argparse parser with the flags every preparation command has."""
-    import argparse
-
-    from keras_l11.data.install import prepared_dir
-
-    root = prepared_dir()
-    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=PIPELINE_HELP)
-    parser.add_argument("--output", default=root, help=f"root folder (or gs://... URI) of the outputs; default {root}")
-    parser.add_argument(
-        "--items_per_shard",
-        type=int,
-        default=0,
-        help=f"{what} per output file (default: about {SHARDS_PER_SPLIT} files per split, "
-        f"at most {max_items_per_shard} {what} each)",
-    )
-    parser.add_argument(
-        "--tfds_data_dir", default="", help="where TFDS's prepared data sets are (default $TFDS_DATA_DIR)"
-    )
-    return parser
-
-
-def parse_command(parser, argv=None):
-    """`(our flags, Beam's pipeline args)`: what the parser does not know goes
-    to Beam; a stray value (not an option's) is an error."""
-    args, rest = parser.parse_known_args(argv)
-    stray = [
-        a
-        for i, a in enumerate(rest)
-        if not a.startswith("-") and (i == 0 or not rest[i - 1].startswith("--") or "=" in rest[i - 1])
-    ]
-    if stray:
-        parser.error(f"unrecognized arguments: {' '.join(stray)}")
-    return args, rest
-
-
-def summary_line(folder, report, what):
-    per_split = ", ".join(f"{s}: {v['items']} {what}" for s, v in report["splits"].items())
-    return (
-        f"{folder}: {per_split}; {len(report['skipped'])} skipped; "
-        f"{report['shards_written']} shards written now, {report['shards_done_before']} before"
-    )

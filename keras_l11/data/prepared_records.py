@@ -182,6 +182,18 @@ class ItemArray:
         out = values.reshape(*lead, *values.shape[1:])
         return out[(*final, *rest)]
 
+    def windows(self, picked, starts, span):
+        """`[len(picked), span, ...]`: records `start : start + span` of each
+        picked item, read in one batch (what a training step asks for)."""
+        if self.length is None:
+            raise ValueError(f"{self.key} has one record per item: no windows")
+        starts = np.asarray(starts, np.int64)
+        if len(starts) and (starts.min() < 0 or starts.max() + span > self.length):
+            raise IndexError(f"windows of {span} from {starts.min()}..{starts.max()} in {self.length} records")
+        firsts = np.array([self.split.items[int(i)]["first"] for i in picked], np.int64)
+        positions = ((firsts + starts)[:, None] + np.arange(span)[None, :]).reshape(-1)
+        return self.split.field(positions, self.key).reshape(len(firsts), span, *self.shape[2:])
+
     def __array__(self, dtype=None, copy=None):
         out = self[:]
         return out if dtype is None else out.astype(dtype)

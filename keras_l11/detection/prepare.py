@@ -166,10 +166,10 @@ def proposals_for(data, examples_by_split, mode="fast", max_proposals=2000, pipe
 
 
 def main(argv=None):
-    from keras_l11.data import beam_pipeline
+    from keras_l11.data import beam_options
     from keras_l11.detection.configs import RCNN_CONFIGS
 
-    parser = beam_pipeline.command_parser(
+    parser = beam_options.command_parser(
         "python -m keras_l11.detection.prepare",
         "Selective-search proposals as an Apache Beam pipeline.",
         MAX_IMAGES_PER_SHARD,
@@ -184,7 +184,7 @@ def main(argv=None):
     parser.add_argument("--split", default="train", help="with a folder: the split name its images get")
     parser.add_argument("--mode", default="fast", choices=("fast", "quality"))
     parser.add_argument("--max_proposals", type=int, default=2000)
-    args, beam_args = beam_pipeline.parse_command(parser, argv)
+    args, beam_args = beam_options.parse_command(parser, argv)
     try:
         if args.data == "voc2007":
             name, splits = "voc2007", voc2007_splits(args.tfds_data_dir)
@@ -200,7 +200,7 @@ def main(argv=None):
         folder, report = run(name, splits, args.mode, args.max_proposals, args.output, beam_args, args.items_per_shard)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
-    print(beam_pipeline.summary_line(folder, report, "images"))
+    print(beam_options.summary_line(folder, report, "images"))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ def example_proposals(config, train, test, pipeline_args=None):
     example, read from the proposals pipeline's output
     (`keras_l11.detection.prepare`), which runs first where it has not (Beam's
     options from `$KERAS_L11_PIPELINE_ARGS`)."""
-    from keras_l11.data.beam_pipeline import job_pipeline_args
+    from keras_l11.data.beam_options import job_pipeline_args
     from keras_l11.detection.prepare import proposals_for
 
     if pipeline_args is None:

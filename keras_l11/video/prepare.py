@@ -124,9 +124,10 @@ def preparation(name, splits, class_names, frames, height, width, method="farneb
 def prepared_videos(prep, root=None, pipeline_args=None):
     """Runs (or resumes) `prep`; returns its output folder."""
     from keras_l11.data import beam_pipeline
+    from keras_l11.data.beam_options import job_pipeline_args
 
     root = root or prepared_dir()
-    args = beam_pipeline.job_pipeline_args() if pipeline_args is None else pipeline_args
+    args = job_pipeline_args() if pipeline_args is None else pipeline_args
     beam_pipeline.run(prep, root, args)
     return beam_pipeline.output_folder(root, prep.name)
 
@@ -180,10 +181,10 @@ def ucf101_set(split, frames, height, width, method="farneback", config="ucf101_
 
 
 def main(argv=None):
-    from keras_l11.data import beam_pipeline
+    from keras_l11.data import beam_options, beam_pipeline
     from keras_l11.video.configs import TWO_STREAM_CONFIGS
 
-    parser = beam_pipeline.command_parser(
+    parser = beam_options.command_parser(
         "python -m keras_l11.video.prepare",
         "Videos with their optical flow as an Apache Beam pipeline.",
         MAX_VIDEOS_PER_SHARD,
@@ -202,7 +203,7 @@ def main(argv=None):
     parser.add_argument("--height", type=int, default=224)
     parser.add_argument("--width", type=int, default=224)
     parser.add_argument("--method", default="farneback", choices=("farneback", "tvl1"))
-    args, beam_args = beam_pipeline.parse_command(parser, argv)
+    args, beam_args = beam_options.parse_command(parser, argv)
     try:
         if args.data == "digits":
             config = TWO_STREAM_CONFIGS[args.config]
@@ -229,7 +230,7 @@ def main(argv=None):
         report = beam_pipeline.run(prep, args.output, beam_args)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
-    print(beam_pipeline.summary_line(beam_pipeline.output_folder(args.output, prep.name), report, "videos"))
+    print(beam_options.summary_line(beam_pipeline.output_folder(args.output, prep.name), report, "videos"))
 
 
 if __name__ == "__main__":

@@ -72,7 +72,10 @@ class Window:
     def read(self, videos, index, start):
         """Windows `[B, span, H, W, C]` float32 (or `[B, H, W, C]`) of videos `index` at `start`."""
         store = videos.frames if self.source == "frames" else videos.flows
-        out = np.stack([store[i, t : t + self.span] for i, t in zip(index, start)]).astype(np.float32)
+        if hasattr(store, "windows"):  # prepared records: the batch's frames in one read
+            out = store.windows(index, start, self.span).astype(np.float32)
+        else:
+            out = np.stack([store[i, t : t + self.span] for i, t in zip(index, start)]).astype(np.float32)
         return out[:, 0] if self.squeeze else out
 
 
