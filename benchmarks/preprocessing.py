@@ -151,15 +151,15 @@ def voc_size_photos(count):
 def window_reads(count):
     """Milliseconds per training batch of 32 windows read from a prepared
     moving-digit set (24 frames of 64 x 64), against the same arrays in memory."""
-    import dataclasses
-
-    from keras_l11.video.prepare import moving_digit_set
+    from keras_l11.data.beam_pipeline import output_folder
+    from keras_l11.video.prepare import moving_digit_set, video_set
     from keras_l11.video.task import Window
 
     folder = tempfile.mkdtemp(prefix="preprocessing-")
     try:
-        videos = moving_digit_set(count, "train", 0, 24, 64, root=folder)
-        in_memory = dataclasses.replace(videos, frames=np.asarray(videos.frames), flows=np.asarray(videos.flows))
+        in_memory = moving_digit_set(count, "train", 0, 24, 64, root=folder)  # a small set: loaded
+        made = output_folder(folder, f"flows_digits_train_{count}_0_24x64x64_farneback")
+        videos = video_set(made, "train", load_below=0)  # read from the records, as a large set is
         rng, rows = np.random.default_rng(0), []
         for window in (Window("frames", 1, squeeze=True), Window("flows", 10)):
             index, start = rng.integers(0, count, (20, 32)), rng.integers(0, 14, (20, 32))

@@ -34,6 +34,10 @@ for variable, folder in (
     os.environ[variable] = os.path.join(SESSION_DIR, folder)
     os.makedirs(os.environ[variable], exist_ok=True)
 tempfile.tempdir = None  # read $TMPDIR again
+# The data-preparation pipelines that jobs start for their small offline sets run in the
+# job's process (Beam's in-memory runner): two worker processes per set would cost seconds
+# each. tests/test_data_preparation.py runs them on worker processes explicitly.
+os.environ.setdefault("KERAS_L11_PIPELINE_ARGS", "--direct_num_workers=1")
 
 from keras_l11 import command_line  # noqa: E402  (after the environment above, before TensorFlow)
 

@@ -198,11 +198,20 @@ def test_the_offline_video_sets_come_from_the_pipeline_and_are_read_a_video_at_a
     clips, labels = moving_digit_clips(6, "test", 4, 5, 48)
     assert videos.frames.shape == (6, 5, 48, 48, 3) and videos.flows.shape == (6, 4, 48, 48, 2)
     assert videos.class_names == CLASS_NAMES and videos.labels.tolist() == labels.tolist()
-    np.testing.assert_array_equal(np.asarray(videos.frames), clips)
+    np.testing.assert_array_equal(videos.frames, clips)  # a small set: loaded into memory
     np.testing.assert_array_equal(videos.flows[3], video_flows(clips[3]).astype(np.float16))
-    np.testing.assert_array_equal(videos.frames[2, 1:3], clips[2, 1:3])  # a window of one video
-    np.testing.assert_array_equal(videos.flows[[4, 1]][:, 0], videos.flows[4:0:-3, 0])
     folder = tmp_path / "prepared" / "flows_digits_test_6_4_5x48x48_farneback" / "1.0.0"
+    # A set too large for memory is read from the records, only what an index touches.
+    lazy = prepare.video_set(str(folder), "test", load_below=0)
+    assert lazy.frames.shape == videos.frames.shape and lazy.flows.shape == videos.flows.shape
+    for index in (2, -1, (2, slice(1, 3)), (slice(1, 5, 2), 3), ([4, 1], slice(0, 2), 7), (5, -1, 0, 0, 1)):
+        np.testing.assert_array_equal(lazy.frames[index], videos.frames[index])
+        np.testing.assert_array_equal(lazy.flows[index], videos.flows[index])
+    windows = np.stack([videos.flows[4, 1:3], videos.flows[0, 2:4]])  # a training batch: item, start
+    np.testing.assert_array_equal(lazy.flows.windows([4, 0], [1, 2], 2), windows)
+    with pytest.raises(IndexError):
+        lazy.flows.windows([0], [3], 2)  # past the last of 4 flows
+    assert not list((tmp_path / "prepared" / "inputs").iterdir())  # the staged clips, gone once made
     shards = sorted((folder / "shards").iterdir())
     again = prepare.moving_digit_set(6, "test", seed=4, frames=5, size=48)  # read, not made again
     assert sorted((folder / "shards").iterdir()) == shards and len(again) == 6

@@ -108,8 +108,18 @@ class Shard:
         return f"{self.split}-{self.index:05d}-of-{self.count:05d}"
 
 
+def name_part(text):
+    """`text` as part of a TFDS name (lowercase letters, digits, underscores)."""
+    return "".join(c if c.isalnum() else "_" for c in text).strip("_").lower()
+
+
 def output_folder(root, name):
     return files.join(root, name, VERSION)
+
+
+def is_complete(root, name):
+    """Whether `<root>/<name>` holds a finished preparation (its `report.json`)."""
+    return bool(files.matching(files.join(output_folder(root, name), "report.json")))
 
 
 def record_features(preparation):

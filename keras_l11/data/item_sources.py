@@ -54,12 +54,14 @@ def _read_bytes(path):
 @dataclasses.dataclass(frozen=True)
 class ArraySource:
     """Arrays staged by `stage_arrays` (one `.npy` record per item, plus an
-    optional label per item)."""
+    optional label per item). `count`, when known, spares reading the file
+    (which is removed once the pipeline has made its records)."""
 
     path: str
+    known_count: int = -1
 
     def count(self):
-        return len(self._reader())
+        return self.known_count if self.known_count >= 0 else len(self._reader())
 
     def _reader(self):
         from array_record.python.array_record_data_source import ArrayRecordDataSource
@@ -87,7 +89,24 @@ def stage_arrays(path, arrays, labels=None):
         writer.write(buffer.getvalue())
     writer.close()
     os.replace(staged, path)
-    return ArraySource(path)
+    return ArraySource(path, len(arrays))
+
+
+def staged_arrays(path, count, make, needed=True):
+    """An `ArraySource` of `count` arrays at `path`: `make() -> (arrays, labels
+    or None)` writes it when it is `needed` (its pipeline's output is not
+    complete) and not there yet."""
+    if needed and not os.path.exists(path):
+        arrays, labels = make()
+        return stage_arrays(path, arrays, labels)
+    return ArraySource(path, count)
+
+
+def unstage(sources):
+    """Removes the files of the `ArraySource`s among `sources` (once their records are made)."""
+    for source in sources:
+        if isinstance(source, ArraySource) and os.path.exists(source.path):
+            os.remove(source.path)
 
 
 def _unstaged(record):

@@ -54,18 +54,14 @@ def proposal_record(payload, mode, max_proposals):
     return {"boxes": selective_search(image, mode, max_proposals), "image_sha1": image_sha1(image)}
 
 
-def _safe(text):
-    return "".join(c if c.isalnum() else "_" for c in text).strip("_").lower() or "images"
-
-
 def preparation(name, splits, mode="fast", max_proposals=2000, items_per_shard=0):
     """The proposals pipeline of `splits` (`{split: source}`)."""
-    from keras_l11.data.beam_pipeline import Preparation
+    from keras_l11.data.beam_pipeline import Preparation, name_part
 
     if mode not in ("fast", "quality"):
         raise ValueError(f"mode must be 'fast' or 'quality', got {mode!r}")
     return Preparation(
-        name=f"proposals_{_safe(name)}_{mode}_{max_proposals}",
+        name=f"proposals_{name_part(name) or 'images'}_{mode}_{max_proposals}",
         features=proposal_features,
         transform=functools.partial(proposal_record, mode=mode, max_proposals=max_proposals),
         splits=splits,
@@ -76,22 +72,23 @@ def preparation(name, splits, mode="fast", max_proposals=2000, items_per_shard=0
     )
 
 
-def digits_splits(examples_by_split, root):
-    """Offline canvases (in memory) staged for the workers; the data set's name
-    carries a digest of the images, so other canvases get another folder."""
+def digits_splits(examples_by_split, root, mode="fast", max_proposals=2000):
+    """Offline canvases (in memory) staged for the workers, unless their
+    proposals are made already; the data set's name carries a digest of the
+    images, so other canvases get another folder."""
+    from keras_l11.data import beam_pipeline
+
     digest = hashlib.sha1()
     for split in sorted(examples_by_split):
         for ex in examples_by_split[split]:
             digest.update(np.ascontiguousarray(ex["image"]).tobytes())
     name = f"digits_{digest.hexdigest()[:12]}"
-    inputs = os.path.join(root, "inputs", name)
+    needed = not beam_pipeline.is_complete(root, preparation(name, {}, mode, max_proposals).name)
     splits = {}
     for split, examples in examples_by_split.items():
-        path = os.path.join(inputs, f"{split}.array_record")
-        staged = item_sources.ArraySource(path)
-        splits[split] = (
-            staged if os.path.exists(path) else item_sources.stage_arrays(path, [e["image"] for e in examples])
-        )
+        path = os.path.join(root, "inputs", name, f"{split}.array_record")
+        make = lambda examples=examples: ([e["image"] for e in examples], None)  # noqa: E731
+        splits[split] = item_sources.staged_arrays(path, len(examples), make, needed)
     return name, splits
 
 
@@ -148,12 +145,13 @@ def proposals_for(data, examples_by_split, mode="fast", max_proposals=2000, pipe
     A split may join VOC's ("train+validation")."""
     root = prepared_dir()
     if data == "digits":
-        name, splits = digits_splits(examples_by_split, root)
+        name, splits = digits_splits(examples_by_split, root, mode, max_proposals)
     elif data == "voc2007":
         name, splits = "voc2007", voc2007_splits()
     else:
         raise ValueError(f"data must be 'digits' or 'voc2007', got {data!r}")
     folder, _ = run(name, splits, mode, max_proposals, root, pipeline_args)
+    item_sources.unstage(splits.values())  # the staged canvases: their records are made
     out = {}
     for split, examples in examples_by_split.items():
         parts, offset = [], 0
@@ -192,12 +190,13 @@ def main(argv=None):
             from keras_l11.detection.data import load_examples
 
             train, test, _ = load_examples(RCNN_CONFIGS[args.config])
-            name, splits = digits_splits({"train": train, "test": test}, args.output)
+            name, splits = digits_splits({"train": train, "test": test}, args.output, args.mode, args.max_proposals)
         else:
             folder = os.path.abspath(args.data)
             source = item_sources.FolderSource(folder, item_sources.IMAGE_PATTERNS)
             name, splits = f"{os.path.basename(folder)}_{args.split}", {args.split: source}
         folder, report = run(name, splits, args.mode, args.max_proposals, args.output, beam_args, args.items_per_shard)
+        item_sources.unstage(splits.values())
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     print(beam_options.summary_line(folder, report, "images"))

@@ -95,13 +95,9 @@ def flow_records(payload, frames, height, width, method):
     return [{"t": t, "frame": clip[t], "flow": flows[t], "label": label} for t in range(frames)]
 
 
-def _safe(text):
-    return "".join(c if c.isalnum() else "_" for c in text).strip("_").lower() or "videos"
-
-
 def preparation(name, splits, class_names, frames, height, width, method="farneback", videos_per_shard=0):
     """The flow pipeline of `splits` (`{split: source}`)."""
-    from keras_l11.data.beam_pipeline import Preparation
+    from keras_l11.data.beam_pipeline import Preparation, name_part
     from keras_l11.video.flow import METHODS
 
     if method not in METHODS:
@@ -109,7 +105,7 @@ def preparation(name, splits, class_names, frames, height, width, method="farneb
     if frames < 2:
         raise ValueError(f"flow needs at least 2 frames per video, got {frames}")
     return Preparation(
-        name=f"flows_{_safe(name)}_{frames}x{height}x{width}_{method}",
+        name=f"flows_{name_part(name) or 'videos'}_{frames}x{height}x{width}_{method}",
         features=functools.partial(frame_features, height, width, tuple(class_names)),
         transform=functools.partial(flow_records, frames=frames, height=height, width=width, method=method),
         splits=splits,
@@ -132,9 +128,15 @@ def prepared_videos(prep, root=None, pipeline_args=None):
     return beam_pipeline.output_folder(root, prep.name)
 
 
-def video_set(folder, split):
+IN_MEMORY_BYTES = 2 << 30
+
+
+def video_set(folder, split, load_below=IN_MEMORY_BYTES):
     """A prepared split (a TFDS split spec: "train", "train[:90%]") as a
-    `VideoSet` whose `frames` and `flows` decode videos when indexed."""
+    `VideoSet`: loaded into memory when its frames and flows take less than
+    `load_below` bytes (a training window is then a slice), otherwise read
+    from the records a window at a time (`ItemArray`: UCF-101 at the paper's
+    sizes)."""
     import json
 
     from keras_l11.data.prepared_records import PreparedSplit
@@ -144,7 +146,10 @@ def video_set(folder, split):
     videos = PreparedSplit(folder, split)
     labels = np.array(videos.catalog("label"), np.int32)
     names = tuple(videos.features["label"].names)
-    return video_data.VideoSet(videos.array("frame", frames), videos.array("flow", frames - 1), labels, names)
+    pixels, flows = videos.array("frame", frames), videos.array("flow", frames - 1)
+    if np.prod(pixels.shape) + 2 * np.prod(flows.shape) < load_below:
+        pixels, flows = np.asarray(pixels), np.asarray(flows)
+    return video_data.VideoSet(pixels, flows, labels, names)
 
 
 def moving_digit_set(
@@ -152,15 +157,18 @@ def moving_digit_set(
 ):
     """`count` moving-digit videos (`video_data.moving_digit_clips`' videos) with
     their flow: generated here, staged, their flow computed by the pipeline."""
+    from keras_l11.data import beam_pipeline
+
+    root = root or prepared_dir()
     name = f"digits_{split}_{count}_{seed}"
-    inputs = os.path.join(root or prepared_dir(), "inputs", f"{name}_{frames}x{size}.array_record")
-    if not os.path.exists(inputs):
-        clips, labels = video_data.moving_digit_clips(count, split, seed, frames, size)
-        item_sources.stage_arrays(inputs, clips, labels)
-    prep = preparation(
-        name, {split: item_sources.ArraySource(inputs)}, video_data.CLASS_NAMES, frames, size, size, method
-    )
-    return video_set(prepared_videos(prep, root, pipeline_args), split)
+    inputs = os.path.join(root, "inputs", f"{name}_{frames}x{size}.array_record")
+    names = video_data.CLASS_NAMES
+    needed = not beam_pipeline.is_complete(root, preparation(name, {}, names, frames, size, size, method).name)
+    make = lambda: video_data.moving_digit_clips(count, split, seed, frames, size)  # noqa: E731
+    source = item_sources.staged_arrays(inputs, count, make, needed)
+    folder = prepared_videos(preparation(name, {split: source}, names, frames, size, size, method), root, pipeline_args)
+    item_sources.unstage([source])  # the staged clips: their records are made
+    return video_set(folder, split)
 
 
 def ucf101_splits(config="ucf101_1_256", data_dir=""):
