@@ -308,3 +308,14 @@ def test_a_folder_made_with_other_settings_or_other_inputs_is_refused(image_fold
     prepare.run("few", {"train": source}, root=str(tmp_path), items_per_shard=1)
     with pytest.raises(ValueError, match=r"other settings \(items: \{'train': 2\} there, \{'train': 3\} now"):
         prepare.run("few", {"train": _image_source(image_folder, 3)}, root=str(tmp_path), items_per_shard=1)
+
+
+def test_a_run_where_every_input_fails_is_an_error_not_an_empty_data_set(tmp_path):
+    from keras_l11.detection import prepare
+
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "a.png").write_bytes(b"not a png")
+    with pytest.raises(
+        SystemExit, match=r"every one of 1 images failed \(the first, a.png: ValueError: .*a.png: not an"
+    ):
+        prepare.main(["--data", str(tmp_path / "broken"), "--output", str(tmp_path / "out")])

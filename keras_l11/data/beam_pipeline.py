@@ -36,6 +36,7 @@ without decoding records.
 import dataclasses
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -190,6 +191,8 @@ class WriteShard(beam.DoFn):
                 made = self.preparation.transform(load())
                 records = made if isinstance(made, list) else [made]
                 data = [self._features.serialize_example({"id": item_id, "index": index, **r}) for r in records]
+            except ImportError:  # the worker lacks a library (cv2.ximgproc...): no input is to blame
+                raise
             except Exception as err:  # a corrupt input: reported and skipped, never the end of the run
                 skipped.append({"id": item_id, "index": index, "error": f"{type(err).__name__}: {err}"})
                 Metrics.counter("preparation", "skipped").inc()
@@ -204,7 +207,7 @@ class WriteShard(beam.DoFn):
             os.replace(staged, target)
         else:
             FileSystems.copy([staged], [target])
-            FileSystems.delete([scratch])
+            shutil.rmtree(scratch, ignore_errors=True)
         report = {
             "shard": shard.key,
             "split": shard.split,
@@ -375,6 +378,13 @@ def _run(preparation, folder, pipeline_args, progress_seconds):
         )
     else:
         report = _finalize(preparation, folder, reports, time.time() - started, len(shards) - len(pending))
+    if report["skipped"] and not report["items"]:
+        first = report["skipped"][0]
+        raise RuntimeError(
+            f"{preparation.name}: every one of {len(report['skipped'])} {preparation.what} failed "
+            f"(the first, {first['id']}: {first['error']}); see {files.join(folder, 'report.json')}, "
+            "and delete that folder to prepare it again"
+        )
     if report["skipped"]:
         names = ", ".join(s["id"] for s in report["skipped"][:5])
         more = f" and {len(report['skipped']) - 5} more" if len(report["skipped"]) > 5 else ""

@@ -197,7 +197,7 @@ def main(argv=None):
             name, splits = f"{os.path.basename(folder)}_{args.split}", {args.split: source}
         folder, report = run(name, splits, args.mode, args.max_proposals, args.output, beam_args, args.items_per_shard)
         item_sources.unstage(splits.values())
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
         sys.exit(f"error: {err}")
     print(beam_options.summary_line(folder, report, "images"))
 

@@ -236,7 +236,7 @@ def main(argv=None):
             name = f"{os.path.basename(folder)}_{args.split}"
         prep = preparation(name, splits, names, args.frames, args.height, args.width, args.method, args.items_per_shard)
         report = beam_pipeline.run(prep, args.output, beam_args)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
         sys.exit(f"error: {err}")
     print(beam_options.summary_line(beam_pipeline.output_folder(args.output, prep.name), report, "videos"))
 
