@@ -1,8 +1,8 @@
 """Video sets with their optical flow, made by an Apache Beam pipeline.
 
 Optical flow is the slow part of the two-stream network's data (TV-L1 runs at
-about 0.3 frames/s at 768 x 576 on one core; UCF-101 has 2.5 million frames),
-so it is computed once, on as many cores or machines as the runner has, and
+1.5 frames/s at UCF-101's 320 x 240 on one core here, and UCF-101 has about 2.5
+million frames: 452 core-hours; `benchmarks/preprocessing.py`), so it is computed once, on as many cores or machines as the runner has, and
 the video jobs read what the pipeline wrote. A video is kept as its central T
 frames resized to H x W, their flows (`keras_l11.video.flow.video_flows`,
 exactly what a single process computes) and its label, one record per frame
