@@ -1,9 +1,10 @@
 """Video sets with their optical flow, made by an Apache Beam pipeline.
 
 Optical flow is the slow part of the two-stream network's data (TV-L1 runs at
-1.5 frames/s at UCF-101's 320 x 240 on one core here, and UCF-101 has about 2.5
-million frames: 452 core-hours; `benchmarks/preprocessing.py`), so it is computed once, on as many cores or machines as the runner has, and
-the video jobs read what the pipeline wrote. A video is kept as its central T
+1.5 frames/s at UCF-101's 320 x 240 on one core here, and UCF-101 has about
+2.5 million frames: 452 core-hours; `benchmarks/preprocessing.py`), so it is
+computed once, on as many cores or machines as the runner has, and the video
+jobs read what the pipeline wrote. A video is kept as its central T
 frames resized to H x W, their flows (`keras_l11.video.flow.video_flows`,
 exactly what a single process computes) and its label, one record per frame
 (`t`, `frame` uint8 `[H, W, 3]`, `flow` float16 `[H, W, 2]` from frame t to
