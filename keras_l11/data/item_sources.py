@@ -188,7 +188,7 @@ class TfdsSource:
 
     def _not_prepared(self, err):
         return FileNotFoundError(
-            f"{self.name} ({self.split}) is not prepared in TFDS ({err}); run `tfds build {self.name}` "
+            f"{self.name} is not prepared in TFDS (its {self.split} split: {err}); run `tfds build {self.name}` "
             "where you have its files"
         )
 
