@@ -61,12 +61,6 @@ class PreparedSplit:
         """The first record of each item at `indices`, decoded."""
         return self._decode([self.items[i]["first"] for i in indices])
 
-    def item_records(self, i, start, stop):
-        """Records `start:stop` of item `i` (of the records it has)."""
-        count = self.items[i]["records"]
-        start, stop, _ = slice(start, stop).indices(count)
-        return self._decode(range(self.items[i]["first"] + start, self.items[i]["first"] + max(start, stop)))
-
     def _decode(self, positions):
         return [self.features.deserialize_example_np(r) for r in self._shards.read(positions)]
 
