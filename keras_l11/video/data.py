@@ -5,8 +5,8 @@ A `VideoSet` holds `frames [N, T, H, W, 3]` uint8, `flows [N, T - 1, H, W, 2]`
 float16 (the flow of each consecutive pair, `keras_l11.video.flow`) and
 `labels [N]`. Flow is the expensive part (the two-stream paper also
 precomputed it): sets are made by the Beam pipeline of
-`keras_l11.video.prepare`, whose records a `VideoSet` reads a video at a time
-(so a set larger than memory, UCF-101, trains a window at a time).
+`keras_l11.video.prepare`; a small set is loaded into memory, and a set larger
+than memory (UCF-101) is read from its records a training window at a time.
 
 Offline: clips of a moving MNIST digit whose class is a (digit, motion) pair,
 so that a single frame shows the digit but not the motion, and flow shows the
@@ -99,9 +99,10 @@ def moving_digit_clips(count, split="train", seed=0, frames=24, size=64):
 
 @dataclasses.dataclass
 class VideoSet:
-    """Videos of one length and size with their flow (arrays or memory maps)."""
+    """Videos of one length and size with their flow (arrays, or
+    `keras_l11.data.prepared_records.ItemArray`s that read prepared records)."""
 
-    frames: np.ndarray  # [N, T, H, W, 3] uint8 (an array or a RecordArray)
+    frames: np.ndarray  # [N, T, H, W, 3] uint8
     flows: np.ndarray  # [N, T - 1, H, W, 2] float16, pixels
     labels: np.ndarray  # [N] int32
     class_names: tuple
