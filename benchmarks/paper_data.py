@@ -209,25 +209,33 @@ def write_png_frames(folder, count=12, size=(210, 160), seed=5):
     return folder
 
 
-def voc_tfds_dataset(examples):
+def voc_tfds_dataset(examples, encoded=False):
     """A `tf.data` of TFDS `voc/2007` examples (the features our reader uses) from
-    `{"image", "bbox" [(ymin, xmin, ymax, xmax) fractions], "label", "is_difficult"?}`."""
+    `{"image", "bbox" [(ymin, xmin, ymax, xmax) fractions], "label", "is_difficult"?}`;
+    images as PNG bytes with `encoded` (what TFDS gives a reader that skips decoding)."""
+    import io
+
     import tensorflow as tf
+    from PIL import Image
+
+    def png(image):
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG")
+        return buffer.getvalue()
 
     def generate():
         for ex in examples:
             difficult = ex.get("is_difficult", np.zeros(len(ex["label"]), bool))
             objects = {"bbox": np.float32(ex["bbox"]), "label": np.int64(ex["label"]), "is_difficult": difficult}
-            yield {"image": ex["image"], "objects": objects}
+            yield {"image": png(ex["image"]) if encoded else ex["image"], "objects": objects}
 
     objects = {
         "bbox": tf.TensorSpec([None, 4], tf.float32),
         "label": tf.TensorSpec([None], tf.int64),
         "is_difficult": tf.TensorSpec([None], tf.bool),
     }
-    return tf.data.Dataset.from_generator(
-        generate, output_signature={"image": tf.TensorSpec([None, None, 3], tf.uint8), "objects": objects}
-    )
+    image = tf.TensorSpec([], tf.string) if encoded else tf.TensorSpec([None, None, 3], tf.uint8)
+    return tf.data.Dataset.from_generator(generate, output_signature={"image": image, "objects": objects})
 
 
 def write_prepared_tfds(name, data_dir, splits):

@@ -102,17 +102,19 @@ def test_bytes_that_are_not_an_image_are_refused(server):
 def fake_voc(canvases):
     """TFDS's `voc/2007` (any split) as `canvases` in VOC's format: boxes as
     fractions, labels, difficult flags; a slice `split[a:b]` (what the
-    proposals pipeline's workers read) gives those canvases."""
+    proposals pipeline's workers read) gives those canvases, and images that
+    the reader asks not to decode (`SkipDecoding`) come as PNG bytes, as TFDS
+    stores them."""
 
-    def as_dataset(builder, split, **kwargs):
+    def as_dataset(builder, split, decoders=None, **kwargs):
         bounds = re.fullmatch(r"[\w+]+\[(\d*):(\d*)\]", str(split))
         picked = slice(*(int(b) if b else None for b in bounds.groups())) if bounds else slice(None)
-        return _voc_dataset(canvases[picked])
+        return _voc_dataset(canvases[picked], encoded="image" in (decoders or {}))
 
     return as_dataset
 
 
-def _voc_dataset(canvases):
+def _voc_dataset(canvases, encoded=False):
     from benchmarks.paper_data import voc_tfds_dataset
 
     examples = []
@@ -126,7 +128,7 @@ def _voc_dataset(canvases):
                 "is_difficult": np.arange(len(c["classes"])) == 1,  # every second object
             }
         )
-    return voc_tfds_dataset(examples)
+    return voc_tfds_dataset(examples, encoded)
 
 
 def test_the_paper_config_path_reads_voc_through_tfds_and_scores_regions_in_chunks(tmp_path, monkeypatch):

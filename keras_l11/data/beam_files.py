@@ -38,9 +38,13 @@ def write_text(path, text):
         f.write(text.encode())
 
 
-def read_json(path):
+def read_bytes(path):
     with FileSystems.open(path, compression_type="uncompressed") as f:
-        return json.loads(f.read())
+        return f.read()
+
+
+def read_json(path):
+    return json.loads(read_bytes(path))
 
 
 def matching(pattern):

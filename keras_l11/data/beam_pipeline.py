@@ -120,7 +120,15 @@ def output_folder(root, name):
 
 def is_complete(root, name):
     """Whether `<root>/<name>` holds a finished preparation (its `report.json`)."""
-    return bool(files.matching(files.join(output_folder(root, name), "report.json")))
+    return _is_complete(output_folder(root, name))
+
+
+def _summary(folder):
+    return files.join(folder, "report.json")
+
+
+def _is_complete(folder):
+    return bool(files.matching(_summary(folder)))
 
 
 def record_features(preparation):
@@ -323,7 +331,7 @@ def _finalize(preparation, folder, reports, seconds, done_before):
         "shards_done_before": done_before,
         "shards_written": len(reports) - done_before,
     }
-    files.write_text(files.join(folder, "report.json"), json.dumps(report, indent=1))
+    files.write_text(_summary(folder), json.dumps(report, indent=1))
     return report
 
 
@@ -370,19 +378,15 @@ def _run(preparation, folder, pipeline_args, progress_seconds):
     missing = [s.key for s in shards if s.key not in reports]
     if missing:
         raise RuntimeError(f"{preparation.name}: the pipeline ended with shards unwritten: {', '.join(missing[:5])}")
-    if not pending and files.matching(
-        files.join(folder, "report.json")
-    ):  # complete before: read, not rewritten under readers
-        report = dict(
-            files.read_json(files.join(folder, "report.json")), shards_done_before=len(shards), shards_written=0
-        )
+    if not pending and _is_complete(folder):  # complete before: read, not rewritten under its readers
+        report = dict(files.read_json(_summary(folder)), shards_done_before=len(shards), shards_written=0)
     else:
         report = _finalize(preparation, folder, reports, time.time() - started, len(shards) - len(pending))
     if report["skipped"] and not report["items"]:
         first = report["skipped"][0]
         raise RuntimeError(
             f"{preparation.name}: every one of {len(report['skipped'])} {preparation.what} failed "
-            f"(the first, {first['id']}: {first['error']}); see {files.join(folder, 'report.json')}, "
+            f"(the first, {first['id']}: {first['error']}); see {_summary(folder)}, "
             "and delete that folder to prepare it again"
         )
     if report["skipped"]:
@@ -390,7 +394,7 @@ def _run(preparation, folder, pipeline_args, progress_seconds):
         more = f" and {len(report['skipped']) - 5} more" if len(report["skipped"]) > 5 else ""
         print(
             f"{preparation.name}: skipped {len(report['skipped'])} unreadable {preparation.what} ({names}{more}); "
-            f"see {files.join(folder, 'report.json')}",
+            f"see {_summary(folder)}",
             file=sys.stderr,
             flush=True,
         )

@@ -27,12 +27,9 @@ VIDEO_PATTERNS = ("*.avi", "*.mp4", "*.mkv", "*.mov", "*.mpg", "*.mpeg", "*.webm
 
 
 def decode_image(data, name):
-    """RGB uint8 `[H, W, 3]` of encoded image bytes (or of pixels already
-    decoded, as a TFDS mock gives them); a ValueError that names the file otherwise."""
+    """RGB uint8 `[H, W, 3]` of encoded image bytes; a ValueError that names the file otherwise."""
     import cv2
 
-    if isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 3:
-        return data
     if not len(data):
         raise ValueError(f"{name}: an empty file")
     try:
@@ -42,13 +39,6 @@ def decode_image(data, name):
     if image is None:
         raise ValueError(f"{name}: not an image OpenCV can decode ({len(data)} bytes)")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def _read_bytes(path):
-    from apache_beam.io.filesystems import FileSystems
-
-    with FileSystems.open(path, compression_type="uncompressed") as f:
-        return f.read()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,17 +133,20 @@ class FolderSource:
             raise FileNotFoundError(f"{self.folder}: no files matching {' '.join(self.patterns)}")
         return sorted(found)
 
-    def class_names(self):
-        return tuple(sorted({f.split(os.sep)[0] for f in self.files()})) if self.labelled else ()
+    def class_names(self, files=None):
+        if not self.labelled:
+            return ()
+        return tuple(sorted({f.split(os.sep)[0] for f in files or self.files()}))
 
     def count(self):
         return len(self.files())
 
     def items(self, start, stop):
-        files, names = self.files(), self.class_names()
+        files = self.files()
+        label_of = {name: k for k, name in enumerate(self.class_names(files))}
         for relative in files[start:stop]:
             path = os.path.join(self.folder, relative)
-            label = names.index(relative.split(os.sep)[0]) if self.labelled else None
+            label = label_of[relative.split(os.sep)[0]] if self.labelled else None
             yield relative, lambda path=path, label=label: self._load(path, label)
 
     def _load(self, path, label):
@@ -161,7 +154,9 @@ class FolderSource:
         if label is not None:
             payload["label"] = label
         if any(fnmatch.fnmatch(path.lower(), p) for p in IMAGE_PATTERNS):
-            payload["array"] = decode_image(_read_bytes(path), path)
+            from keras_l11.data.beam_files import read_bytes
+
+            payload["array"] = decode_image(read_bytes(path), path)
         return payload  # videos are read from `path` by the transform (OpenCV reads files)
 
 
@@ -170,7 +165,7 @@ class TfdsSource:
     """A split of a TFDS data set prepared in `data_dir` (or `$TFDS_DATA_DIR`,
     TFDS's default); `image_key` (an Image feature) or `video_key` (a Video
     feature) is decoded per item into the payload's `array`; `label_key`, if
-    given, becomes its `label`; any other keys listed in `keep` are passed on."""
+    given, becomes its `label`."""
 
     name: str
     split: str
@@ -178,7 +173,6 @@ class TfdsSource:
     image_key: str = ""
     video_key: str = ""
     label_key: str = ""
-    keep: tuple = ()
 
     def _builder(self):
         import tensorflow_datasets as tfds
@@ -224,8 +218,7 @@ class TfdsSource:
             yield f"{self.split}/{index}", lambda example=example, index=index: self._load(example, index)
 
     def _load(self, example, index):
-        payload = {k: example[k] for k in self.keep}
-        name = f"{self.name} {self.split}[{index}]"
+        payload, name = {}, f"{self.name} {self.split}[{index}]"
         if self.image_key:
             payload["array"] = decode_image(example[self.image_key], name)
         if self.video_key:
