@@ -1,23 +1,30 @@
-"""NTM benchmark: the copy task with the paper's settings, and step times.
+"""NTM benchmark: the paper's four tasks, several seeds per setting, with
+convergence and generalisation in the paper's units (bit errors per sequence).
 
-Parts (run all, or some with --parts; results accumulate in --results and
-the whole table is printed every time):
+Each run is one `python -m train.ntm` job with a wall-clock budget; its run
+folder (`--runs_dir/<task>-<variant>-s<seed>`) is kept, so a later part reuses
+finished runs and the report merges every part written to `--results`:
 
-  convergence     per seed: steps and wall time until bit errors per sequence
-                  on the fixed evaluation set fall below 0.1 (at most
-                  --convergence_minutes each). Seed 0's figure comes from the
-                  generalisation run when that part is run.
-  generalisation  one seed trained for --minutes: bit errors per sequence at
-                  lengths 20, 40 and 120 (trained on 1-20).
-  lstm            the LSTM baseline (3 x 256) trained for --lstm_minutes.
-  steptime        ms per training step, NTM vs LSTMs, with and without XLA.
+    python -m benchmarks.ntm --tasks copy --variants feedforward --seeds 0,1,2 --minutes 60
+    python -m benchmarks.ntm --tasks associative_recall --variants collier,lstm --seeds 0 --minutes 30
+    python -m benchmarks.ntm --report                # the tables and curves of what is there
+    python -m benchmarks.ntm --steptime              # ms per training step, NTM against LSTMs
 
-    python -m benchmarks.ntm                       # everything (~45 minutes)
-    python -m benchmarks.ntm --parts convergence --seeds 1,2
-    python -m benchmarks.ntm --parts steptime
+Variants (the model and the optimiser; memory 128 x 20, one read and one write head):
 
-Training runs are separate `python -m train.ntm` processes with the job's
-default thread settings (1 intra-op, 2 inter-op), one at a time.
+    collier            LSTM controller (100), Collier & Beel's (2018) Adam 1e-3, clipped at 10 (`small`)
+    paper              LSTM controller, the paper's row of Table 2: centred RMSProp (`paper`)
+    feedforward        feed-forward controller (the paper's Table 1), Adam 1e-3 (`small`)
+    feedforward_paper  feed-forward controller, the paper's row of Table 1 (`paper`)
+    sharpened          feedforward with sharpening gamma >= 2 (`ntm.min_sharpening=2`)
+    lstm               the LSTM baseline (3 x 256), Adam 1e-3 (`small`)
+
+A run counts as converged when its bit errors per sequence on the fixed
+evaluation set (the training sizes) fall below `THRESHOLD`; the time and steps
+to get there come from the job's `--target`. Generalisation is read from the
+job's evaluation of the longer sets (`keras_l11.ntm.configs.GENERALISATION`).
+Runs go `--parallel` at a time (2 on this machine: one core each, the job's
+default of one intra-op thread).
 """
 
 import argparse
@@ -25,87 +32,220 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = "val_bit_errors_per_sequence=0.1"
-PARTS = ("convergence", "generalisation", "lstm", "steptime")
+RESULTS = os.path.join(ROOT, "benchmarks", "results", "ntm.json")
+DOCS = os.path.join(ROOT, "docs", "ntm")
+TASKS = ("copy", "repeat_copy", "associative_recall", "priority_sort")
+VARIANTS = {
+    "collier": ("ntm", "small", ()),
+    "paper": ("ntm", "paper", ()),
+    "feedforward": ("ntm_feedforward", "small", ()),
+    "feedforward_paper": ("ntm_feedforward", "paper", ()),
+    "sharpened": ("ntm_feedforward", "small", ("--override", "ntm.min_sharpening=2.0")),
+    "lstm": ("lstm", "small", ()),
+}
+THRESHOLD = 0.1  # bit errors per sequence on the training sizes: "converged"
+TARGETS = {  # the issue's generalisation targets: (evaluation set, bit errors per sequence below)
+    "copy": ("length 120", 1.0),
+    "repeat_copy": ("length 20, repeats 20", 1.0),
+    "associative_recall": ("items 12", 1.0),
+}
 
 
-def train(args, minutes):
-    """Runs one copy-task job; returns its summary.json."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [
-            sys.executable,
-            "-m",
-            "train.ntm",
-            "--task",
-            "copy",
-            "--config",
-            "small",
-            "--steps",
-            "1000000",
-            "--target",
-            TARGET,
-            "--max_minutes",
-            str(minutes),
-            "--no_export",
-            "--progress",
-            "epoch",
-            "--model_dir",
-            os.path.join(tmp, "run"),
-            *args,
-        ]
-        print("$", " ".join(cmd[1:]), flush=True)
-        subprocess.run(cmd, cwd=ROOT, check=True, stdout=sys.stderr)
-        with open(os.path.join(tmp, "run", "summary.json")) as f:
-            return json.load(f)
+def run_name(task, variant, seed):
+    return f"{task}-{variant}-s{seed}"
 
 
-def reached(summary):
+def command(task, variant, seed, minutes, model_dir):
+    model, config, extra = VARIANTS[variant]
+    return [
+        sys.executable, "-m", "train.ntm", "--task", task, "--model", model, "--config", config, *extra,
+        "--seed", str(seed), "--steps", "10000000", "--max_minutes", f"{minutes:g}",
+        "--target", f"val_bit_errors_per_sequence={THRESHOLD}", "--no_export", "--progress", "epoch",
+        "--model_dir", model_dir,
+    ]  # fmt: skip
+
+
+def record(task, variant, seed, minutes, model_dir, returncode, log):
+    """What the report needs from one run's summary.json (or its failure)."""
+    entry = {"task": task, "variant": variant, "seed": seed, "minutes": minutes}
+    path = os.path.join(model_dir, "summary.json")
+    if returncode or not os.path.exists(path):
+        tail = log[-2000:]
+        entry["failed"] = "non-finite loss" if "Non-finite loss" in tail else tail.strip().splitlines()[-1:]
+        return entry
+    with open(path) as f:
+        summary = json.load(f)
     hit = summary["target"]["reached"]
-    return {"step": hit["step"], "seconds": hit["seconds"]} if hit else None
+    entry.update(
+        final_step=summary["final_step"],
+        reached={"step": hit["step"], "seconds": hit["seconds"]} if hit else None,
+        evaluation={
+            name: {"bit_errors": row["bit_errors_per_sequence"], "cost": row["bits_per_sequence"]}
+            for name, row in summary["evaluation"].items()
+            if isinstance(row, dict) and "bit_errors_per_sequence" in row
+        },
+    )
+    return entry
 
 
-def errors_at(summary, lengths):
-    return {str(n): summary["evaluation"][f"length {n}"]["bit_errors_per_sequence"] for n in lengths}
+def run_all(jobs, runs_dir, parallel, results, save):
+    """Runs `jobs` [(task, variant, seed, minutes)] `parallel` at a time."""
+    pending, active = list(jobs), []
+    while pending or active:
+        while pending and len(active) < parallel:
+            task, variant, seed, minutes = pending.pop(0)
+            model_dir = os.path.join(runs_dir, run_name(task, variant, seed))
+            if os.path.exists(model_dir):
+                raise SystemExit(f"{model_dir} exists: remove it to run {run_name(task, variant, seed)} again")
+            os.makedirs(model_dir)
+            with open(os.path.join(model_dir, "benchmark.json"), "w") as f:
+                json.dump({"minutes": minutes}, f)
+            log = open(os.path.join(model_dir, "job.log"), "w")
+            cmd = command(task, variant, seed, minutes, model_dir)
+            print("$", " ".join(cmd[1:]), flush=True)
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            active.append((proc, log, (task, variant, seed, minutes), model_dir))
+        time.sleep(5)
+        for item in list(active):
+            proc, log, (task, variant, seed, minutes), model_dir = item
+            if proc.poll() is None:
+                continue
+            active.remove(item)
+            log.close()
+            with open(log.name) as f:
+                text = f.read()
+            entry = record(task, variant, seed, minutes, model_dir, proc.returncode, text)
+            results.setdefault("runs", {})[run_name(task, variant, seed)] = entry
+            save()
+            print(run_name(task, variant, seed), "failed" if "failed" in entry else "done", flush=True)
 
 
-def run_convergence(results, seeds, minutes):
-    for seed in seeds:
-        summary = train(["--seed", str(seed), "--stop_at_target"], minutes)
-        results.setdefault("convergence", {})[str(seed)] = {
-            "reached": reached(summary),
-            "budget_minutes": minutes,
-            "final_step": summary["final_step"],
-        }
+def collect(runs_dir, results):
+    """Adds finished runs found in `runs_dir` that the results do not hold yet
+    (runs of an interrupted part, or started by hand with the benchmark's
+    command and a `benchmark.json` holding their budget)."""
+    if not os.path.isdir(runs_dir):
+        return
+    for name in sorted(os.listdir(runs_dir)):
+        task, variant, seed = name.rsplit("-", 2)
+        if name in results.get("runs", {}) or variant not in VARIANTS or task not in TASKS:
+            continue
+        model_dir = os.path.join(runs_dir, name)
+        marker = os.path.join(model_dir, "benchmark.json")
+        if os.path.exists(os.path.join(model_dir, "summary.json")) and os.path.exists(marker):
+            with open(marker) as f:
+                minutes = json.load(f)["minutes"]
+            results.setdefault("runs", {})[name] = record(task, variant, int(seed[1:]), minutes, model_dir, 0, "")
 
 
-def run_generalisation(results, seed, minutes):
-    summary = train(["--seed", str(seed)], minutes)
-    results["generalisation"] = {
-        "seed": seed,
-        "minutes": minutes,
-        "final_step": summary["final_step"],
-        "bit_errors": errors_at(summary, (20, 40, 120)),
-    }
-    results.setdefault("convergence", {})[str(seed)] = {
-        "reached": reached(summary),
-        "budget_minutes": minutes,
-        "final_step": summary["final_step"],
-    }
+def groups(runs):
+    """(task, variant) -> its runs, in TASKS and VARIANTS order."""
+    out = {}
+    for entry in sorted(runs.values(), key=lambda e: (TASKS.index(e["task"]), list(VARIANTS).index(e["variant"]), e["seed"])):
+        out.setdefault((entry["task"], entry["variant"]), []).append(entry)
+    return out
 
 
-def run_lstm(results, minutes):
-    summary = train(["--model", "lstm", "--seed", "0"], minutes)
-    results["lstm"] = {
-        "minutes": minutes,
-        "final_step": summary["final_step"],
-        "reached": reached(summary),
-        "eval_bit_errors": summary["evaluation"]["as trained"]["bit_errors_per_sequence"],
-        "bit_errors": errors_at(summary, (20, 40, 120)),
-    }
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2] if values else None
+
+
+def report(results):
+    from keras_l11.training.harness import format_table
+
+    runs = results.get("runs", {})
+    out = []
+    if runs:
+        rows = []
+        for (task, variant), entries in groups(runs).items():
+            hits = [e["reached"] for e in entries if e.get("reached")]
+            target = TARGETS.get(task)
+            met = ""
+            if target:
+                ok = [e for e in entries if e.get("evaluation", {}).get(target[0], {}).get("bit_errors", 1e9) < target[1]]
+                met = f"{len(ok)}/{len(entries)}"
+            rows.append(
+                [
+                    task,
+                    variant,
+                    f"{median([e['minutes'] for e in entries]):g}",
+                    f"{len(hits)}/{len(entries)}",
+                    f"{median([h['seconds'] for h in hits]) / 60:.1f}" if hits else "",
+                    median([h["step"] for h in hits]) if hits else "",
+                    sum("non-finite" in str(e.get("failed", "")) for e in entries),
+                    f"{target[0]} < {target[1]:g}" if target else "",
+                    met,
+                ]
+            )
+        out += [
+            f"Convergence: seeds whose bit errors per sequence on the training sizes fell below {THRESHOLD}, "
+            "and the median time and steps to get there (wall-clock budgets on the 2-core CPU, shared with the other runs)",
+            format_table(
+                ["task", "variant", "budget min", "converged", "median min", "median steps", "non-finite",
+                 "generalisation target", "met"],
+                rows,
+            ),  # fmt: skip
+            "",
+        ]
+        for task in TASKS:
+            entries = [e for (t, _), es in groups(runs).items() if t == task for e in es if "evaluation" in e]
+            if not entries:
+                continue
+            sets = list(entries[0]["evaluation"])
+            value = "cost" if task == "priority_sort" else "bit_errors"
+            unit = "cost, bits per sequence" if value == "cost" else "bit errors per sequence"
+            out += [
+                f"{task}: {unit} on each evaluation set ('as trained' = the training sizes)",
+                format_table(
+                    ["run", "steps", *sets],
+                    [[f"{e['variant']} s{e['seed']}", e["final_step"], *(e["evaluation"][s][value] for s in sets)] for e in entries],
+                ),  # fmt: skip
+                "",
+            ]
+    steps = results.get("steptime")
+    if steps:
+        rows = [[*k.split("|"), v["params"], v["length20_ms"], v["mixed_ms"]] for k, v in steps.items()]
+        out += [
+            "Training step time, copy task, batch 32 (1 intra-op / 2 inter-op threads)",
+            format_table(["model", "compile", "params", "ms/step len 20", "ms/step lengths 1-20"], rows),
+        ]
+    return "\n".join(out)
+
+
+def plot_curves(results):
+    """One PNG per task: bit errors (cost for priority sort) against the evaluation set."""
+    from keras_l11.figures import plt
+
+    written = []
+    for task in TASKS:
+        entries = [e for (t, _), es in groups(results.get("runs", {})).items() if t == task for e in es if "evaluation" in e]
+        if not entries:
+            continue
+        value = "cost" if task == "priority_sort" else "bit_errors"
+        sets = [s for s in entries[0]["evaluation"] if s != "as trained"] or ["as trained"]
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        for e in entries:
+            ax.plot(range(len(sets)), [max(e["evaluation"][s][value], 1e-2) for s in sets], "o-", label=f"{e['variant']} s{e['seed']}")
+        ax.set_xticks(range(len(sets)), [s.replace("length ", "").replace(", repeats ", "x").replace("items ", "") for s in sets])
+        ax.set_xlabel({"copy": "sequence length (trained on 1-20)", "repeat_copy": "length x repeats (trained on 1-10 x 1-10)",
+                       "associative_recall": "items (trained on 2-6)"}.get(task, "evaluation set"))  # fmt: skip
+        ax.set_yscale("log")
+        ax.set_ylabel("cost, bits/sequence" if value == "cost" else "bit errors per sequence (0 shown as 0.01)")
+        if task in TARGETS:
+            ax.axhline(TARGETS[task][1], color="grey", linestyle=":", label="target")
+        ax.set_title(f"NTM {task}: generalisation")
+        ax.legend(fontsize=7, ncol=2)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        path = os.path.join(DOCS, f"{task}_generalisation.png")
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written.append(path)
+    return written
 
 
 def run_steptime(results, steps):
@@ -151,96 +291,28 @@ def run_steptime(results, steps):
                 "length20_ms": round(fixed_ms, 1),
                 "mixed_ms": round(mixed_ms, 1),
             }
-            print(name, "xla" if jit else "no xla", rows[f"{name}|{'xla' if jit else 'no xla'}"], file=sys.stderr)
-
-
-def table(header, rows):
-    from keras_l11.training.harness import format_table
-
-    return format_table(header, rows)
-
-
-def report(results):
-    out = []
-    conv = results.get("convergence", {})
-    if conv:
-        rows = []
-        for seed, r in sorted(conv.items()):
-            hit = r["reached"]
-            rows.append(
-                [
-                    seed,
-                    hit["step"] if hit else f"> {r['final_step']}",
-                    f"{hit['seconds']:.0f}" if hit else f"> {r['budget_minutes'] * 60:.0f}",
-                ]
-            )
-        seconds = sorted(r["reached"]["seconds"] if r["reached"] else float("inf") for r in conv.values())
-        rows.append(["median", "", f"{seconds[len(seconds) // 2]:.0f}"])
-        out += [
-            "NTM copy (8 bits, lengths 1-20, batch 32): time to < 0.1 bit errors per sequence",
-            table(["seed", "steps", "seconds"], rows),
-            "",
-        ]
-    gen = results.get("generalisation")
-    lstm = results.get("lstm")
-    if gen or lstm:
-        rows = []
-        if gen:
-            rows.append(
-                [
-                    f"NTM, seed {gen['seed']}",
-                    f"{gen['minutes']:g}",
-                    gen["final_step"],
-                    *(gen["bit_errors"][n] for n in ("20", "40", "120")),
-                ]
-            )
-        if lstm:
-            rows.append(
-                [
-                    "LSTM 3x256, seed 0",
-                    f"{lstm['minutes']:g}",
-                    lstm["final_step"],
-                    *(lstm["bit_errors"][n] for n in ("20", "40", "120")),
-                ]
-            )
-        out += [
-            "Bit errors per sequence after a training budget (trained on lengths 1-20)",
-            table(["model", "minutes", "steps", "len 20", "len 40", "len 120"], rows),
-        ]
-        if lstm:
-            hit = lstm["reached"]
-            verdict = f"yes, at step {hit['step']}" if hit else "no"
-            out.append(
-                f"LSTM baseline reached < 0.1 on the evaluation set: {verdict} "
-                f"(final evaluation-set bit errors {lstm['eval_bit_errors']:.3g})"
-            )
-        out.append("")
-    steps = results.get("steptime")
-    if steps:
-        rows = [[*k.split("|"), v["params"], v["length20_ms"], v["mixed_ms"]] for k, v in steps.items()]
-        out += [
-            "Training step time, batch 32 (1 intra-op / 2 inter-op threads)",
-            table(["model", "compile", "params", "ms/step len 20", "ms/step lengths 1-20"], rows),
-        ]
-    return "\n".join(out)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
     )
-    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {PARTS}")
-    parser.add_argument("--seeds", default="1,2", help="convergence seeds (seed 0 comes from generalisation)")
-    parser.add_argument("--minutes", type=float, default=20.0, help="generalisation training budget")
-    parser.add_argument("--convergence_minutes", type=float, default=12.0, help="budget per convergence seed")
-    parser.add_argument("--lstm_minutes", type=float, default=10.0, help="LSTM baseline budget")
+    parser.add_argument("--tasks", default="", help=f"comma-separated subset of {TASKS}")
+    parser.add_argument("--variants", default="collier", help=f"comma-separated subset of {tuple(VARIANTS)}")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--minutes", type=float, default=60.0, help="training budget of each run")
+    parser.add_argument("--parallel", type=int, default=2, help="runs at a time")
+    parser.add_argument("--report", action="store_true", help="only print the tables and draw the curves")
+    parser.add_argument("--steptime", action="store_true", help="measure ms per training step")
     parser.add_argument("--steptime_steps", type=int, default=40, help="timed steps per model")
-    parser.add_argument("--results", default=os.path.join(ROOT, "benchmarks", "results", "ntm.json"))
+    parser.add_argument("--runs_dir", default=os.path.join(ROOT, "runs", "benchmark", "ntm"))
+    parser.add_argument("--results", default=RESULTS)
     args = parser.parse_args(argv)
-    parts = [p for p in args.parts.split(",") if p]
-    unknown = set(parts) - set(PARTS)
-    if unknown:
-        parser.error(f"unknown parts {sorted(unknown)}; choose from {PARTS}")
+    tasks = [t for t in args.tasks.split(",") if t]
+    variants = [v for v in args.variants.split(",") if v]
+    for name, given, allowed in (("tasks", tasks, TASKS), ("variants", variants, tuple(VARIANTS))):
+        if set(given) - set(allowed):
+            parser.error(f"unknown {name} {sorted(set(given) - set(allowed))}; choose from {allowed}")
 
     results = {}
     if os.path.exists(args.results):
@@ -252,19 +324,21 @@ def main(argv=None):
         with open(args.results, "w") as f:
             json.dump(results, f, indent=2)
 
-    if "generalisation" in parts:
-        run_generalisation(results, 0, args.minutes)
-        save()
-    if "convergence" in parts:
-        run_convergence(results, [int(s) for s in args.seeds.split(",") if s], args.convergence_minutes)
-        save()
-    if "lstm" in parts:
-        run_lstm(results, args.lstm_minutes)
-        save()
-    if "steptime" in parts:
+    collect(args.runs_dir, results)
+    if tasks and not args.report:
+        seeds = [int(s) for s in args.seeds.split(",") if s]
+        jobs = [(t, v, s, args.minutes) for t in tasks for v in variants for s in seeds]
+        jobs = [j for j in jobs if run_name(*j[:3]) not in results.get("runs", {})]
+        run_all(jobs, args.runs_dir, args.parallel, results, save)
+    if args.steptime:
         run_steptime(results, args.steptime_steps)
-        save()
-    print(report(results))
+    save()
+    text = report(results)
+    print(text)
+    for path in plot_curves(results):
+        print("wrote", os.path.relpath(path, ROOT))
+    with open(os.path.join(os.path.dirname(args.results), "ntm.txt"), "w") as f:
+        f.write(text + "\n")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,38 @@ def fooling_table(runs):
     return format_table([*header, "generations run", "children per generation", "seconds", "LeNet test error"], rows)
 
 
+def agreement(ours, paper, columns, tolerance=10.0):
+    """How many off-diagonal cells of a transfer table (row -> column -> error %)
+    are within `tolerance` points of the paper's, and the cells that are not:
+    `(within, total, misses)`."""
+    within, total, misses = 0, 0, []
+    for row, errors in ours.items():
+        for column, reference in zip(columns, paper.get(row, ())):
+            value = errors[column]
+            if row.endswith(column) or row == column:  # the diagonal: a model on its own examples
+                continue
+            total += 1
+            if abs(value - reference) <= tolerance:
+                within += 1
+            else:
+                misses.append(f"{row} -> {column}: {value:.1f}% ({reference:g}%)")
+    return within, total, misses
+
+
+def agreement_section(summary):
+    from keras_l11.robustness import task
+
+    lines = []
+    for title, ours, paper, columns in (
+        ("Table 2", summary["evaluation"]["cross_model"], task.PAPER_CROSS_MODEL, task.CROSS_MODEL),
+        ("Table 3", summary["evaluation"]["cross_training"], task.PAPER_CROSS_TRAINING, task.CROSS_TRAINING),
+    ):
+        within, total, misses = agreement(ours, paper, columns)
+        lines.append(f"{title}: {within} of {total} off-diagonal cells within 10 points of the paper's")
+        lines += [f"  not within: {miss}" for miss in misses]
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = parser_with_run_flags(__doc__.split("\n\n")[0])
     args = parser.parse_args(argv)
@@ -58,6 +90,7 @@ def main(argv=None):
         "robustness",
         [
             ("Adversarial examples, small config (Markdown; the paper's figures in brackets)", tables),
+            ("Agreement with the paper's transfer rates (errors in %, the paper's in brackets)", agreement_section(adversarial)),
             ("Fooling images: MAP-Elites against LeNet on MNIST, small config", fooling_table(fooling)),
         ],
     )

@@ -48,6 +48,12 @@ class NTMCell(keras.layers.Layer):
         controller_layers: int. Number of stacked controller layers.
         memory_init: `"constant"`, `"learned"` or `"random"`.
         clip_value: float. Bound on controller outputs and head parameters.
+        min_sharpening: float >= 1. The smallest sharpening exponent gamma
+            (the paper's is 1: gamma = 1 + softplus). Above 1, every step's
+            sharpening removes what the shift and the interpolation gate leak
+            into other rows, so a weighting stays focused for any number of
+            steps; at 1 a head can learn to leak a little per step, which is
+            harmless on the training lengths and blurs it far beyond them.
 
     Example:
     ```python
@@ -74,9 +80,12 @@ class NTMCell(keras.layers.Layer):
         controller_layers=1,
         memory_init="constant",
         clip_value=20.0,
+        min_sharpening=1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if not min_sharpening >= 1.0:
+            raise ValueError(f"min_sharpening must be >= 1 (gamma >= 1 in the paper), got {min_sharpening!r}")
         if controller not in CONTROLLERS:
             raise ValueError(f"controller must be one of {CONTROLLERS}, got {controller!r}")
         if memory_init not in MEMORY_INITS:
@@ -104,6 +113,7 @@ class NTMCell(keras.layers.Layer):
         self.controller_layers = int(controller_layers)
         self.memory_init = memory_init
         self.clip_value = float(clip_value)
+        self.min_sharpening = float(min_sharpening)
 
         # === Layers ===
         if controller == "lstm":
@@ -229,7 +239,7 @@ class NTMCell(keras.layers.Layer):
             "strengths": ops.softplus(heads[..., m : m + 1]),
             "gates": ops.sigmoid(heads[..., m + 1 : m + 2]),
             "shifts": ops.softmax(heads[..., m + 2 : m + 2 + s], axis=-1),
-            "gammas": 1.0 + ops.softplus(heads[..., m + 2 + s :]),
+            "gammas": self.min_sharpening + ops.softplus(heads[..., m + 2 + s :]),
             "erase": ops.sigmoid(erase_add[..., :m]),
             "add": ops.tanh(erase_add[..., m:]),
         }
@@ -271,6 +281,7 @@ class NTMCell(keras.layers.Layer):
                 "controller_layers": self.controller_layers,
                 "memory_init": self.memory_init,
                 "clip_value": self.clip_value,
+                "min_sharpening": self.min_sharpening,
             }
         )
         return config

@@ -27,6 +27,7 @@ class NTMModelConfig:
     num_write_heads: int = 1
     shift_range: int = 1
     memory_init: str = "constant"
+    min_sharpening: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,11 +161,17 @@ SHORT_TASKS = {
     "priority_sort": {"num_inputs": 5, "num_outputs": 4},
 }
 
-# Longer-than-trained sets (the paper's generalisation experiments).
+# Longer-than-trained sets (the paper's generalisation experiments), the curves of
+# `benchmarks/ntm.py`: copy up to length 120 (trained on 1-20); repeat copy up to twice
+# the training length and twice the repeats (trained on 1-10 of each); associative
+# recall up to 12 items (trained on 2-6). Priority sort is compared with the LSTM
+# baseline at its training size.
 GENERALISATION = {
-    "copy": [{"length": 20}, {"length": 30}, {"length": 40}, {"length": 50}, {"length": 120}],
-    "repeat_copy": [{"length": 10, "repeats": 20}, {"length": 20, "repeats": 10}],
-    "associative_recall": [{"items": 12}],
+    "copy": [{"length": n} for n in (10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120)],
+    "repeat_copy": [{"length": 10, "repeats": r} for r in (10, 12, 14, 16, 18, 20)]
+    + [{"length": n, "repeats": 10} for n in (12, 14, 16, 18, 20)]
+    + [{"length": 20, "repeats": 20}],
+    "associative_recall": [{"items": n} for n in (6, 8, 10, 12)],
     "priority_sort": [],
 }
 

@@ -27,7 +27,7 @@ class NeuralTuringMachine(keras.Model):
         **cell_kwargs: the memory and controller (`controller_units`,
             `memory_size`, `memory_width`, `num_read_heads`, `num_write_heads`,
             `shift_range`, `controller`, `controller_layers`, `memory_init`,
-            `clip_value`), as documented in `keras_l11.ntm.NTMCell`.
+            `clip_value`, `min_sharpening`), as documented in `keras_l11.ntm.NTMCell`.
 
     Example:
     ```python
@@ -55,6 +55,7 @@ class NeuralTuringMachine(keras.Model):
         controller_layers=1,
         memory_init="constant",
         clip_value=20.0,
+        min_sharpening=1.0,
         **kwargs,
     ):
         # === Layers ===
@@ -69,6 +70,7 @@ class NeuralTuringMachine(keras.Model):
             controller_layers=controller_layers,
             memory_init=memory_init,
             clip_value=clip_value,
+            min_sharpening=min_sharpening,
             dtype="float32",  # addressing stays in float32 under mixed precision
             name="ntm_cell",
         )
@@ -94,6 +96,7 @@ class NeuralTuringMachine(keras.Model):
         self.controller_layers = controller_layers
         self.memory_init = memory_init
         self.clip_value = clip_value
+        self.min_sharpening = min_sharpening
 
     def get_config(self):
         return {
@@ -111,6 +114,7 @@ class NeuralTuringMachine(keras.Model):
             "controller_layers": self.controller_layers,
             "memory_init": self.memory_init,
             "clip_value": self.clip_value,
+            "min_sharpening": self.min_sharpening,
         }
 
     @classmethod

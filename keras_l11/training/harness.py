@@ -82,6 +82,7 @@ class Run:
         loss_weights=None,
         name=None,
         steps=None,
+        optimizer_config=None,
     ):
         """Builds, compiles and trains a model under the run's strategy.
 
@@ -101,6 +102,8 @@ class Run:
                 and TensorBoard logs go to `<model_dir>/<name>/`, and its
                 figures to the summary's `fits/<name>`.
             steps: this model's total steps (default: the config's `steps`).
+            optimizer_config: a `TrainConfig` whose optimiser fields train this
+                model (default: the run's), for a job whose models train differently.
 
         Returns:
             `FitResult` with the trained model, the history and a summary.
@@ -113,7 +116,7 @@ class Run:
         with self.strategy.scope():
             model = build_model()
             model.compile(
-                optimizer=optimizers.build_optimizer(self.config),
+                optimizer=optimizers.build_optimizer(optimizer_config or self.config),
                 loss=loss,
                 metrics=metrics(),
                 weighted_metrics=weighted_metrics() if weighted_metrics else None,

@@ -1,0 +1,226 @@
+"""DARN with the paper's MNIST model (one stochastic layer of 500 units) trained
+for as long as the budget allows, against the paper's 84.71 nats (Gregor et al.
+2014, Table 1, "DARN, nh = 500").
+
+Prints the test -log p(x) in nats (importance-sampled with the encoder as the
+proposal) against training time, writes the curve to
+`docs/generative/darn_curve.png`, and at the end of a part the estimate on the
+whole test set with a K large enough to have converged (the table of the
+estimate against K shows it).
+
+Two variants of the model, both with one stochastic layer of 500 units
+(`--variant`): `linear`, whose encoder and decoder are single linear maps (the
+`small` and `paper` configs of `train.darn`), and `mlp500`, with a deterministic
+tanh layer of 500 units in the encoder, in the decoder's context network and in
+the score-function baseline.
+
+Training runs in parts that continue each other: `--minutes` is this part's
+budget; weights and optimiser state are kept in `--work_dir/<variant>`, the
+curves of both variants in `--results`. The learning rate decays from `--learning_rate` to
+`--final_learning_rate` over `--total_minutes` of training (geometrically),
+so two parts of 60 minutes give the same run as one of 120.
+
+    python -m benchmarks.darn_paper --variant mlp500 --minutes 60   # a part; continue with the same command
+    python -m benchmarks.darn_paper --variant linear --minutes 0    # only the final evaluation and the table
+"""
+
+import argparse
+import json
+import math
+import os
+import time
+
+import numpy as np
+
+from benchmarks.common import RESULTS, ROOT
+
+PAPER = 84.71  # Table 1 of Gregor et al. (2014): DARN, 500 hidden units, binarised MNIST test set
+VARIANTS = {
+    "linear": {"hidden": (500,)},
+    "mlp500": {"hidden": (500,), "encoder_units": (500,), "decoder_units": (500,), "baseline_units": 500},
+}
+
+
+def parse(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default="linear")
+    parser.add_argument("--minutes", type=float, default=60.0, help="training budget of this part")
+    parser.add_argument("--total_minutes", type=float, default=240.0, help="the whole run's planned budget")
+    parser.add_argument("--learning_rate", type=float, default=1e-3)
+    parser.add_argument("--final_learning_rate", type=float, default=1e-4)
+    parser.add_argument("--batch_size", type=int, default=100)
+    parser.add_argument("--eval_minutes", type=float, default=10.0, help="a curve point every this many minutes")
+    parser.add_argument("--curve_images", type=int, default=1000, help="test images per curve point")
+    parser.add_argument("--curve_samples", type=int, default=100, help="K per curve point")
+    parser.add_argument("--final_samples", type=int, default=1000, help="K of the whole-test-set estimate")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work_dir", default=os.path.join(ROOT, "runs", "benchmark", "darn_paper"))
+    parser.add_argument("--results", default=os.path.join(RESULTS, "darn_paper.json"))
+    return parser.parse_args(argv)
+
+
+def learning_rate(args, seconds):
+    fraction = min(seconds / (args.total_minutes * 60.0), 1.0)
+    return args.learning_rate * (args.final_learning_rate / args.learning_rate) ** fraction
+
+
+def report(everything):
+    from keras_l11.training.harness import format_table
+
+    lines = []
+    for variant, results in everything.items():
+        lines += [
+            f"DARN '{variant}' ({VARIANTS[variant]}), binarised MNIST (50,000 training images, batch "
+            f"{results['batch_size']}, Adam {results['learning_rate']:g} -> {results['final_learning_rate']:g} over "
+            f"{results['total_minutes']:g} min)",
+            f"Test -log p(x) against training time (first {results['curve_images']} test images, K={results['curve_samples']})",
+            format_table(
+                ["minutes", "steps", "epochs", "-log p(x), nats", "bound, nats"],
+                [[f"{p['minutes']:.0f}", p["steps"], f"{p['steps'] * results['batch_size'] / 50_000:.0f}", p["nats"], p["bound"]]
+                 for p in results["curve"]],
+            ),  # fmt: skip
+        ]
+        final = results.get("final")
+        if final:
+            lines += [
+                "",
+                f"Whole test set (10,000 images) after {final['minutes']:.0f} minutes ({final['steps']} steps)",
+                format_table(
+                    ["", "-log p(x), nats", "standard error"],
+                    [
+                        [f"ours ({variant}), K={final['samples']}", final["nats"], final["stderr"]],
+                        ["paper: Table 1, DARN nh=500", PAPER, ""],
+                        ["gap to the paper", final["nats"] - PAPER, ""],
+                    ],
+                ),
+                f"The estimate against K (first {final['k_images']} test images)",
+                format_table(["K", "-log p(x), nats"], [[k, v] for k, v in final["by_samples"].items()]),
+            ]
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def plot(everything, path):
+    from keras_l11.figures import plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    top = PAPER + 10
+    for i, (variant, results) in enumerate(everything.items()):
+        curve = results["curve"][1:]  # the untrained model's point is off the scale
+        minutes = [p["minutes"] for p in curve]
+        ax.plot(minutes, [p["nats"] for p in curve], "o-", color=f"C{i}", label=f"{variant}: -log p(x), K=100")
+        ax.plot(minutes, [p["bound"] for p in curve], "--", color=f"C{i}", alpha=0.5, label=f"{variant}: bound")
+        top = max(top, *(p["bound"] for p in curve[len(curve) // 3 :]))
+    ax.axhline(PAPER, color="C3", label="paper, Table 1 (84.71)")
+    ax.axhline(PAPER + 1.5, color="C3", linestyle=":", label="target: paper + 1.5")
+    ax.set_xlabel("training minutes (2-core CPU, shared)")
+    ax.set_ylabel("test nats per image")
+    ax.set_ylim(PAPER - 2, top + 1)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = parse(argv)
+    import keras
+    import tensorflow as tf
+
+    from keras_l11.generative.configs import DARNModelConfig
+    from keras_l11.generative.data import binarized_mnist
+    from keras_l11.generative.task import evaluate
+
+    everything = {}
+    if os.path.exists(args.results):
+        with open(args.results) as f:
+            everything = json.load(f)
+    results = everything.setdefault(args.variant, {"curve": []})
+    for key in ("batch_size", "learning_rate", "final_learning_rate", "total_minutes", "curve_images", "curve_samples"):
+        results.setdefault(key, getattr(args, key))
+
+    keras.utils.set_random_seed(args.seed)
+    model = DARNModelConfig(**VARIANTS[args.variant]).build((28, 28))
+    optimizer = keras.optimizers.Adam(args.learning_rate)
+    optimizer.build(model.trainable_variables)
+    trained = tf.Variable(0.0, dtype=tf.float64)  # training seconds so far
+    step = tf.Variable(0, dtype=tf.int64)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, trained=trained, step=step)
+    manager = tf.train.CheckpointManager(checkpoint, os.path.join(args.work_dir, args.variant), max_to_keep=2)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        print(f"continuing from {manager.latest_checkpoint}: {trained.numpy() / 60:.1f} min, {int(step.numpy())} steps")
+    elif results["curve"]:
+        raise SystemExit(f"{args.results} has a '{args.variant}' curve but {args.work_dir} no checkpoint of it")
+
+    train = binarized_mnist("train")
+    test = binarized_mnist("test")
+    data = iter(
+        tf.data.Dataset.from_tensor_slices(train)
+        .shuffle(len(train), seed=args.seed + int(step.numpy()))
+        .repeat()
+        .batch(args.batch_size, drop_remainder=True)
+        .prefetch(4)
+    )
+
+    @tf.function
+    def train_step(images):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(model(images, training=True))
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return loss
+
+    def save():
+        with open(args.results, "w") as f:
+            json.dump(everything, f, indent=2)
+
+    def curve_point():
+        nats, bounds = evaluate(model, test[: results["curve_images"]], results["curve_samples"])
+        point = {"minutes": float(trained.numpy()) / 60, "steps": int(step.numpy()), "nats": float(nats.mean()),
+                 "bound": float(bounds.mean())}  # fmt: skip
+        results["curve"].append(point)
+        print(point, flush=True)
+        save()
+
+    if not results["curve"]:
+        curve_point()
+    budget, started = args.minutes * 60.0, time.perf_counter()
+    next_eval = (math.floor(trained.numpy() / 60 / args.eval_minutes) + 1) * args.eval_minutes * 60
+    while time.perf_counter() - started < budget:
+        tick = time.perf_counter()
+        optimizer.learning_rate.assign(learning_rate(args, trained.numpy()))
+        for _ in range(100):
+            train_step(next(data))
+        step.assign_add(100)
+        trained.assign_add(time.perf_counter() - tick)
+        if trained.numpy() >= next_eval:
+            manager.save()
+            curve_point()
+            next_eval += args.eval_minutes * 60
+    manager.save()
+    if results["curve"][-1]["steps"] != int(step.numpy()):
+        curve_point()
+
+    nats, _ = evaluate(model, test, args.final_samples, seed=7)
+    subset = test[:500]
+    by_samples = {str(k): float(evaluate(model, subset, k, seed=11)[0].mean()) for k in (1, 10, 100, 1000, 5000)}
+    results["final"] = {
+        "minutes": float(trained.numpy()) / 60,
+        "steps": int(step.numpy()),
+        "samples": args.final_samples,
+        "nats": float(nats.mean()),
+        "stderr": float(nats.std() / math.sqrt(len(nats))),
+        "k_images": len(subset),
+        "by_samples": by_samples,
+    }
+    save()
+    plot(everything, os.path.join(ROOT, "docs", "generative", "darn_curve.png"))
+    text = report(everything)
+    with open(os.path.join(RESULTS, "darn_paper.txt"), "w") as f:
+        f.write(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
