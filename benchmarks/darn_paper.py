@@ -59,9 +59,11 @@ def parse(argv=None):
     return parser.parse_args(argv)
 
 
-def learning_rate(args, seconds):
-    fraction = min(seconds / (args.total_minutes * 60.0), 1.0)
-    return args.learning_rate * (args.final_learning_rate / args.learning_rate) ** fraction
+def learning_rate(settings, seconds):
+    """The rate after `seconds` of training, from the run's first settings (so a part
+    started with other flags continues the same schedule)."""
+    fraction = min(seconds / (settings["total_minutes"] * 60.0), 1.0)
+    return settings["learning_rate"] * (settings["final_learning_rate"] / settings["learning_rate"]) ** fraction
 
 
 def report(everything):
@@ -189,7 +191,7 @@ def main(argv=None):
     next_eval = (math.floor(trained.numpy() / 60 / args.eval_minutes) + 1) * args.eval_minutes * 60
     while time.perf_counter() - started < budget:
         tick = time.perf_counter()
-        optimizer.learning_rate.assign(learning_rate(args, trained.numpy()))
+        optimizer.learning_rate.assign(learning_rate(results, trained.numpy()))
         for _ in range(100):
             train_step(next(data))
         step.assign_add(100)
