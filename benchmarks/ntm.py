@@ -74,7 +74,8 @@ def record(task, variant, seed, minutes, model_dir, returncode, log):
     path = os.path.join(model_dir, "summary.json")
     if returncode or not os.path.exists(path):
         tail = log[-2000:]
-        entry["failed"] = "non-finite loss" if "Non-finite loss" in tail else tail.strip().splitlines()[-1:]
+        last = tail.strip().splitlines()[-1] if tail.strip() else f"exit code {returncode}, no summary.json"
+        entry["failed"] = "non-finite loss" if "Non-finite loss" in tail else last
         return entry
     with open(path) as f:
         summary = json.load(f)
