@@ -13,6 +13,12 @@ Two variants of the model, both with one stochastic layer of 500 units
 `small` and `paper` configs of `train.darn`), and `mlp500`, with a deterministic
 tanh layer of 500 units in the encoder, in the decoder's context network and in
 the score-function baseline.
+Two variants test why `linear` stops short (see `diagnose`): `linear_dynamic` is
+`linear` trained on a fresh binarisation of the grey training images in every batch
+(the test set stays the fixed binary one), against overfitting the fixed set;
+`linear_straight_through` trains the encoder with the straight-through estimator
+instead of the score function, against an encoder that learns too slowly for the
+hidden layer to carry much.
 
 Training runs in parts that continue each other: `--minutes` is this part's
 budget; weights and optimiser state are kept in `--work_dir/<variant>`, the
@@ -38,7 +44,12 @@ PAPER = 84.71  # Table 1 of Gregor et al. (2014): DARN, 500 hidden units, binari
 VARIANTS = {
     "linear": {"hidden": (500,)},
     "mlp500": {"hidden": (500,), "encoder_units": (500,), "decoder_units": (500,), "baseline_units": 500},
+    "linear_dynamic": {"hidden": (500,)},
+    "linear_straight_through": {"hidden": (500,), "estimator": "straight_through"},
 }
+# Variants that train on a fresh binarisation of the grey training images in every
+# batch instead of the fixed binary set (the test set stays the fixed one).
+DYNAMIC = {"linear_dynamic"}
 
 
 def parse(argv=None):
@@ -53,6 +64,13 @@ def parse(argv=None):
     parser.add_argument("--curve_images", type=int, default=1000, help="test images per curve point")
     parser.add_argument("--curve_samples", type=int, default=100, help="K per curve point")
     parser.add_argument("--final_samples", type=int, default=1000, help="K of the whole-test-set estimate")
+    parser.add_argument(
+        "--final",
+        choices=("full", "diagnosis"),
+        default="full",
+        help="at the end of a part: the whole test set at --final_samples and the estimate against K, "
+        "or only the diagnosis (train against test, the bound's parts)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work_dir", default=os.path.join(ROOT, "runs", "benchmark", "darn_paper"))
     parser.add_argument("--results", default=os.path.join(RESULTS, "darn_paper.json"))
@@ -66,20 +84,53 @@ def learning_rate(settings, seconds):
     return settings["learning_rate"] * (settings["final_learning_rate"] / settings["learning_rate"]) ** fraction
 
 
+def diagnose(model, train, test, evaluate, images=1000, samples=100, draws=20):
+    """Where the nats go: the estimate on training images beside test images
+    (over- or under-fitting), and the test bound split into the pixels' part
+    -log p(x | h) and the hidden layer's KL from the encoder to the prior."""
+    import tensorflow as tf
+
+    parts = tf.function(lambda x, s: model.description_length_parts(x, s))
+    pixels, latent = [], []
+    for start in range(0, images, 100):
+        x = np.repeat(test[start : start + 100], draws, axis=0)
+        p, k = parts(x, tf.constant([13, start], tf.int32))
+        pixels.append(p.numpy().mean())
+        latent.append(k.numpy().mean())
+    return {
+        "images": images,
+        "samples": samples,
+        "train_nats": float(evaluate(model, train[:images], samples, seed=5)[0].mean()),
+        "test_nats": float(evaluate(model, test[:images], samples, seed=5)[0].mean()),
+        "pixels_nats": float(np.mean(pixels)),
+        "kl_nats": float(np.mean(latent)),
+    }
+
+
 def report(everything):
     from keras_l11.training.harness import format_table
 
     lines = []
     for variant, results in everything.items():
         lines += [
-            f"DARN '{variant}' ({VARIANTS[variant]}), binarised MNIST (50,000 training images, batch "
+            f"DARN '{variant}' ({VARIANTS[variant]}), binarised MNIST (50,000 training images"
+            f"{', binarised afresh in every batch' if variant in DYNAMIC else ''}, batch "
             f"{results['batch_size']}, Adam {results['learning_rate']:g} -> {results['final_learning_rate']:g} over "
             f"{results['total_minutes']:g} min)",
-            f"Test -log p(x) against training time (first {results['curve_images']} test images, K={results['curve_samples']})",
+            f"Test -log p(x) against training time (first {results['curve_images']} test images, "
+            f"K={results['curve_samples']})",
             format_table(
                 ["minutes", "steps", "epochs", "-log p(x), nats", "bound, nats"],
-                [[f"{p['minutes']:.0f}", p["steps"], f"{p['steps'] * results['batch_size'] / 50_000:.0f}", p["nats"], p["bound"]]
-                 for p in results["curve"]],
+                [
+                    [
+                        f"{p['minutes']:.0f}",
+                        p["steps"],
+                        f"{p['steps'] * results['batch_size'] / 50_000:.0f}",
+                        p["nats"],
+                        p["bound"],
+                    ]
+                    for p in results["curve"]
+                ],
             ),  # fmt: skip
         ]
         final = results.get("final")
@@ -97,6 +148,20 @@ def report(everything):
                 ),
                 f"The estimate against K (first {final['k_images']} test images)",
                 format_table(["K", "-log p(x), nats"], [[k, v] for k, v in final["by_samples"].items()]),
+            ]
+        d = results.get("diagnosis")
+        if d:
+            lines += [
+                f"Where the nats go (first {d['images']} training and test images, K={d['samples']})",
+                format_table(
+                    ["", "nats"],
+                    [
+                        ["-log p(x), training images", d["train_nats"]],
+                        ["-log p(x), test images", d["test_nats"]],
+                        ["bound on test: pixels given h, E_q[-log p(x | h)]", d["pixels_nats"]],
+                        ["bound on test: hidden layer, KL(q(h | x) || p(h))", d["kl_nats"]],
+                    ],
+                ),
             ]
         lines.append("")
     return "\n".join(lines).rstrip()
@@ -130,6 +195,7 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
+    from keras_l11.data.mnist import grey_mnist
     from keras_l11.generative.configs import DARNModelConfig
     from keras_l11.generative.data import binarized_mnist
     from keras_l11.generative.task import evaluate
@@ -158,13 +224,19 @@ def main(argv=None):
 
     train = binarized_mnist("train")
     test = binarized_mnist("test")
-    data = iter(
-        tf.data.Dataset.from_tensor_slices(train)
-        .shuffle(len(train), seed=args.seed + int(step.numpy()))
+    images = grey_mnist("train") if args.variant in DYNAMIC else train
+    batches = (
+        tf.data.Dataset.from_tensor_slices(images)
+        .shuffle(len(images), seed=args.seed + int(step.numpy()))
         .repeat()
         .batch(args.batch_size, drop_remainder=True)
-        .prefetch(4)
     )
+    if args.variant in DYNAMIC:
+        seeds = tf.data.Dataset.counter(int(step.numpy())).map(lambda i: tf.stack([tf.cast(args.seed, tf.int64), i]))
+        batches = tf.data.Dataset.zip(batches, seeds).map(
+            lambda grey, s: tf.cast(tf.random.stateless_uniform(tf.shape(grey), s) < grey, tf.float32)
+        )
+    data = iter(batches.prefetch(4))
 
     @tf.function
     def train_step(images):
@@ -204,6 +276,19 @@ def main(argv=None):
     if results["curve"][-1]["steps"] != int(step.numpy()):
         curve_point()
 
+    results["diagnosis"] = diagnose(model, train, test, evaluate)
+    if args.final == "full":
+        final(model, test, args, results, trained, step, evaluate)
+    save()
+    plot(everything, os.path.join(ROOT, "docs", "generative", "darn_curve.png"))
+    text = report(everything)
+    with open(os.path.join(RESULTS, "darn_paper.txt"), "w") as f:
+        f.write(text + "\n")
+    print(text)
+
+
+def final(model, test, args, results, trained, step, evaluate):
+    """The whole test set at K = `--final_samples`, and the estimate against K."""
     nats, _ = evaluate(model, test, args.final_samples, seed=7)
     subset = test[:500]
     by_samples = {str(k): float(evaluate(model, subset, k, seed=11)[0].mean()) for k in (1, 10, 100, 1000, 5000)}
@@ -216,12 +301,6 @@ def main(argv=None):
         "k_images": len(subset),
         "by_samples": by_samples,
     }
-    save()
-    plot(everything, os.path.join(ROOT, "docs", "generative", "darn_curve.png"))
-    text = report(everything)
-    with open(os.path.join(RESULTS, "darn_paper.txt"), "w") as f:
-        f.write(text + "\n")
-    print(text)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ finished runs and the report merges every part written to `--results`:
 
     python -m benchmarks.ntm --tasks copy --variants feedforward --seeds 0,1,2 --minutes 60
     python -m benchmarks.ntm --tasks associative_recall --variants collier,lstm --seeds 0 --minutes 30
+    python -m benchmarks.ntm --tasks copy --variants feedforward --seeds 3,4,5,6,7,8,9 --minutes 15 --stop_at_target
     python -m benchmarks.ntm --report                # the tables and curves of what is there
     python -m benchmarks.ntm --steptime              # ms per training step, NTM against LSTMs
 
@@ -17,6 +18,8 @@ Variants (the model and the optimiser; memory 128 x 20, one read and one write h
     feedforward        feed-forward controller (the paper's Table 1), Adam 1e-3 (`small`)
     feedforward_paper  feed-forward controller, the paper's row of Table 1 (`paper`)
     sharpened          feedforward with sharpening gamma >= 2 (`ntm.min_sharpening=2`)
+    write_sharpened    feedforward with gamma >= 2 on the write head only (`ntm.min_write_sharpening=2`)
+    memory_learned     feedforward with a learned initial memory (`ntm.memory_init=learned`)
     lstm               the LSTM baseline (3 x 256), Adam 1e-3 (`small`)
 
 A run counts as converged when its bit errors per sequence on the fixed
@@ -44,7 +47,14 @@ VARIANTS = {
     "feedforward": ("ntm_feedforward", "small", ()),
     "feedforward_paper": ("ntm_feedforward", "paper", ()),
     "sharpened": ("ntm_feedforward", "small", ("--override", "ntm.min_sharpening=2.0")),
+    "write_sharpened": ("ntm_feedforward", "small", ("--override", "ntm.min_write_sharpening=2.0")),
+    "memory_learned": ("ntm_feedforward", "small", ("--override", "ntm.memory_init=learned")),
     "lstm": ("lstm", "small", ()),
+}
+AXIS_LABELS = {
+    "copy": "sequence length (trained on 1-20)",
+    "repeat_copy": "length x repeats (trained on 1-10 x 1-10)",
+    "associative_recall": "items (trained on 2-6)",
 }
 THRESHOLD = 0.1  # bit errors per sequence on the training sizes: "converged"
 TARGETS = {  # the issue's generalisation targets: (evaluation set, bit errors per sequence below)
@@ -58,19 +68,20 @@ def run_name(task, variant, seed):
     return f"{task}-{variant}-s{seed}"
 
 
-def command(task, variant, seed, minutes, model_dir):
+def command(task, variant, seed, minutes, model_dir, stop=False):
+    """The job of one run; `stop`: it ends once converged (a convergence-only run)."""
     model, config, extra = VARIANTS[variant]
     return [
         sys.executable, "-m", "train.ntm", "--task", task, "--model", model, "--config", config, *extra,
         "--seed", str(seed), "--steps", "10000000", "--max_minutes", f"{minutes:g}",
-        "--target", f"val_bit_errors_per_sequence={THRESHOLD}", "--no_export", "--progress", "epoch",
-        "--model_dir", model_dir,
+        "--target", f"val_bit_errors_per_sequence={THRESHOLD}", *(["--stop_at_target"] if stop else []),
+        "--no_export", "--progress", "epoch", "--model_dir", model_dir,
     ]  # fmt: skip
 
 
-def record(task, variant, seed, minutes, model_dir, returncode, log):
+def record(task, variant, seed, minutes, model_dir, returncode, log, stop=False):
     """What the report needs from one run's summary.json (or its failure)."""
-    entry = {"task": task, "variant": variant, "seed": seed, "minutes": minutes}
+    entry = {"task": task, "variant": variant, "seed": seed, "minutes": minutes, "stop_at_target": stop}
     path = os.path.join(model_dir, "summary.json")
     if returncode or not os.path.exists(path):
         tail = log[-2000:]
@@ -93,32 +104,32 @@ def record(task, variant, seed, minutes, model_dir, returncode, log):
 
 
 def run_all(jobs, runs_dir, parallel, results, save):
-    """Runs `jobs` [(task, variant, seed, minutes)] `parallel` at a time."""
+    """Runs `jobs` [(task, variant, seed, minutes, stop at target)] `parallel` at a time."""
     pending, active = list(jobs), []
     while pending or active:
         while pending and len(active) < parallel:
-            task, variant, seed, minutes = pending.pop(0)
+            task, variant, seed, minutes, stop = pending.pop(0)
             model_dir = os.path.join(runs_dir, run_name(task, variant, seed))
             if os.path.exists(model_dir):
                 raise SystemExit(f"{model_dir} exists: remove it to run {run_name(task, variant, seed)} again")
             os.makedirs(model_dir)
             with open(os.path.join(model_dir, "benchmark.json"), "w") as f:
-                json.dump({"minutes": minutes}, f)
+                json.dump({"minutes": minutes, "stop_at_target": stop}, f)
             log = open(os.path.join(model_dir, "job.log"), "w")
-            cmd = command(task, variant, seed, minutes, model_dir)
+            cmd = command(task, variant, seed, minutes, model_dir, stop)
             print("$", " ".join(cmd[1:]), flush=True)
             proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-            active.append((proc, log, (task, variant, seed, minutes), model_dir))
+            active.append((proc, log, (task, variant, seed, minutes, stop), model_dir))
         time.sleep(5)
         for item in list(active):
-            proc, log, (task, variant, seed, minutes), model_dir = item
+            proc, log, (task, variant, seed, minutes, stop), model_dir = item
             if proc.poll() is None:
                 continue
             active.remove(item)
             log.close()
             with open(log.name) as f:
                 text = f.read()
-            entry = record(task, variant, seed, minutes, model_dir, proc.returncode, text)
+            entry = record(task, variant, seed, minutes, model_dir, proc.returncode, text, stop)
             results.setdefault("runs", {})[run_name(task, variant, seed)] = entry
             save()
             print(run_name(task, variant, seed), "failed" if "failed" in entry else "done", flush=True)
@@ -138,16 +149,27 @@ def collect(runs_dir, results):
         marker = os.path.join(model_dir, "benchmark.json")
         if os.path.exists(os.path.join(model_dir, "summary.json")) and os.path.exists(marker):
             with open(marker) as f:
-                minutes = json.load(f)["minutes"]
-            results.setdefault("runs", {})[name] = record(task, variant, int(seed[1:]), minutes, model_dir, 0, "")
+                budget = json.load(f)
+            results.setdefault("runs", {})[name] = record(
+                task, variant, int(seed[1:]), budget["minutes"], model_dir, 0, "", budget.get("stop_at_target", False)
+            )
 
 
 def groups(runs):
-    """(task, variant) -> its runs, in TASKS and VARIANTS order."""
+    """(task, variant, stops at target) -> its runs, in TASKS and VARIANTS order."""
+
+    def order(e):
+        return TASKS.index(e["task"]), list(VARIANTS).index(e["variant"]), e.get("stop_at_target", False), e["seed"]
+
     out = {}
-    for entry in sorted(runs.values(), key=lambda e: (TASKS.index(e["task"]), list(VARIANTS).index(e["variant"]), e["seed"])):
-        out.setdefault((entry["task"], entry["variant"]), []).append(entry)
+    for entry in sorted(runs.values(), key=order):
+        out.setdefault((entry["task"], entry["variant"], entry.get("stop_at_target", False)), []).append(entry)
     return out
+
+
+def trained_runs(runs, task):
+    """The task's runs that trained for their whole budget (the generalisation figures)."""
+    return [e for (t, _, stop), es in groups(runs).items() if t == task and not stop for e in es if "evaluation" in e]
 
 
 def median(values):
@@ -162,18 +184,20 @@ def report(results):
     out = []
     if runs:
         rows = []
-        for (task, variant), entries in groups(runs).items():
+        for (task, variant, stop), entries in groups(runs).items():
             hits = [e["reached"] for e in entries if e.get("reached")]
-            target = TARGETS.get(task)
+            target = None if stop else TARGETS.get(task)
             met = ""
             if target:
-                ok = [e for e in entries if e.get("evaluation", {}).get(target[0], {}).get("bit_errors", 1e9) < target[1]]
+                ok = [
+                    e for e in entries if e.get("evaluation", {}).get(target[0], {}).get("bit_errors", 1e9) < target[1]
+                ]
                 met = f"{len(ok)}/{len(entries)}"
             rows.append(
                 [
                     task,
                     variant,
-                    f"{median([e['minutes'] for e in entries]):g}",
+                    f"{median([e['minutes'] for e in entries]):g}" + (", stops when converged" if stop else ""),
                     f"{len(hits)}/{len(entries)}",
                     f"{median([h['seconds'] for h in hits]) / 60:.1f}" if hits else "",
                     median([h["step"] for h in hits]) if hits else "",
@@ -182,18 +206,37 @@ def report(results):
                     met,
                 ]
             )
+        seeds = {}
+        for (task, variant, _), entries in groups(runs).items():
+            seeds.setdefault((task, variant), []).extend(entries)
+        totals = [
+            f"  {task} {variant}: {sum(bool(e.get('reached')) for e in entries)} of {len(entries)} seeds converged"
+            for (task, variant), entries in seeds.items()
+            if len({e.get("stop_at_target", False) for e in entries}) > 1
+        ]
         out += [
             f"Convergence: seeds whose bit errors per sequence on the training sizes fell below {THRESHOLD}, "
-            "and the median time and steps to get there (wall-clock budgets on the 2-core CPU, shared with the other runs)",
+            "and the median time and steps to get there "
+            "(wall-clock budgets on the 2-core CPU, shared with the other runs)",
             format_table(
-                ["task", "variant", "budget min", "converged", "median min", "median steps", "non-finite",
-                 "generalisation target", "met"],
+                [
+                    "task",
+                    "variant",
+                    "budget min",
+                    "converged",
+                    "median min",
+                    "median steps",
+                    "non-finite",
+                    "generalisation target",
+                    "met",
+                ],
                 rows,
             ),  # fmt: skip
+            *(["All runs of a task and variant, whatever their budget:", *totals] if totals else []),
             "",
         ]
         for task in TASKS:
-            entries = [e for (t, _), es in groups(runs).items() if t == task for e in es if "evaluation" in e]
+            entries = trained_runs(runs, task)
             if not entries:
                 continue
             sets = list(entries[0]["evaluation"])
@@ -203,7 +246,10 @@ def report(results):
                 f"{task}: {unit} on each evaluation set ('as trained' = the training sizes)",
                 format_table(
                     ["run", "steps", *sets],
-                    [[f"{e['variant']} s{e['seed']}", e["final_step"], *(e["evaluation"][s][value] for s in sets)] for e in entries],
+                    [
+                        [f"{e['variant']} s{e['seed']}", e["final_step"], *(e["evaluation"][s][value] for s in sets)]
+                        for e in entries
+                    ],
                 ),  # fmt: skip
                 "",
             ]
@@ -223,17 +269,23 @@ def plot_curves(results):
 
     written = []
     for task in TASKS:
-        entries = [e for (t, _), es in groups(results.get("runs", {})).items() if t == task for e in es if "evaluation" in e]
+        entries = trained_runs(results.get("runs", {}), task)
         if not entries:
             continue
         value = "cost" if task == "priority_sort" else "bit_errors"
         sets = [s for s in entries[0]["evaluation"] if s != "as trained"] or ["as trained"]
         fig, ax = plt.subplots(figsize=(7, 3.6))
         for e in entries:
-            ax.plot(range(len(sets)), [max(e["evaluation"][s][value], 1e-2) for s in sets], "o-", label=f"{e['variant']} s{e['seed']}")
-        ax.set_xticks(range(len(sets)), [s.replace("length ", "").replace(", repeats ", "x").replace("items ", "") for s in sets])
-        ax.set_xlabel({"copy": "sequence length (trained on 1-20)", "repeat_copy": "length x repeats (trained on 1-10 x 1-10)",
-                       "associative_recall": "items (trained on 2-6)"}.get(task, "evaluation set"))  # fmt: skip
+            ax.plot(
+                range(len(sets)),
+                [max(e["evaluation"][s][value], 1e-2) for s in sets],
+                "o-",
+                label=f"{e['variant']} s{e['seed']}",
+            )
+        ax.set_xticks(
+            range(len(sets)), [s.replace("length ", "").replace(", repeats ", "x").replace("items ", "") for s in sets]
+        )
+        ax.set_xlabel(AXIS_LABELS.get(task, "evaluation set"))
         ax.set_yscale("log")
         ax.set_ylabel("cost, bits/sequence" if value == "cost" else "bit errors per sequence (0 shown as 0.01)")
         if task in TARGETS:
@@ -303,6 +355,11 @@ def main(argv=None):
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--minutes", type=float, default=60.0, help="training budget of each run")
     parser.add_argument("--parallel", type=int, default=2, help="runs at a time")
+    parser.add_argument(
+        "--stop_at_target",
+        action="store_true",
+        help="convergence-only runs: each ends once converged (no generalisation figures)",
+    )
     parser.add_argument("--report", action="store_true", help="only print the tables and draw the curves")
     parser.add_argument("--steptime", action="store_true", help="measure ms per training step")
     parser.add_argument("--steptime_steps", type=int, default=40, help="timed steps per model")
@@ -328,7 +385,7 @@ def main(argv=None):
     collect(args.runs_dir, results)
     if tasks and not args.report:
         seeds = [int(s) for s in args.seeds.split(",") if s]
-        jobs = [(t, v, s, args.minutes) for t in tasks for v in variants for s in seeds]
+        jobs = [(t, v, s, args.minutes, args.stop_at_target) for t in tasks for v in variants for s in seeds]
         jobs = [j for j in jobs if run_name(*j[:3]) not in results.get("runs", {})]
         run_all(jobs, args.runs_dir, args.parallel, results, save)
     if args.steptime:

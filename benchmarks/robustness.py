@@ -90,7 +90,10 @@ def main(argv=None):
         "robustness",
         [
             ("Adversarial examples, small config (Markdown; the paper's figures in brackets)", tables),
-            ("Agreement with the paper's transfer rates (errors in %, the paper's in brackets)", agreement_section(adversarial)),
+            (
+                "Agreement with the paper's transfer rates (errors in %, the paper's in brackets)",
+                agreement_section(adversarial),
+            ),
             ("Fooling images: MAP-Elites against LeNet on MNIST, small config", fooling_table(fooling)),
         ],
     )

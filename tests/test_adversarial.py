@@ -83,6 +83,28 @@ def test_the_paper_models_have_the_paper_shapes():
     assert set(np.unique(attacks.random_wrong_targets(np.zeros(1000, int)))) == set(range(1, 10))
 
 
+def test_fc10_is_fitted_to_the_stationary_point_of_its_keras_objective_with_the_usual_weight_decay():
+    """Weight decay lambda is a gradient lambda * w (penalty lambda/2 sum(w^2)),
+    and the L-BFGS fit zeroes the gradient of the model's own Keras loss."""
+    images, labels = grey_mnist("train")[:2000], mnist("train")[1][:2000]
+    model = classifiers.softmax_classifier(0.1)
+    kernel = model.layers[-1].kernel
+    kernel.assign(np.ones(kernel.shape, np.float32))
+    np.testing.assert_allclose(float(model.losses[0]), 0.05 * 7840, rtol=1e-6)
+    objective, iterations = classifiers.fit_softmax_optimum(model, images, labels)
+    assert iterations > 5
+    with tf.GradientTape() as tape:
+        logits = model(images)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits) + tf.add_n(model.losses)
+    np.testing.assert_allclose(float(loss), objective, rtol=1e-5)
+    gradient = tape.gradient(loss, model.trainable_variables)
+    assert max(float(tf.reduce_max(tf.abs(g))) for g in gradient) < 1e-4
+    untrained = classifiers.softmax_classifier(0.1)
+    with tf.GradientTape() as tape:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, untrained(images))
+    assert max(float(tf.reduce_max(tf.abs(g))) for g in tape.gradient(loss, untrained.trainable_variables)) > 1e-2
+
+
 def test_cppn_images_are_deterministic_and_smooth_while_direct_ones_are_not():
     rng = np.random.default_rng(0)
     genome = encodings.Genome.initial(rng)

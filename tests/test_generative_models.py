@@ -89,6 +89,25 @@ def test_the_variational_bound_is_below_the_log_likelihood(tiny_darn):
     assert k1.shape == (64,)
 
 
+def test_the_latent_part_of_the_description_length_is_the_kl_from_the_encoder_to_the_prior(tiny_darn):
+    """KL(q(h|x) || p(h)) by enumeration, p(h) marginalised over all 64 images."""
+    states = [
+        (np.array(s[:3], np.float32), np.array(s[3:], np.float32)) for s in itertools.product((0.0, 1.0), repeat=5)
+    ]
+    log_prior = np.array(
+        [np.logaddexp.reduce([reference_log_joint(tiny_darn, x.ravel(), *h) for x in ALL_IMAGES]) for h in states]
+    )
+    images = ALL_IMAGES[[5, 22, 63]]
+    x = tiny_darn.flatten(images)
+    log_q = np.stack([tiny_darn.log_q(x, [np.tile(h1, (3, 1)), np.tile(h2, (3, 1))]).numpy() for h1, h2 in states], 1)
+    exact_kl = (np.exp(log_q) * (log_q - log_prior)).sum(1)
+    _, latent = tiny_darn.description_length_parts(np.repeat(images, 4000, axis=0), seed=[3, 1])
+    latent = latent.numpy().reshape(3, 4000).mean(1)
+    np.testing.assert_allclose(latent, exact_kl, atol=0.08)
+    pixels, latent_once = tiny_darn.description_length_parts(images, seed=[4, 2])
+    np.testing.assert_allclose(pixels + latent_once, tiny_darn.description_length(images, seed=[4, 2]), rtol=1e-6)
+
+
 def test_ancestral_samples_are_binary_and_follow_the_model(tiny_darn):
     images, probabilities = tiny_darn.sample(20_000, seed=tf.constant([7, 8]))
     images = images.numpy()

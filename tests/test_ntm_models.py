@@ -69,7 +69,15 @@ def test_min_sharpening_keeps_a_moving_head_focused_far_beyond_training_lengths(
     for gamma in (1.0, 2.0):
         w = tf.one_hot([[0]], n)
         for _ in range(120):
-            w = addressing.address(memory, w, tf.ones([1, 1, 20]), tf.ones([1, 1, 1]), tf.zeros([1, 1, 1]), shifts, tf.constant([[[gamma]]]))
+            w = addressing.address(
+                memory,
+                w,
+                tf.ones([1, 1, 20]),
+                tf.ones([1, 1, 1]),
+                tf.zeros([1, 1, 1]),
+                shifts,
+                tf.constant([[[gamma]]]),
+            )
         focus[gamma] = (float(tf.reduce_max(w)), int(tf.argmax(w[0, 0])))
     assert focus[1.0][0] < 0.5 and focus[2.0][0] > 0.95 and focus[2.0][1] == 120
 
@@ -78,6 +86,18 @@ def test_min_sharpening_keeps_a_moving_head_focused_far_beyond_training_lengths(
     assert cell.get_config()["min_sharpening"] == 2.5
     gammas = cell._head_parameters(tf.constant(np.linspace(-50, 50, 2 * 16).reshape(2, 16), tf.float32))["gammas"]
     assert float(tf.reduce_min(gammas)) >= 2.5
+
+    # A floor on the write heads only: the read heads keep the paper's gamma >= 1.
+    cell = NTMCell(min_write_sharpening=3.0, num_read_heads=2, num_write_heads=1, **SMALL)
+    cell.build((None, 9))
+    assert NTMCell.from_config(cell.get_config()).min_write_sharpening == 3.0
+    kernel, bias = cell.head_projection.weights
+    kernel.assign(tf.zeros_like(kernel))
+    bias.assign(tf.fill(bias.shape, -50.0))  # every gamma's softplus input at the clip, -20
+    gammas = cell._head_parameters(tf.ones([2, 16]))["gammas"].numpy()[..., 0]
+    np.testing.assert_allclose(gammas, [[1.0, 1.0, 3.0]] * 2, atol=1e-6)
+    with pytest.raises(ValueError, match="min_write_sharpening"):
+        NTMCell(min_write_sharpening=0.9)
 
 
 @pytest.mark.parametrize(

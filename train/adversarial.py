@@ -1,9 +1,9 @@
 """Adversarial examples on MNIST: Szegedy et al.'s (2014) cross-model and
 cross-training-set tables, regenerated.
 
-Trains the paper's models: FC10 with weight decay 1e-4, 1e-2 and 1;
-FC100-100-10; FC200-200-10; and AE400-10 (a softmax on a 400-unit sparse
-autoencoder). For the cross-training-set experiment it trains FC100-100-10 and
+Builds the paper's models: FC10 with weight decay 1e-4, 1e-2 and 1 (each fitted
+to the optimum of its convex objective); FC100-100-10; FC200-200-10; and AE400-10
+(a softmax on a 400-unit sparse autoencoder). For the cross-training-set experiment it trains FC100-100-10 and
 FC123-456-10 on P1 and FC100-100-10' on P2, the two halves of MNIST's 60,000
 training images. Box-constrained L-BFGS then makes an adversarial example of
 each attacked image for a random wrong label (training images for the

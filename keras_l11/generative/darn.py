@@ -190,6 +190,17 @@ class DARN(keras.Model):
         hs, log_q = self.infer(x, seed)
         return log_q - self.log_joint(x, hs)
 
+    def description_length_parts(self, images, seed=None):
+        """The one-sample description length split in two, each `[batch]` in nats:
+        `(pixels, latent)`, `pixels = -log p(x | h)` and `latent = log q(h | x) -
+        log p(h)`; they sum to `description_length` with the same seed. The latent
+        part averaged over images is the KL from the encoder to the prior: how many
+        nats the hidden layers carry."""
+        x = self.flatten(images)
+        hs, log_q = self.infer(x, seed)
+        pixels = -self.visible.log_prob(x, self._run(self.contexts[0], hs[0]))
+        return pixels, log_q - self.log_joint(x, hs) - pixels
+
     def call(self, images, training=False):
         x = self.flatten(images)
         if self.estimator == "straight_through":

@@ -1,6 +1,7 @@
 """The Neural Turing Machine cell, a Keras RNN cell with an external memory."""
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_l11.ntm import addressing as ntm_addressing
@@ -54,6 +55,10 @@ class NTMCell(keras.layers.Layer):
             into other rows, so a weighting stays focused for any number of
             steps; at 1 a head can learn to leak a little per step, which is
             harmless on the training lengths and blurs it far beyond them.
+        min_write_sharpening: float >= 1. A higher floor for the write heads
+            only (the floor of a write head is the larger of the two): the
+            write head is the one that blurs first beyond the training
+            lengths, while a read head may need a soft weighting early on.
 
     Example:
     ```python
@@ -81,11 +86,13 @@ class NTMCell(keras.layers.Layer):
         memory_init="constant",
         clip_value=20.0,
         min_sharpening=1.0,
+        min_write_sharpening=1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not min_sharpening >= 1.0:
-            raise ValueError(f"min_sharpening must be >= 1 (gamma >= 1 in the paper), got {min_sharpening!r}")
+        for name, value in (("min_sharpening", min_sharpening), ("min_write_sharpening", min_write_sharpening)):
+            if not value >= 1.0:
+                raise ValueError(f"{name} must be >= 1 (gamma >= 1 in the paper), got {value!r}")
         if controller not in CONTROLLERS:
             raise ValueError(f"controller must be one of {CONTROLLERS}, got {controller!r}")
         if memory_init not in MEMORY_INITS:
@@ -114,6 +121,12 @@ class NTMCell(keras.layers.Layer):
         self.memory_init = memory_init
         self.clip_value = float(clip_value)
         self.min_sharpening = float(min_sharpening)
+        self.min_write_sharpening = float(min_write_sharpening)
+        write_floor = max(self.min_sharpening, self.min_write_sharpening)
+        # [1, heads, 1]: each head's gamma floor, read heads first (as the weights are ordered).
+        self._gamma_floors = np.array(
+            [self.min_sharpening] * self.num_read_heads + [write_floor] * self.num_write_heads, np.float32
+        ).reshape(1, -1, 1)
 
         # === Layers ===
         if controller == "lstm":
@@ -239,7 +252,7 @@ class NTMCell(keras.layers.Layer):
             "strengths": ops.softplus(heads[..., m : m + 1]),
             "gates": ops.sigmoid(heads[..., m + 1 : m + 2]),
             "shifts": ops.softmax(heads[..., m + 2 : m + 2 + s], axis=-1),
-            "gammas": self.min_sharpening + ops.softplus(heads[..., m + 2 + s :]),
+            "gammas": self._gamma_floors + ops.softplus(heads[..., m + 2 + s :]),
             "erase": ops.sigmoid(erase_add[..., :m]),
             "add": ops.tanh(erase_add[..., m:]),
         }
@@ -282,6 +295,7 @@ class NTMCell(keras.layers.Layer):
                 "memory_init": self.memory_init,
                 "clip_value": self.clip_value,
                 "min_sharpening": self.min_sharpening,
+                "min_write_sharpening": self.min_write_sharpening,
             }
         )
         return config

@@ -28,6 +28,7 @@ class NTMModelConfig:
     shift_range: int = 1
     memory_init: str = "constant"
     min_sharpening: float = 1.0
+    min_write_sharpening: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,7 +27,7 @@ class NeuralTuringMachine(keras.Model):
         **cell_kwargs: the memory and controller (`controller_units`,
             `memory_size`, `memory_width`, `num_read_heads`, `num_write_heads`,
             `shift_range`, `controller`, `controller_layers`, `memory_init`,
-            `clip_value`, `min_sharpening`), as documented in `keras_l11.ntm.NTMCell`.
+            `clip_value`, `min_sharpening`, `min_write_sharpening`), as documented in `keras_l11.ntm.NTMCell`.
 
     Example:
     ```python
@@ -56,6 +56,7 @@ class NeuralTuringMachine(keras.Model):
         memory_init="constant",
         clip_value=20.0,
         min_sharpening=1.0,
+        min_write_sharpening=1.0,
         **kwargs,
     ):
         # === Layers ===
@@ -71,6 +72,7 @@ class NeuralTuringMachine(keras.Model):
             memory_init=memory_init,
             clip_value=clip_value,
             min_sharpening=min_sharpening,
+            min_write_sharpening=min_write_sharpening,
             dtype="float32",  # addressing stays in float32 under mixed precision
             name="ntm_cell",
         )
@@ -97,6 +99,7 @@ class NeuralTuringMachine(keras.Model):
         self.memory_init = memory_init
         self.clip_value = clip_value
         self.min_sharpening = min_sharpening
+        self.min_write_sharpening = min_write_sharpening
 
     def get_config(self):
         return {
@@ -115,6 +118,7 @@ class NeuralTuringMachine(keras.Model):
             "memory_init": self.memory_init,
             "clip_value": self.clip_value,
             "min_sharpening": self.min_sharpening,
+            "min_write_sharpening": self.min_write_sharpening,
         }
 
     @classmethod
