@@ -13,7 +13,8 @@ Two variants of the model, both with one stochastic layer of 500 units
 `small` and `paper` configs of `train.darn`), and `mlp500`, with a deterministic
 tanh layer of 500 units in the encoder, in the decoder's context network and in
 the score-function baseline.
-Two variants test why `linear` stops short (see `diagnose`): `linear_dynamic` is
+
+Two more test why `linear` stops short (see `diagnose`): `linear_dynamic` is
 `linear` trained on a fresh binarisation of the grey training images in every batch
 (the test set stays the fixed binary one), against overfitting the fixed set;
 `linear_straight_through` trains the encoder with the straight-through estimator
@@ -131,7 +132,7 @@ def report(everything):
                     ]
                     for p in results["curve"]
                 ],
-            ),  # fmt: skip
+            ),
         ]
         final = results.get("final")
         if final:
