@@ -30,14 +30,12 @@ def fc10_section(train, test):
     """FC10 at the paper's three lambdas, fitted to the optimum with the penalty
     read as lambda / 2 * sum(w^2) (ours) and as lambda * sum(w^2)."""
     from keras_l11.robustness import classifiers
+    from keras_l11.robustness.task import error_rate
 
     def errors(weight_decay):
         model = classifiers.softmax_classifier(weight_decay)
         classifiers.fit_softmax_optimum(model, *train)
-        return [
-            100 * float(np.mean(model.predict(x, batch_size=10_000, verbose=0).argmax(1) != y))
-            for x, y in (train, test)
-        ]
+        return [100 * error_rate(model, *split) for split in (train, test)]
 
     rows = []
     for weight_decay, paper in PAPER_FC10.items():
@@ -59,7 +57,7 @@ def recipes_section(train, test, steps, attacked, seed):
     import tensorflow as tf
 
     from keras_l11.robustness import attacks, classifiers
-    from keras_l11.robustness.task import gaussian_noise
+    from keras_l11.robustness.task import error_rate, gaussian_noise
 
     def fit(model, optimizer):
         model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -68,7 +66,7 @@ def recipes_section(train, test, steps, attacked, seed):
         return model
 
     def error(model, images, labels):
-        return 100 * float(np.mean(attacks.predict_labels(model, images) != labels))
+        return 100 * error_rate(model, images, labels)
 
     images, labels = train[0][:attacked], train[1][:attacked]
     examples = {}  # FC10(lambda) -> its L-BFGS examples and their true labels
