@@ -8,6 +8,7 @@ finished runs and the report merges every part written to `--results`:
     python -m benchmarks.ntm --tasks copy --variants feedforward --seeds 0,1,2 --minutes 60
     python -m benchmarks.ntm --tasks associative_recall --variants collier,lstm --seeds 0 --minutes 30
     python -m benchmarks.ntm --tasks copy --variants feedforward --seeds 3,4,5,6,7,8,9 --minutes 15 --stop_at_target
+    python -m benchmarks.ntm --tasks copy --variants feedforward_paper --seeds 1,2 --minutes 60 --extend
     python -m benchmarks.ntm --report                # the tables and curves of what is there
     python -m benchmarks.ntm --steptime              # ms per training step, NTM against LSTMs
 
@@ -26,6 +27,10 @@ A run counts as converged when its bit errors per sequence on the fixed
 evaluation set (the training sizes) fall below `THRESHOLD`; the time and steps
 to get there come from the job's `--target`. Generalisation is read from the
 job's evaluation of the longer sets (`keras_l11.ntm.configs.GENERALISATION`).
+`--extend` trains finished runs of a smaller budget on to `--minutes`: the job
+resumes from the run's checkpoint (and its data from the step it stopped at),
+the earlier part's summary is kept as `summary-<minutes>min.json`, and the
+time to converge counts every part's training time.
 Runs go `--parallel` at a time (2 on this machine: one core each, the job's
 default of one intra-op thread).
 """
@@ -90,10 +95,9 @@ def record(task, variant, seed, minutes, model_dir, returncode, log, stop=False)
         return entry
     with open(path) as f:
         summary = json.load(f)
-    hit = summary["target"]["reached"]
     entry.update(
         final_step=summary["final_step"],
-        reached={"step": hit["step"], "seconds": hit["seconds"]} if hit else None,
+        reached=first_reached(model_dir, summary),
         evaluation={
             name: {"bit_errors": row["bit_errors_per_sequence"], "cost": row["bits_per_sequence"]}
             for name, row in summary["evaluation"].items()
@@ -103,20 +107,71 @@ def record(task, variant, seed, minutes, model_dir, returncode, log, stop=False)
     return entry
 
 
-def run_all(jobs, runs_dir, parallel, results, save):
-    """Runs `jobs` [(task, variant, seed, minutes, stop at target)] `parallel` at a time."""
+def start_extension(model_dir, minutes):
+    """Prepares a finished run to train on until `minutes` in all; returns the
+    minutes still to train. Its summary so far is kept beside it, named
+    after the budget it was trained with."""
+    marker = os.path.join(model_dir, "benchmark.json")
+    with open(marker) as f:
+        budget = json.load(f)
+    if budget.get("stop_at_target"):
+        raise SystemExit(f"{model_dir} is a convergence-only run: it cannot be extended")
+    stopped = budget.get("parts") and not os.path.exists(os.path.join(model_dir, "summary.json"))
+    if stopped and budget["minutes"] == minutes:
+        return budget["parts"][-1]  # an extension that was stopped: its part starts again from the last checkpoint
+    if stopped:
+        raise SystemExit(f"{model_dir}: its extension to {budget['minutes']:g} minutes was stopped; finish that first")
+    done = budget["minutes"]
+    if done >= minutes:
+        raise SystemExit(f"{model_dir} was trained for {done:g} minutes already, not less than --minutes {minutes:g}")
+    os.replace(os.path.join(model_dir, "summary.json"), os.path.join(model_dir, f"summary-{done:g}min.json"))
+    budget.update(minutes=minutes, parts=budget.get("parts", [done]) + [minutes - done])
+    with open(marker, "w") as f:
+        json.dump(budget, f)
+    return minutes - done
+
+
+def earlier_parts(model_dir):
+    """The summaries of a run's earlier parts (`--extend`), oldest first."""
+    names = [n for n in os.listdir(model_dir) if n.startswith("summary-") and n.endswith("min.json")]
+    parts = []
+    for name in sorted(names, key=lambda n: float(n[len("summary-") : -len("min.json")])):
+        with open(os.path.join(model_dir, name)) as f:
+            parts.append(json.load(f))
+    return parts
+
+
+def first_reached(model_dir, summary):
+    """Where the run first met the target, across its parts: steps count from
+    the run's start, seconds add the training time of the parts before."""
+    seconds_before = 0.0
+    for part in earlier_parts(model_dir) + [summary]:
+        hit = part["target"]["reached"]
+        if hit:
+            return {"step": hit["step"], "seconds": seconds_before + hit["seconds"]}
+        seconds_before += part["train_seconds"]
+    return None
+
+
+def run_all(jobs, runs_dir, parallel, results, save, extend=False):
+    """Runs `jobs` [(task, variant, seed, minutes, stop at target)] `parallel`
+    at a time; `extend`: the jobs are finished runs to train on to `minutes`."""
     pending, active = list(jobs), []
     while pending or active:
         while pending and len(active) < parallel:
             task, variant, seed, minutes, stop = pending.pop(0)
             model_dir = os.path.join(runs_dir, run_name(task, variant, seed))
-            if os.path.exists(model_dir):
+            if extend:
+                budget = start_extension(model_dir, minutes)
+            elif os.path.exists(model_dir):
                 raise SystemExit(f"{model_dir} exists: remove it to run {run_name(task, variant, seed)} again")
-            os.makedirs(model_dir)
-            with open(os.path.join(model_dir, "benchmark.json"), "w") as f:
-                json.dump({"minutes": minutes, "stop_at_target": stop}, f)
-            log = open(os.path.join(model_dir, "job.log"), "w")
-            cmd = command(task, variant, seed, minutes, model_dir, stop)
+            else:
+                budget = minutes
+                os.makedirs(model_dir)
+                with open(os.path.join(model_dir, "benchmark.json"), "w") as f:
+                    json.dump({"minutes": minutes, "stop_at_target": stop}, f)
+            log = open(os.path.join(model_dir, "job.log"), "a" if extend else "w")
+            cmd = command(task, variant, seed, budget, model_dir, stop)
             print("$", " ".join(cmd[1:]), flush=True)
             proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
             active.append((proc, log, (task, variant, seed, minutes, stop), model_dir))
@@ -131,28 +186,35 @@ def run_all(jobs, runs_dir, parallel, results, save):
                 text = f.read()
             entry = record(task, variant, seed, minutes, model_dir, proc.returncode, text, stop)
             results.setdefault("runs", {})[run_name(task, variant, seed)] = entry
-            save()
+            save(run_name(task, variant, seed))
             print(run_name(task, variant, seed), "failed" if "failed" in entry else "done", flush=True)
 
 
 def collect(runs_dir, results):
     """Adds finished runs found in `runs_dir` that the results do not hold yet
     (runs of an interrupted part, or started by hand with the benchmark's
-    command and a `benchmark.json` holding their budget)."""
+    command and a `benchmark.json` holding their budget); returns their names."""
+    found = []
     if not os.path.isdir(runs_dir):
-        return
+        return found
     for name in sorted(os.listdir(runs_dir)):
         task, variant, seed = name.rsplit("-", 2)
-        if name in results.get("runs", {}) or variant not in VARIANTS or task not in TASKS:
-            continue
         model_dir = os.path.join(runs_dir, name)
         marker = os.path.join(model_dir, "benchmark.json")
-        if os.path.exists(os.path.join(model_dir, "summary.json")) and os.path.exists(marker):
-            with open(marker) as f:
-                budget = json.load(f)
-            results.setdefault("runs", {})[name] = record(
-                task, variant, int(seed[1:]), budget["minutes"], model_dir, 0, "", budget.get("stop_at_target", False)
-            )
+        if variant not in VARIANTS or task not in TASKS or not os.path.exists(marker):
+            continue
+        if not os.path.exists(os.path.join(model_dir, "summary.json")):
+            continue
+        with open(marker) as f:
+            budget = json.load(f)
+        known = results.get("runs", {}).get(name)
+        if known and known["minutes"] == budget["minutes"]:
+            continue  # recorded already (an extended run's budget grows)
+        results.setdefault("runs", {})[name] = record(
+            task, variant, int(seed[1:]), budget["minutes"], model_dir, 0, "", budget.get("stop_at_target", False)
+        )
+        found.append(name)
+    return found
 
 
 def groups(runs):
@@ -177,6 +239,12 @@ def median(values):
     return values[len(values) // 2] if values else None
 
 
+def budgets(minutes):
+    """A group's budgets: `60`, or `20-60` when its runs had different ones."""
+    low, high = min(minutes), max(minutes)
+    return f"{low:g}" if low == high else f"{low:g}-{high:g}"
+
+
 def report(results):
     from keras_l11.training.harness import format_table
 
@@ -197,7 +265,7 @@ def report(results):
                 [
                     task,
                     variant,
-                    f"{median([e['minutes'] for e in entries]):g}" + (", stops when converged" if stop else ""),
+                    budgets([e["minutes"] for e in entries]) + (", stops when converged" if stop else ""),
                     f"{len(hits)}/{len(entries)}",
                     f"{median([h['seconds'] for h in hits]) / 60:.1f}" if hits else "",
                     median([h["step"] for h in hits]) if hits else "",
@@ -263,8 +331,8 @@ def report(results):
     return "\n".join(out)
 
 
-def plot_curves(results):
-    """One PNG per task: bit errors (cost for priority sort) against the evaluation set."""
+def plot_curves(results, figures=DOCS):
+    """One PNG per task in `figures`: bit errors (cost for priority sort) against the evaluation set."""
     from keras_l11.figures import plt
 
     written = []
@@ -294,7 +362,7 @@ def plot_curves(results):
         ax.legend(fontsize=7, ncol=2)
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        path = os.path.join(DOCS, f"{task}_generalisation.png")
+        path = os.path.join(figures, f"{task}_generalisation.png")
         fig.savefig(path, dpi=100)
         plt.close(fig)
         written.append(path)
@@ -360,11 +428,17 @@ def main(argv=None):
         action="store_true",
         help="convergence-only runs: each ends once converged (no generalisation figures)",
     )
+    parser.add_argument(
+        "--extend",
+        action="store_true",
+        help="train the runs of --tasks/--variants/--seeds, finished with a smaller budget, on to --minutes",
+    )
     parser.add_argument("--report", action="store_true", help="only print the tables and draw the curves")
     parser.add_argument("--steptime", action="store_true", help="measure ms per training step")
     parser.add_argument("--steptime_steps", type=int, default=40, help="timed steps per model")
     parser.add_argument("--runs_dir", default=os.path.join(ROOT, "runs", "benchmark", "ntm"))
     parser.add_argument("--results", default=RESULTS)
+    parser.add_argument("--figures", default=DOCS, help="where the curves' PNGs go (the docs page's folder)")
     args = parser.parse_args(argv)
     tasks = [t for t in args.tasks.split(",") if t]
     variants = [v for v in args.variants.split(",") if v]
@@ -377,23 +451,43 @@ def main(argv=None):
         with open(args.results) as f:
             results = json.load(f)
 
-    def save():
+    def save(*names):
+        """Writes the runs `names` (and the step times) into what is on disk
+        now, since another part running beside this one may have written runs
+        of its own; `results` then holds them all."""
         os.makedirs(os.path.dirname(args.results), exist_ok=True)
+        merged = {}
+        if os.path.exists(args.results):
+            with open(args.results) as f:
+                merged = json.load(f)
+        merged.setdefault("runs", {}).update({n: results["runs"][n] for n in names})
+        if "steptime" in results:
+            merged["steptime"] = results["steptime"]
+        results.update(merged)
         with open(args.results, "w") as f:
-            json.dump(results, f, indent=2)
+            json.dump(merged, f, indent=2)
 
-    collect(args.runs_dir, results)
+    found = collect(args.runs_dir, results)
     if tasks and not args.report:
         seeds = [int(s) for s in args.seeds.split(",") if s]
         jobs = [(t, v, s, args.minutes, args.stop_at_target) for t in tasks for v in variants for s in seeds]
-        jobs = [j for j in jobs if run_name(*j[:3]) not in results.get("runs", {})]
-        run_all(jobs, args.runs_dir, args.parallel, results, save)
+        done = results.get("runs", {})
+        if args.extend:
+            unfinished = [
+                run_name(*j[:3]) for j in jobs if run_name(*j[:3]) not in done or "failed" in done[run_name(*j[:3])]
+            ]
+            if unfinished:
+                parser.error(f"--extend needs finished runs; not finished: {unfinished}")
+            jobs = [(*j[:4], done[run_name(*j[:3])]["stop_at_target"]) for j in jobs]
+        else:
+            jobs = [j for j in jobs if run_name(*j[:3]) not in done]
+        run_all(jobs, args.runs_dir, args.parallel, results, save, extend=args.extend)
     if args.steptime:
         run_steptime(results, args.steptime_steps)
-    save()
+    save(*found)
     text = report(results)
     print(text)
-    for path in plot_curves(results):
+    for path in plot_curves(results, args.figures):
         print("wrote", os.path.relpath(path, ROOT))
     with open(os.path.join(os.path.dirname(args.results), "ntm.txt"), "w") as f:
         f.write(text + "\n")

@@ -1,0 +1,103 @@
+"""The NTM benchmark's bookkeeping: runs trained in parts (`--extend`) and
+parts of the benchmark that write the same results file."""
+
+import json
+import os
+
+import pytest
+
+from benchmarks import ntm
+
+
+def write_json(path, data):
+    with open(path, "w") as f:
+        json.dump(data, f)
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def job_summary(final_step, train_seconds, reached, errors_at_120):
+    """What `train.ntm` writes to summary.json, cut to what the benchmark reads."""
+    row = lambda errors: {"bit_errors_per_sequence": errors, "bits_per_sequence": 2 * errors, "loss": errors}  # noqa: E731
+    return {
+        "final_step": final_step,
+        "train_seconds": train_seconds,
+        "target": {"metric": "val_bit_errors_per_sequence", "below": 0.1, "reached": reached},
+        "evaluation": {"as trained": row(0.0), "length 120": row(errors_at_120)},
+    }
+
+
+def finished_run(runs_dir, name, minutes, summary):
+    model_dir = os.path.join(runs_dir, name)
+    os.makedirs(model_dir)
+    write_json(os.path.join(model_dir, "benchmark.json"), {"minutes": minutes, "stop_at_target": False})
+    write_json(os.path.join(model_dir, "summary.json"), summary)
+    return model_dir
+
+
+def test_an_extended_run_keeps_its_first_convergence_and_reports_its_last_evaluation(tmp_path):
+    runs, results = str(tmp_path / "runs"), str(tmp_path / "ntm.json")
+    model_dir = finished_run(
+        runs, "copy-feedforward_paper-s2", 20, job_summary(16000, 1284.7, {"step": 3000, "seconds": 239.5}, 7.15)
+    )
+    ntm.main(["--report", "--runs_dir", runs, "--results", results, "--figures", str(tmp_path)])
+
+    assert ntm.start_extension(model_dir, 60) == 40
+    assert read_json(os.path.join(model_dir, "benchmark.json"))["parts"] == [20, 40]
+    assert os.path.exists(os.path.join(model_dir, "summary-20min.json"))
+    assert ntm.start_extension(model_dir, 60) == 40  # stopped before its job wrote a summary: the part again
+    with pytest.raises(SystemExit, match="extension to 60 minutes was stopped"):
+        ntm.start_extension(model_dir, 90)
+    # the resumed job meets the target again at its first validation, 39 s in
+    write_json(
+        os.path.join(model_dir, "summary.json"), job_summary(50000, 2400.0, {"step": 16500, "seconds": 39.0}, 0.0)
+    )
+    ntm.main(["--report", "--runs_dir", runs, "--results", results, "--figures", str(tmp_path)])
+
+    entry = read_json(results)["runs"]["copy-feedforward_paper-s2"]
+    assert entry["minutes"] == 60 and entry["final_step"] == 50000
+    assert entry["reached"] == {"step": 3000, "seconds": 239.5}
+    assert entry["evaluation"]["length 120"]["bit_errors"] == 0.0
+    assert os.path.exists(tmp_path / "copy_generalisation.png")
+
+
+def test_convergence_in_a_later_part_counts_the_earlier_parts_time(tmp_path):
+    model_dir = finished_run(str(tmp_path), "repeat_copy-feedforward_paper-s0", 30, job_summary(9000, 1800.0, None, 50))
+    ntm.start_extension(model_dir, 60)
+    summary = job_summary(18000, 1790.0, {"step": 12500, "seconds": 700.0}, 0.5)
+    assert ntm.first_reached(model_dir, summary) == {"step": 12500, "seconds": 2500.0}
+
+
+def test_a_group_of_runs_shows_the_range_of_their_budgets():
+    assert ntm.budgets([30, 20, 60]) == "20-60" and ntm.budgets([60, 60]) == "60"
+
+
+def test_extension_needs_a_larger_budget_and_a_full_run(tmp_path):
+    model_dir = finished_run(str(tmp_path), "copy-feedforward-s0", 60, job_summary(20000, 3600.0, None, 3))
+    with pytest.raises(SystemExit, match="60 minutes already"):
+        ntm.start_extension(model_dir, 60)
+    write_json(os.path.join(model_dir, "benchmark.json"), {"minutes": 15, "stop_at_target": True})
+    with pytest.raises(SystemExit, match="convergence-only"):
+        ntm.start_extension(model_dir, 60)
+    assert os.path.exists(os.path.join(model_dir, "summary.json"))  # nothing moved
+
+
+def test_a_part_keeps_the_runs_another_part_wrote_meanwhile(tmp_path):
+    runs, results = str(tmp_path / "runs"), str(tmp_path / "ntm.json")
+    finished_run(runs, "copy-feedforward-s0", 60, job_summary(20000, 3600.0, {"step": 400, "seconds": 60.0}, 3))
+    # another part, started from the same file, recorded a run of its own since
+    failed = ntm.record("copy", "feedforward", 1, 60, str(tmp_path / "none"), 1, "", stop=False)
+    write_json(results, {"runs": {"copy-feedforward-s1": failed}})
+    ntm.main(["--report", "--runs_dir", runs, "--results", results, "--figures", str(tmp_path)])
+    assert set(read_json(results)["runs"]) == {"copy-feedforward-s0", "copy-feedforward-s1"}
+
+
+def test_extend_refuses_runs_that_are_not_finished(tmp_path, capsys):
+    runs, results = str(tmp_path / "runs"), str(tmp_path / "ntm.json")
+    args = ["--tasks", "copy", "--variants", "feedforward", "--seeds", "7", "--minutes", "60", "--extend"]
+    with pytest.raises(SystemExit):
+        ntm.main([*args, "--runs_dir", runs, "--results", results, "--figures", str(tmp_path)])
+    assert "not finished: ['copy-feedforward-s7']" in capsys.readouterr().err
