@@ -153,6 +153,23 @@ def first_reached(model_dir, summary):
     return None
 
 
+def save_runs(path, results, names):
+    """Writes the runs `names` of `results` (and its step times) into what is
+    on disk at `path` now, since another part running beside this one may have
+    written runs of its own; `results` then holds them all."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    merged = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            merged = json.load(f)
+    merged.setdefault("runs", {}).update({n: results["runs"][n] for n in names})
+    if "steptime" in results:
+        merged["steptime"] = results["steptime"]
+    results.update(merged)
+    with open(path, "w") as f:
+        json.dump(merged, f, indent=2)
+
+
 def run_all(jobs, runs_dir, parallel, results, save, extend=False):
     """Runs `jobs` [(task, variant, seed, minutes, stop at target)] `parallel`
     at a time; `extend`: the jobs are finished runs to train on to `minutes`."""
@@ -452,20 +469,7 @@ def main(argv=None):
             results = json.load(f)
 
     def save(*names):
-        """Writes the runs `names` (and the step times) into what is on disk
-        now, since another part running beside this one may have written runs
-        of its own; `results` then holds them all."""
-        os.makedirs(os.path.dirname(args.results), exist_ok=True)
-        merged = {}
-        if os.path.exists(args.results):
-            with open(args.results) as f:
-                merged = json.load(f)
-        merged.setdefault("runs", {}).update({n: results["runs"][n] for n in names})
-        if "steptime" in results:
-            merged["steptime"] = results["steptime"]
-        results.update(merged)
-        with open(args.results, "w") as f:
-            json.dump(merged, f, indent=2)
+        save_runs(args.results, results, names)
 
     found = collect(args.runs_dir, results)
     if tasks and not args.report:
@@ -473,9 +477,8 @@ def main(argv=None):
         jobs = [(t, v, s, args.minutes, args.stop_at_target) for t in tasks for v in variants for s in seeds]
         done = results.get("runs", {})
         if args.extend:
-            unfinished = [
-                run_name(*j[:3]) for j in jobs if run_name(*j[:3]) not in done or "failed" in done[run_name(*j[:3])]
-            ]
+            names = [run_name(*j[:3]) for j in jobs]
+            unfinished = [n for n in names if n not in done or "failed" in done[n]]
             if unfinished:
                 parser.error(f"--extend needs finished runs; not finished: {unfinished}")
             jobs = [(*j[:4], done[run_name(*j[:3])]["stop_at_target"]) for j in jobs]

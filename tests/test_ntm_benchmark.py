@@ -86,13 +86,15 @@ def test_extension_needs_a_larger_budget_and_a_full_run(tmp_path):
 
 
 def test_a_part_keeps_the_runs_another_part_wrote_meanwhile(tmp_path):
-    runs, results = str(tmp_path / "runs"), str(tmp_path / "ntm.json")
-    finished_run(runs, "copy-feedforward-s0", 60, job_summary(20000, 3600.0, {"step": 400, "seconds": 60.0}, 3))
-    # another part, started from the same file, recorded a run of its own since
-    failed = ntm.record("copy", "feedforward", 1, 60, str(tmp_path / "none"), 1, "", stop=False)
-    write_json(results, {"runs": {"copy-feedforward-s1": failed}})
-    ntm.main(["--report", "--runs_dir", runs, "--results", results, "--figures", str(tmp_path)])
-    assert set(read_json(results)["runs"]) == {"copy-feedforward-s0", "copy-feedforward-s1"}
+    results_path = str(tmp_path / "ntm.json")
+    write_json(results_path, {"runs": {}})
+    ours = {"runs": {"copy-feedforward-s0": ntm.record("copy", "feedforward", 0, 60, str(tmp_path), 1, "", False)}}
+    # after this part read the file, another part recorded a run of its own
+    theirs = ntm.record("copy", "feedforward", 1, 60, str(tmp_path), 1, "", False)
+    write_json(results_path, {"runs": {"copy-feedforward-s1": theirs}})
+    ntm.save_runs(results_path, ours, ["copy-feedforward-s0"])
+    assert set(read_json(results_path)["runs"]) == {"copy-feedforward-s0", "copy-feedforward-s1"}
+    assert set(ours["runs"]) == {"copy-feedforward-s0", "copy-feedforward-s1"}
 
 
 def test_extend_refuses_runs_that_are_not_finished(tmp_path, capsys):
