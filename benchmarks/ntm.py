@@ -9,6 +9,7 @@ finished runs and the report merges every part written to `--results`:
     python -m benchmarks.ntm --tasks associative_recall --variants collier,lstm --seeds 0 --minutes 30
     python -m benchmarks.ntm --tasks copy --variants feedforward --seeds 3,4,5,6,7,8,9 --minutes 15 --stop_at_target
     python -m benchmarks.ntm --tasks copy --variants feedforward_paper --seeds 1,2 --minutes 60 --extend
+    python -m benchmarks.ntm --tasks copy --variants memory_learned_paper --seeds 0,1,2 --minutes 40
     python -m benchmarks.ntm --report                # the tables and curves of what is there
     python -m benchmarks.ntm --steptime              # ms per training step, NTM against LSTMs
 
@@ -21,6 +22,11 @@ Variants (the model and the optimiser; memory 128 x 20, one read and one write h
     sharpened          feedforward with sharpening gamma >= 2 (`ntm.min_sharpening=2`)
     write_sharpened    feedforward with gamma >= 2 on the write head only (`ntm.min_write_sharpening=2`)
     memory_learned     feedforward with a learned initial memory (`ntm.memory_init=learned`)
+    memory_learned_paper    feedforward_paper with a learned initial memory
+    read_after_write_paper  feedforward_paper, the read heads addressing and reading the memory after
+                            the step's write (`ntm.read_after_write=true`)
+    curriculum_paper        feedforward_paper with a curriculum: the longest length grows from 1 to 20
+                            over the first 5,000 steps (`curriculum_steps=5000`)
     lstm               the LSTM baseline (3 x 256), Adam 1e-3 (`small`)
 
 A run counts as converged when its bit errors per sequence on the fixed
@@ -54,6 +60,9 @@ VARIANTS = {
     "sharpened": ("ntm_feedforward", "small", ("--override", "ntm.min_sharpening=2.0")),
     "write_sharpened": ("ntm_feedforward", "small", ("--override", "ntm.min_write_sharpening=2.0")),
     "memory_learned": ("ntm_feedforward", "small", ("--override", "ntm.memory_init=learned")),
+    "memory_learned_paper": ("ntm_feedforward", "paper", ("--override", "ntm.memory_init=learned")),
+    "read_after_write_paper": ("ntm_feedforward", "paper", ("--override", "ntm.read_after_write=true")),
+    "curriculum_paper": ("ntm_feedforward", "paper", ("--override", "curriculum_steps=5000")),
     "lstm": ("lstm", "small", ()),
 }
 AXIS_LABELS = {

@@ -69,6 +69,25 @@ def test_copy_lengths_cover_the_training_range():
     assert lengths == set(range(1, 21))
 
 
+def test_a_curriculum_grows_the_sizes_and_resumes_where_it_stopped():
+    def lengths(task, **kwargs):
+        return [int(x.shape[1] - 1) // 2 for x, _ in task.train_dataset(2, seed=0, **kwargs).take(120)]
+
+    task = CopyTask()
+    grown = lengths(task, curriculum_steps=100)
+    # At step s the longest is 1 + round(19 (s + 1) / 100): only length 1 at first, every length once grown.
+    for step, length in enumerate(grown):
+        assert 1 <= length <= 1 + round(19 * min(1.0, (step + 1) / 100))
+    assert grown[:2] == [1, 1] and max(grown[:20]) <= 5 and max(grown[100:]) > 10
+    assert lengths(task, curriculum_steps=100, start_step=50)[:70] == grown[50:]
+    repeat = [x.shape[1] for x, _ in RepeatCopyTask().train_dataset(1, seed=0, curriculum_steps=1000).take(5)]
+    assert repeat == [5] * 5  # length 1, 1 repeat: start, body, count, answer, end marker
+    with pytest.raises(ValueError, match="curriculum_steps must be 0"):
+        task.train_dataset(2, curriculum_steps=-5)
+    with pytest.raises(ValueError, match="priority_sort task has no size range"):
+        PrioritySortTask().train_dataset(2, curriculum_steps=10)
+
+
 def test_metrics_match_reference_formula():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, size=(3, 6, 4)).astype("float32")

@@ -44,6 +44,38 @@ def test_variable_length_and_logit_outputs():
         assert np.all(np.isfinite(logits)) and np.any(logits < 0) and np.any(logits > 0)
 
 
+@pytest.mark.parametrize("read_after_write", [False, True])
+def test_reads_see_this_steps_writes_only_when_read_after_write(read_after_write):
+    """One step from a random memory, checked against eqs. (2)-(9) in either order: the
+    write heads addressed on M_{t-1}; the read heads on M_t and reading it, or on M_{t-1}."""
+    from keras_l11.ntm import addressing
+
+    cell = NTMCell(controller="feedforward", memory_init="random", read_after_write=read_after_write, **SMALL)
+    x = sequences(batch=2, time=1)[:, 0]
+    cell.build(x.shape)
+    states = cell.get_initial_state(batch_size=2)
+    _, new_states = cell(x, states)
+    before, after = cell.unpack_state(states), cell.unpack_state(new_states)
+    controller_output, _ = cell._run_controller(np.concatenate([x, before["reads"][:, 0]], -1), [])
+    p = cell._head_parameters(controller_output)
+
+    def weights(memory, previous, heads):
+        return addressing.address(
+            memory, previous, *(p[k][:, heads] for k in ("keys", "strengths", "gates", "shifts", "gammas"))
+        )
+
+    write_weights = weights(before["memory"], before["write_weights"], slice(1, 2))
+    memory = addressing.write(before["memory"], write_weights, p["erase"], p["add"])
+    read_memory = memory if read_after_write else before["memory"]
+    read_weights = weights(read_memory, before["read_weights"], slice(0, 1))
+    np.testing.assert_allclose(after["memory"], memory, atol=1e-6)
+    np.testing.assert_allclose(after["write_weights"], write_weights, atol=1e-6)
+    np.testing.assert_allclose(after["read_weights"], read_weights, atol=1e-6)
+    np.testing.assert_allclose(after["reads"], addressing.read(read_memory, read_weights), atol=1e-6)
+    other = before["memory"] if read_after_write else memory
+    assert not np.allclose(after["reads"], addressing.read(other, read_weights), atol=1e-3)
+
+
 def test_invalid_arguments_name_the_problem():
     with pytest.raises(ValueError, match="controller"):
         NTMCell(controller="gru")
@@ -104,6 +136,7 @@ def test_min_sharpening_keeps_a_moving_head_focused_far_beyond_training_lengths(
     "build",
     [
         lambda: NeuralTuringMachine(9, 8, num_read_heads=2, **SMALL),
+        lambda: NeuralTuringMachine(9, 8, num_read_heads=2, read_after_write=True, **SMALL),
         lambda: SequenceLSTM(9, 8, units=8, num_layers=2),
     ],
 )

@@ -17,6 +17,7 @@ memory, and Graves' (2013) centred RMSProp with momentum 0.9.
 """
 
 import dataclasses
+import functools
 import os
 
 from keras_l11.ntm.configs import CONFIGS, GENERALISATION, build_model, make_task, specialize
@@ -58,7 +59,7 @@ def main(argv=None):
         build_model=lambda: build_model(flags.model, task, config),
         loss=SequenceBinaryCrossentropy(),
         metrics=lambda: [BitsPerSequence(), BitErrorsPerSequence()],
-        train_data=task.train_dataset,
+        train_data=functools.partial(task.train_dataset, curriculum_steps=config.curriculum_steps),
         eval_data=eval_set(),
     )
 

@@ -20,8 +20,9 @@ class NTMCell(keras.layers.Layer):
     vectors; its output is projected onto the parameters of every head (key,
     key strength, interpolation gate, shift distribution, sharpening, and for
     write heads the erase and add vectors). Heads address an `N x M` memory by
-    content and location (`keras_l11.ntm.addressing`); reads use the
-    memory before this step's writes, as in Collier & Beel (2018). The cell's
+    content and location (`keras_l11.ntm.addressing`); by default reads use
+    the memory before this step's writes, as in Collier & Beel (2018), and
+    `read_after_write=True` reads the memory after them. The cell's
     output is the controller output concatenated with the new read vectors;
     put a `Dense` layer after the RNN to map it to the task's outputs.
 
@@ -59,6 +60,12 @@ class NTMCell(keras.layers.Layer):
             only (the floor of a write head is the larger of the two): the
             write head is the one that blurs first beyond the training
             lengths, while a read head may need a soft weighting early on.
+        read_after_write: bool. The order of a step's heads. False (the
+            default): every head is addressed on M_{t-1} and reads M_{t-1}, then
+            the writes give M_t. True: the write heads are addressed on M_{t-1}
+            and write first, then the read heads are addressed on M_t and read
+            it, so what is written at step t can be read at step t. The paper
+            does not say which; its Figure 2 addresses both on M_{t-1}.
 
     Example:
     ```python
@@ -87,6 +94,7 @@ class NTMCell(keras.layers.Layer):
         clip_value=20.0,
         min_sharpening=1.0,
         min_write_sharpening=1.0,
+        read_after_write=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -122,6 +130,7 @@ class NTMCell(keras.layers.Layer):
         self.clip_value = float(clip_value)
         self.min_sharpening = float(min_sharpening)
         self.min_write_sharpening = float(min_write_sharpening)
+        self.read_after_write = bool(read_after_write)
         write_floor = max(self.min_sharpening, self.min_write_sharpening)
         # [1, heads, 1]: each head's gamma floor, read heads first (as the weights are ordered).
         self._gamma_floors = np.array(
@@ -257,6 +266,12 @@ class NTMCell(keras.layers.Layer):
             "add": ops.tanh(erase_add[..., m:]),
         }
 
+    @staticmethod
+    def _address(memory, previous_weights, p, first, last):
+        """The weightings of heads `first:last` (read heads first) on `memory`."""
+        head = {k: p[k][:, first:last] for k in ("keys", "strengths", "gates", "shifts", "gammas")}
+        return ntm_addressing.address(memory, previous_weights, **head)
+
     def call(self, inputs, states, training=None):
         state = self.unpack_state(states)
         previous_reads = ops.reshape(state["reads"], (-1, self.num_read_heads * self.memory_width))
@@ -264,12 +279,17 @@ class NTMCell(keras.layers.Layer):
             ops.concatenate([inputs, previous_reads], axis=-1), state["controller"]
         )
         p = self._head_parameters(controller_output)
-        previous_weights = ops.concatenate([state["read_weights"], state["write_weights"]], axis=1)
-        weights = ntm_addressing.address(
-            state["memory"], previous_weights, p["keys"], p["strengths"], p["gates"], p["shifts"], p["gammas"]
-        )
-        reads = ntm_addressing.read(state["memory"], weights[:, : self.num_read_heads])
-        memory = ntm_addressing.write(state["memory"], weights[:, self.num_read_heads :], p["erase"], p["add"])
+        if self.read_after_write:
+            write_weights = self._address(state["memory"], state["write_weights"], p, self.num_read_heads, None)
+            memory = ntm_addressing.write(state["memory"], write_weights, p["erase"], p["add"])
+            read_weights = self._address(memory, state["read_weights"], p, 0, self.num_read_heads)
+            reads = ntm_addressing.read(memory, read_weights)
+            weights = ops.concatenate([read_weights, write_weights], axis=1)
+        else:
+            previous_weights = ops.concatenate([state["read_weights"], state["write_weights"]], axis=1)
+            weights = self._address(state["memory"], previous_weights, p, 0, None)
+            reads = ntm_addressing.read(state["memory"], weights[:, : self.num_read_heads])
+            memory = ntm_addressing.write(state["memory"], weights[:, self.num_read_heads :], p["erase"], p["add"])
 
         reads = ops.reshape(reads, (-1, self.num_read_heads * self.memory_width))
         output = ops.concatenate([controller_output, reads], axis=-1)
@@ -296,6 +316,7 @@ class NTMCell(keras.layers.Layer):
                 "clip_value": self.clip_value,
                 "min_sharpening": self.min_sharpening,
                 "min_write_sharpening": self.min_write_sharpening,
+                "read_after_write": self.read_after_write,
             }
         )
         return config

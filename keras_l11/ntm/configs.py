@@ -29,6 +29,7 @@ class NTMModelConfig:
     memory_init: str = "constant"
     min_sharpening: float = 1.0
     min_write_sharpening: float = 1.0
+    read_after_write: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,12 +49,16 @@ class NTMExperiment(TrainConfig):
         lstm: the LSTM baseline's own arguments.
         task_size: "paper" (the paper's sequence lengths) or "short" (smoke tests).
         eval_batches: batches in each evaluation set.
+        curriculum_steps: 0 (the paper: every batch from the whole size range),
+            or the steps over which a curriculum grows the sizes' upper end
+            from the smallest to the task's (`SequenceTask.train_dataset`).
     """
 
     ntm: NTMModelConfig = NTMModelConfig()
     lstm: LSTMBaselineConfig = LSTMBaselineConfig()
     task_size: str = "paper"
     eval_batches: int = 4
+    curriculum_steps: int = 0
 
 
 CONFIGS = {

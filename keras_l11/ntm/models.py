@@ -27,7 +27,8 @@ class NeuralTuringMachine(keras.Model):
         **cell_kwargs: the memory and controller (`controller_units`,
             `memory_size`, `memory_width`, `num_read_heads`, `num_write_heads`,
             `shift_range`, `controller`, `controller_layers`, `memory_init`,
-            `clip_value`, `min_sharpening`, `min_write_sharpening`), as documented in `keras_l11.ntm.NTMCell`.
+            `clip_value`, `min_sharpening`, `min_write_sharpening`, `read_after_write`), as documented
+            in `keras_l11.ntm.NTMCell`.
 
     Example:
     ```python
@@ -57,6 +58,7 @@ class NeuralTuringMachine(keras.Model):
         clip_value=20.0,
         min_sharpening=1.0,
         min_write_sharpening=1.0,
+        read_after_write=False,
         **kwargs,
     ):
         # === Layers ===
@@ -73,6 +75,7 @@ class NeuralTuringMachine(keras.Model):
             clip_value=clip_value,
             min_sharpening=min_sharpening,
             min_write_sharpening=min_write_sharpening,
+            read_after_write=read_after_write,
             dtype="float32",  # addressing stays in float32 under mixed precision
             name="ntm_cell",
         )
@@ -100,6 +103,7 @@ class NeuralTuringMachine(keras.Model):
         self.clip_value = clip_value
         self.min_sharpening = min_sharpening
         self.min_write_sharpening = min_write_sharpening
+        self.read_after_write = read_after_write
 
     def get_config(self):
         return {
@@ -119,6 +123,7 @@ class NeuralTuringMachine(keras.Model):
             "clip_value": self.clip_value,
             "min_sharpening": self.min_sharpening,
             "min_write_sharpening": self.min_write_sharpening,
+            "read_after_write": self.read_after_write,
         }
 
     @classmethod

@@ -37,6 +37,14 @@ def _randint(seed, low, high):
     return tf.random.stateless_uniform([], seed, minval=low, maxval=high + 1, dtype=tf.int32)
 
 
+def _grown(low, high, progress):
+    """The largest size at `progress` in [0, 1] of a curriculum: from `low` at the
+    start to `high` at the end (`high` itself when there is no curriculum)."""
+    if progress is None:
+        return high
+    return low + tf.cast(tf.round(progress * (high - low)), tf.int32)
+
+
 def _masked(batch, steps, width):
     return tf.fill([batch, steps, width], MASK_VALUE)
 
@@ -46,27 +54,46 @@ class SequenceTask:
 
     name = "task"
     size_names = ()
+    has_size_range = True  # False: every training batch has the same sizes (no curriculum)
 
-    def random_sizes(self, seed):
-        """Sizes drawn from the training distribution (dict of int32 scalars)."""
+    def random_sizes(self, seed, progress=None):
+        """Sizes drawn from the training distribution (dict of int32 scalars);
+        `progress` (a float in [0, 1]) shrinks each size's upper end for a curriculum."""
         raise NotImplementedError
 
     def make_batch(self, seed, batch_size, **sizes):
         """`(inputs [B, T, input_width], targets [B, T, output_width])`."""
         raise NotImplementedError
 
-    def _batch_from_seed(self, seed, batch_size):
+    def _batch_from_seed(self, seed, batch_size, progress=None):
         size_seed, data_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        inputs, targets = self.make_batch(data_seed, batch_size, **self.random_sizes(size_seed))
+        inputs, targets = self.make_batch(data_seed, batch_size, **self.random_sizes(size_seed, progress))
         inputs.set_shape([batch_size, None, self.input_width])
         targets.set_shape([batch_size, None, self.output_width])
         return inputs, targets
 
-    def train_dataset(self, batch_size, seed=0, start_step=0):
-        """An endless dataset of training batches; `start_step` skips that many."""
+    def train_dataset(self, batch_size, seed=0, start_step=0, curriculum_steps=0):
+        """An endless dataset of training batches; `start_step` skips that many.
+
+        `curriculum_steps` > 0: a curriculum, the upper end of every size range
+        (length, repeats, items) growing linearly from its lower end at step 0 to
+        the task's own at that step, then staying there. It is a function of the
+        step too, so a resumed run picks it up where it stopped.
+        """
+        if curriculum_steps < 0:
+            raise ValueError(f"curriculum_steps must be 0 (none) or a positive number of steps, got {curriculum_steps}")
+        if curriculum_steps and not self.has_size_range:
+            raise ValueError(f"the {self.name} task has no size range for a curriculum to grow")
+
+        def batch(step):
+            progress = None
+            if curriculum_steps:
+                progress = tf.minimum(1.0, tf.cast(step + 1, tf.float32) / float(curriculum_steps))
+            return self._batch_from_seed(tf.stack([tf.cast(seed, tf.int64), step]), batch_size, progress)
+
         steps = tf.data.Dataset.counter(start=start_step)
         ds = steps.map(
-            lambda step: self._batch_from_seed(tf.stack([tf.cast(seed, tf.int64), step]), batch_size),
+            batch,
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
@@ -124,8 +151,8 @@ class CopyTask(SequenceTask):
     def output_width(self):
         return self.bits
 
-    def random_sizes(self, seed):
-        return {"length": _randint(seed, self.min_length, self.max_length)}
+    def random_sizes(self, seed, progress=None):
+        return {"length": _randint(seed, self.min_length, _grown(self.min_length, self.max_length, progress))}
 
     def make_batch(self, seed, batch_size, length):
         seq = _bits(seed, [batch_size, length, self.bits])
@@ -163,11 +190,11 @@ class RepeatCopyTask(SequenceTask):
         std = values.std() or 1.0
         return (tf.cast(repeats, tf.float32) - values.mean()) / std
 
-    def random_sizes(self, seed):
+    def random_sizes(self, seed, progress=None):
         a, b = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         return {
-            "length": _randint(a, self.min_length, self.max_length),
-            "repeats": _randint(b, self.min_repeats, self.max_repeats),
+            "length": _randint(a, self.min_length, _grown(self.min_length, self.max_length, progress)),
+            "repeats": _randint(b, self.min_repeats, _grown(self.min_repeats, self.max_repeats, progress)),
         }
 
     def make_batch(self, seed, batch_size, length, repeats):
@@ -208,8 +235,8 @@ class AssociativeRecallTask(SequenceTask):
     def output_width(self):
         return self.bits
 
-    def random_sizes(self, seed):
-        return {"items": _randint(seed, self.min_items, self.max_items)}
+    def random_sizes(self, seed, progress=None):
+        return {"items": _randint(seed, self.min_items, _grown(self.min_items, self.max_items, progress))}
 
     def make_batch(self, seed, batch_size, items):
         b, w, n = batch_size, self.bits, self.item_length
@@ -247,7 +274,9 @@ class PrioritySortTask(SequenceTask):
     def output_width(self):
         return self.bits
 
-    def random_sizes(self, seed):
+    has_size_range = False
+
+    def random_sizes(self, seed, progress=None):
         return {"num_inputs": tf.constant(self.num_inputs, tf.int32)}
 
     def make_batch(self, seed, batch_size, num_inputs):
