@@ -267,9 +267,11 @@ class NTMCell(keras.layers.Layer):
         }
 
     @staticmethod
-    def _address(memory, previous_weights, p, first, last):
-        """The weightings of heads `first:last` (read heads first) on `memory`."""
-        head = {k: p[k][:, first:last] for k in ("keys", "strengths", "gates", "shifts", "gammas")}
+    def _address(memory, previous_weights, p, heads=None):
+        """The weightings on `memory` of the heads `heads` (a slice; read heads
+        first), or of every head (no slicing, the default order's one call a step)."""
+        names = ("keys", "strengths", "gates", "shifts", "gammas")
+        head = {k: p[k] if heads is None else p[k][:, heads] for k in names}
         return ntm_addressing.address(memory, previous_weights, **head)
 
     def call(self, inputs, states, training=None):
@@ -280,14 +282,14 @@ class NTMCell(keras.layers.Layer):
         )
         p = self._head_parameters(controller_output)
         if self.read_after_write:
-            write_weights = self._address(state["memory"], state["write_weights"], p, self.num_read_heads, None)
+            write_weights = self._address(state["memory"], state["write_weights"], p, slice(self.num_read_heads, None))
             memory = ntm_addressing.write(state["memory"], write_weights, p["erase"], p["add"])
-            read_weights = self._address(memory, state["read_weights"], p, 0, self.num_read_heads)
+            read_weights = self._address(memory, state["read_weights"], p, slice(0, self.num_read_heads))
             reads = ntm_addressing.read(memory, read_weights)
             weights = ops.concatenate([read_weights, write_weights], axis=1)
         else:
             previous_weights = ops.concatenate([state["read_weights"], state["write_weights"]], axis=1)
-            weights = self._address(state["memory"], previous_weights, p, 0, None)
+            weights = self._address(state["memory"], previous_weights, p)
             reads = ntm_addressing.read(state["memory"], weights[:, : self.num_read_heads])
             memory = ntm_addressing.write(state["memory"], weights[:, self.num_read_heads :], p["erase"], p["add"])
 
