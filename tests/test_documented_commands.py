@@ -6,8 +6,10 @@ run in page order in one scratch folder that looks like a checkout (links to `tr
 follows the docs would. What each kind of command gets:
 
 - a training job runs at smoke size: `--config smoke` instead of the config named
-  (run folders `runs/<job>/small...` become `.../smoke...`), one epoch (training, its
-  evaluation, export and figures; tests/test_*_jobs.py check that the jobs learn); jobs that set devices,
+  (run folders `runs/<job>/small...` become `.../smoke...`), for one epoch of
+  `SMOKE_STEPS` steps (training, its evaluation, export and figures: the commands and
+  the files they hand each other are what is checked here; tests/test_*_jobs.py check
+  that the jobs learn); jobs that set devices,
   threads or precision, or that a `TF_CONFIG` makes a worker, run in their own process,
   the others in this one. A job whose data a test cannot have (a path that does not
   exist, e.g. `--data_path /data/enwik8`) is parsed, flags and overrides included;
@@ -55,6 +57,9 @@ CI_PROGRAMS = {"pip", "ruff", "pytest", "mkdocs"}
 SERVERS = {"serving", "keras_l11.serving"}
 OWN_PROCESS_FLAGS = {"--cpu_devices", "--strategy", "--mixed_precision", "--jit_compile"}
 DOCUMENTED_PORTS = (8500, 8501, 12345, 12346)
+# Training steps of each documented job: enough for its loop, checkpoint, evaluation and
+# export to run (a smoke epoch is 100 steps or more and would add minutes to the suite).
+SMOKE_STEPS = 2
 # TensorFlow's own C++ log lines (E/W/F) and Abseil's, and the CUDA probe: a quiet start shows none.
 NOISE = re.compile(
     r"^(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [EWF] |[EWF]\d{4} \d\d:\d\d:\d+\.\d+ ).*|.*cuInit.*", re.M
@@ -88,7 +93,17 @@ def smoke_argv(args):
             continue
         out.append(smoke_paths(args[i]))
         i += 1
-    return ["--config", "smoke", *out, "--epochs", "1", "--progress", "none"]
+    return [
+        "--config",
+        "smoke",
+        *out,
+        "--override",
+        f"steps_per_epoch={SMOKE_STEPS}",
+        "--epochs",
+        "1",
+        "--progress",
+        "none",
+    ]
 
 
 def external_paths(args):

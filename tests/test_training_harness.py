@@ -123,7 +123,9 @@ def test_multi_worker_mirrored_with_two_local_workers(tmp_path):
                     "--strategy",
                     "auto",
                     "--steps",
-                    "50",
+                    "10",  # two epochs: each worker checkpoints (a multi-worker step is seconds on this CPU)
+                    "--override",
+                    "steps_per_epoch=5",
                     "--model_dir",
                     str(tmp_path / "run"),
                     "--export_dir",
@@ -142,7 +144,7 @@ def test_multi_worker_mirrored_with_two_local_workers(tmp_path):
     for p, out in zip(procs, outputs):
         assert p.returncode == 0, out[-3000:]
     summary = read_summary(tmp_path / "run")
-    assert summary["strategy"] == "multi_worker" and summary["replicas"] == 2
+    assert summary["strategy"] == "multi_worker" and summary["replicas"] == 2 and summary["final_step"] == 10
     assert os.listdir(tmp_path / "sm" / "ntm_copy") == ["1"]  # the chief alone exported
     assert os.path.isdir(tmp_path / "run" / "backup_worker1")  # workers keep separate checkpoints
 

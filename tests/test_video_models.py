@@ -12,6 +12,7 @@ from keras_l11.video import task as video_lib
 from keras_l11.video.clip_fusion import CLIP_FRAMES, ClipFusionNet, temporal_receptive_field
 from keras_l11.video.flow import flow_stack, optical_flow, video_flows
 from keras_l11.video.flow_stack import FlowStack
+from keras_l11.video.frame_distributed import FrameDistributed
 from keras_l11.video.local_response_norm import LocalResponseNorm
 from keras_l11.video.lrcn import LRCN
 from keras_l11.video.score_fusion import fit_linear_svm, weighted_average
@@ -134,6 +135,33 @@ def test_time_conv3d_gives_the_exact_kernel_gradient_in_bfloat16_and_is_conv3d_i
         gradients.append((y.numpy(), tape.gradient(total, layer.kernel).numpy()))
     np.testing.assert_array_equal(gradients[0][0], gradients[1][0])
     np.testing.assert_array_equal(gradients[0][1], gradients[1][1])
+
+
+def test_frame_distributed_gives_time_distributeds_outputs_and_gradients_with_one_call_of_its_layer():
+    """LRCN's per-frame CNN (convolution, LRN, pooling, dense, dropout off) on a clip:
+    `FrameDistributed` equals Keras' `TimeDistributed` (one call per frame), for a
+    static and an unknown T, in its outputs and its weights' gradients."""
+    frame = keras.Input((12, 12, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(frame)
+    x = LocalResponseNorm()(x)
+    x = keras.layers.MaxPooling2D()(x)
+    cnn = keras.Model(frame, keras.layers.Dense(6)(keras.layers.Flatten()(x)))
+    clips = tf.random.stateless_normal((2, 5, 12, 12, 3), (1, 2))
+    ours, theirs = FrameDistributed(cnn), keras.layers.TimeDistributed(cnn)
+    results = []
+    for layer in (ours, theirs):
+        with tf.GradientTape() as tape:
+            y = layer(clips)
+            total = tf.reduce_sum(y * y)
+        results.append((y.numpy(), [g.numpy() for g in tape.gradient(total, cnn.trainable_weights)]))
+    assert results[0][0].shape == (2, 5, 6) and ours.compute_output_shape((None, None, 12, 12, 3)) == (None, None, 6)
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5, atol=1e-6)
+    for a, b in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    unknown_t = tf.function(ours, input_signature=[tf.TensorSpec((None, None, 12, 12, 3))])
+    np.testing.assert_allclose(unknown_t(clips[:, :3]).numpy(), results[1][0][:, :3], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="inputs \\[batch, T, ...\\]"):
+        FrameDistributed(keras.layers.Dense(2)).build((4, 3))
 
 
 @pytest.mark.parametrize(

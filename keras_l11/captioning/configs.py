@@ -72,7 +72,7 @@ def build_caption_network(config, vocab_size):
 
 CAPTIONING_CONFIGS = {
     "smoke": CaptioningExperiment(
-        batch_size=32, steps=400, steps_per_epoch=100, learning_rate=2e-3, train_images=400, test_images=60
+        batch_size=32, steps=200, steps_per_epoch=100, learning_rate=2e-3, train_images=400, test_images=60
     ),
     "small": CaptioningExperiment(batch_size=32, steps=1500, steps_per_epoch=150, learning_rate=2e-3),
     # Show and Tell on COCO: ImageNet CNN (here VGG16), 512 embeddings and LSTM, dropout, SGD with a fixed

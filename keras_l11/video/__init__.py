@@ -9,6 +9,7 @@ from keras_l11 import lazy
 if TYPE_CHECKING:
     from keras_l11.video.clip_fusion import ClipFusionNet
     from keras_l11.video.flow_stack import FlowStack
+    from keras_l11.video.frame_distributed import FrameDistributed
     from keras_l11.video.local_response_norm import LocalResponseNorm
     from keras_l11.video.lrcn import LRCN
     from keras_l11.video.score_fusion import LinearSVMFusion
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ClipFusionNet",
     "FlowStack",
+    "FrameDistributed",
     "LRCN",
     "LinearSVMFusion",
     "LocalResponseNorm",

@@ -16,6 +16,7 @@ import keras
 from keras import layers
 
 from keras_l11.video.conv_tower import conv_features, fully_connected
+from keras_l11.video.frame_distributed import FrameDistributed
 from keras_l11.video.specs import ConvTower
 
 MODALITIES = ("rgb", "flow")
@@ -61,7 +62,7 @@ class LRCN(keras.Model):
 
         # The functional graph.
         clip = keras.Input((None, height, width, channels), name="frames" if modality == "rgb" else "flows")
-        x = layers.TimeDistributed(frame_cnn, name="per_frame_cnn")(clip)
+        x = FrameDistributed(frame_cnn, name="per_frame_cnn")(clip)  # the CNN once on batch x T frames
         if recurrent:
             x = layers.LSTM(lstm_units, return_sequences=True, name="lstm")(x)
         output = layers.Dense(num_classes, activation="softmax", dtype="float32", name="frame_probabilities")(x)
