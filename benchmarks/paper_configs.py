@@ -429,9 +429,7 @@ def run_check(run, folder, mixed=False, export=True, data=None):
 
     folder = str(folder)
     run = dataclasses.replace(run, args=(*run.args, *_earlier_runs(run, folder)))
-    started = time.perf_counter()
     data_args, data_environment = data or write_data(run, os.path.join(folder, "data"))
-    data_seconds = time.perf_counter() - started
     argv = [
         *run.args,
         *data_args,
@@ -479,7 +477,6 @@ def run_check(run, folder, mixed=False, export=True, data=None):
     gc.collect()
     return {
         "seconds": seconds,
-        "data_seconds": data_seconds,
         "fit_seconds": sum(f.get("train_seconds", 0.0) for f in [summary, *summary.get("fits", {}).values()]),
         "call_seconds": time.perf_counter() - called,
         "step_seconds": step_seconds,
@@ -561,7 +558,10 @@ def check_row(label, folder):
     data = None
     for name, mixed in (("float32", False), ("mixed", True)):
         try:
-            data = data or write_data(run, os.path.join(folder, "data"))
+            if data is None:
+                written = time.perf_counter()
+                data = write_data(run, os.path.join(folder, "data"))
+                result["data_seconds"] = time.perf_counter() - written
             result[name] = run_check(run, os.path.join(folder, name), mixed=mixed, export=not mixed, data=data)
             if mixed:  # its checkpoints are GBs at paper size and no later row starts from them
                 shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
