@@ -466,7 +466,6 @@ def run_check(run, folder, mixed=False, export=True, data=None):
         _RUN_FOLDERS[run.label] = os.path.join(folder, "run")
     parameters = run.parameters() if run.parameters else summary.get(run.count)
     signatures = []
-    called = time.perf_counter()
     if export:
         for path in _exports(summary):
             signatures += call_signatures(path, run)
@@ -477,8 +476,6 @@ def run_check(run, folder, mixed=False, export=True, data=None):
     gc.collect()
     return {
         "seconds": seconds,
-        "fit_seconds": sum(f.get("train_seconds", 0.0) for f in [summary, *summary.get("fits", {}).values()]),
-        "call_seconds": time.perf_counter() - called,
         "step_seconds": step_seconds,
         "parameters": parameters,
         "state_gib": _training_state_gib(summary),
@@ -558,10 +555,7 @@ def check_row(label, folder):
     data = None
     for name, mixed in (("float32", False), ("mixed", True)):
         try:
-            if data is None:
-                written = time.perf_counter()
-                data = write_data(run, os.path.join(folder, "data"))
-                result["data_seconds"] = time.perf_counter() - written
+            data = data or write_data(run, os.path.join(folder, "data"))
             result[name] = run_check(run, os.path.join(folder, name), mixed=mixed, export=not mixed, data=data)
             if mixed:  # its checkpoints are GBs at paper size and no later row starts from them
                 shutil.rmtree(os.path.join(folder, name), ignore_errors=True)

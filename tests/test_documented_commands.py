@@ -58,7 +58,7 @@ SERVERS = {"serving", "keras_l11.serving"}
 OWN_PROCESS_FLAGS = {"--cpu_devices", "--strategy", "--mixed_precision", "--jit_compile"}
 DOCUMENTED_PORTS = (8500, 8501, 12345, 12346)
 # Training steps of each documented job: enough for its loop, checkpoint, evaluation and
-# export to run (a smoke epoch is 100 steps or more and would add minutes to the suite).
+# export to run (a smoke epoch is 50 to 200 steps: minutes over the suite's jobs).
 SMOKE_STEPS = 2
 # TensorFlow's own C++ log lines (E/W/F) and Abseil's, and the CUDA probe: a quiet start shows none.
 NOISE = re.compile(

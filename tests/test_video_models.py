@@ -138,7 +138,7 @@ def test_time_conv3d_gives_the_exact_kernel_gradient_in_bfloat16_and_is_conv3d_i
 
 
 def test_frame_distributed_gives_time_distributeds_outputs_and_gradients_with_one_call_of_its_layer():
-    """LRCN's per-frame CNN (convolution, LRN, pooling, dense, dropout off) on a clip:
+    """A per-frame CNN of LRCN's kinds of layers (convolution, LRN, pooling, dense) on a clip:
     `FrameDistributed` equals Keras' `TimeDistributed` (one call per frame), for a
     static and an unknown T, in its outputs and its weights' gradients."""
     frame = keras.Input((12, 12, 3))
@@ -160,8 +160,10 @@ def test_frame_distributed_gives_time_distributeds_outputs_and_gradients_with_on
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     unknown_t = tf.function(ours, input_signature=[tf.TensorSpec((None, None, 12, 12, 3))])
     np.testing.assert_allclose(unknown_t(clips[:, :3]).numpy(), results[1][0][:, :3], rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="inputs \\[batch, T, ...\\]"):
+    with pytest.raises(ValueError, match="inputs \\[batch, T, ...\\] with a known frame shape"):
         FrameDistributed(keras.layers.Dense(2)).build((4, 3))
+    with pytest.raises(ValueError, match="known frame shape"):
+        FrameDistributed(keras.layers.Dense(2)).build((4, 5, None))
 
 
 @pytest.mark.parametrize(

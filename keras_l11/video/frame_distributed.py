@@ -34,8 +34,10 @@ class FrameDistributed(keras.layers.Wrapper):
     """
 
     def build(self, input_shape):
-        if len(input_shape) < 3:
-            raise ValueError(f"FrameDistributed needs inputs [batch, T, ...], got shape {input_shape}")
+        if len(input_shape) < 3 or None in tuple(input_shape[2:]):
+            raise ValueError(
+                f"FrameDistributed needs inputs [batch, T, ...] with a known frame shape, got shape {input_shape}"
+            )
         if not self.layer.built:
             self.layer.build((None, *input_shape[2:]))
         self.built = True
