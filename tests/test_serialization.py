@@ -90,6 +90,7 @@ CASES = {
     "LinearSVMFusion": (lambda: video.LinearSVMFusion(2, 4),),
     "FlowStack": (lambda: video.FlowStack(trajectory=True),),
     "LocalResponseNorm": (lambda: video.LocalResponseNorm(3),),
+    "FrameDistributed": (lambda: video.FrameDistributed(keras.layers.Conv2D(3, 3, activation="relu")),),
     "TimeConv3D": (lambda: video.TimeConv3D(4, (2, 3, 3), (1, 2, 2), activation="relu"),),
     "CaptionNetwork": (lambda: captioning.CaptionNetwork(12, 32, 32, dense_units=(16,), embedding_dim=8, units=16),),
     "ImageSentenceEmbedding": (
@@ -176,6 +177,8 @@ def as_model(obj):
         return wrapped(obj, (3, 16, 16, 2)), floats(2, 3, 16, 16, 2)
     if name == "LocalResponseNorm":
         return wrapped(obj, (8, 8, 6)), floats(2, 8, 8, 6)
+    if name == "FrameDistributed":  # an unknown number of frames
+        return wrapped(obj, (None, 9, 9, 2)), floats(2, 4, 9, 9, 2)
     if name == "TimeConv3D":
         return wrapped(obj, (3, 9, 9, 2)), floats(2, 3, 9, 9, 2)
     if name == "AutoregressiveBernoulli":
