@@ -8,7 +8,7 @@ from keras_l11.detection import boxes as box_ops
 from keras_l11.detection import data as det_data
 from keras_l11.detection import proposals
 from keras_l11.detection.boxes import TARGET_SCALE, warp_regions, with_context
-from keras_l11.detection.rcnn import RegionCNN, score_regions
+from keras_l11.detection.rcnn import RegionCNN, detect, detect_each_way, score_regions
 from keras_l11.detection.regions import label_regions, labelled_regions, region_dataset
 
 
@@ -122,6 +122,27 @@ def test_regions_scored_in_chunks_equal_one_batch():
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-5)
 
 
+def test_detections_each_way_from_one_scoring_equal_detect_with_and_without_regression():
+    """The evaluation scores the regions once for the paper's with/without box regression
+    comparison: each way's detections are `detect`'s, every score kept (the SVMs' test)
+    or above a threshold, with padded proposals."""
+    keras_utils = __import__("keras").utils
+    keras_utils.set_random_seed(1)
+    model = RegionCNN(3, region_size=32, dense_units=(16,))
+    images = np.random.default_rng(0).uniform(0, 255, (2, 50, 60, 3)).astype(np.float32)
+    windows = proposals.sliding_windows(50, 60, 11)
+    boxes, counts = proposals.padded([windows, windows[:7]])
+    for threshold in (None, 0.2):
+        kwargs = dict(padding=2, score_threshold=threshold, max_detections=5, max_total=12, chunk=4)
+        both = detect_each_way(model, images, boxes, counts, regressions=(True, False), **kwargs)
+        for regression, got in zip((True, False), both):
+            want = detect(model, images, boxes, counts, regression=regression, **kwargs)
+            assert sorted(got) == sorted(want)
+            for key in want:
+                np.testing.assert_allclose(got[key].numpy(), want[key].numpy(), rtol=1e-5, atol=1e-5)
+        assert np.any(both[0]["detection_boxes"].numpy() != both[1]["detection_boxes"].numpy())
+
+
 def test_keras_applications_backbones_take_no_weights_or_a_local_weights_file(tmp_path):
     import keras
 
@@ -185,11 +206,11 @@ def test_the_svm_stage_mines_hard_negatives_and_scores_regions_with_the_svms():
 
     config = __import__("keras_l11.detection.configs", fromlist=["x"]).RCNN_CONFIGS["smoke"]
     config = __import__("dataclasses").replace(config, region_size=24, context_padding=2)
-    found = run_detector(detector(with_svms, config, regression=False), test, [boxes_of(ex) for ex in test])
+    [found] = run_detector(detector(with_svms, config, regressions=(False,)), test, [boxes_of(ex) for ex in test])
     svm_map = metrics.mean_average_precision(found, test, 2, 0.5, "voc07")[0]
     assert svm_map > 0.8, svm_map
     # The paper's test keeps 100 detections per class and image, not 100 per image: 256
     # disjoint 4 x 4 boxes (NMS keeps them all) give 100 of each class.
     grid = np.float32([[x, y, x + 4, y + 4] for y in range(0, 64, 4) for x in range(0, 64, 4)])
-    [kept] = run_detector(detector(with_svms, config, regression=False), test[:1], [grid])
+    [[kept]] = run_detector(detector(with_svms, config, regressions=(False,)), test[:1], [grid])
     assert [int(np.sum(kept["classes"] == c)) for c in (0, 1)] == [100, 100]

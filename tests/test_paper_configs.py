@@ -16,8 +16,9 @@ GROUP = {label: labels for labels in paper_configs.job_groups(paper_configs.RUNS
 
 @pytest.fixture(scope="module")
 def checked(tmp_path_factory):
-    """`label -> (result, the process's output)`, filled one job at a time: a job's rows
-    run together in one process (TensorFlow imported once per job, not per row)."""
+    """`label -> (result, the process's output)`, filled one process at a time: a job's
+    rows run together in one process, and the light jobs' rows in one
+    (`paper_configs.job_groups`: TensorFlow imported once per process, not per row)."""
     results = {}
 
     def check(label):
@@ -45,6 +46,18 @@ def test_the_paper_configuration_builds_steps_and_exports(label, checked):
             f"{label}: {ours:,} parameters, {result['ratio']:.3f} of the paper's "
             f"{run.paper_parameters:,} ({run.source})"
         )
+
+
+def test_a_jobs_rows_share_one_process_and_the_light_jobs_share_one():
+    jobs = {run.job for run in paper_configs.RUNS}
+    assert set(paper_configs.LIGHT_JOBS) <= jobs, set(paper_configs.LIGHT_JOBS) - jobs
+    groups = paper_configs.job_groups(paper_configs.RUNS)
+    assert sorted(label for labels in groups for label in labels) == sorted(RUNS)
+    for job in jobs:
+        holding = [labels for labels in groups if any(RUNS[label].job == job for label in labels)]
+        assert len(holding) == 1, job
+    [light] = [labels for labels in groups if RUNS[labels[0]].job in paper_configs.LIGHT_JOBS]
+    assert {RUNS[label].job for label in light} == set(paper_configs.LIGHT_JOBS)
 
 
 def test_the_documented_paper_commands_parse_and_cover_every_job(monkeypatch):

@@ -208,6 +208,38 @@ def detect(
         (x1, y1, x2, y2 pixels), `detection_scores [B, K]`, `detection_classes
         [B, K]` int32 (0-based object classes), `num_detections [B]`.
     """
+    [found] = detect_each_way(
+        model,
+        images,
+        proposals,
+        num_proposals,
+        padding,
+        (regression,),
+        iou_threshold,
+        score_threshold,
+        max_detections,
+        chunk,
+        max_total,
+    )
+    return found
+
+
+def detect_each_way(
+    model,
+    images,
+    proposals,
+    num_proposals,
+    padding=16,
+    regressions=(True, False),
+    iou_threshold=0.3,
+    score_threshold=0.05,
+    max_detections=100,
+    chunk=None,
+    max_total=None,
+):
+    """`detect`'s detections with and without box regression (one per item of
+    `regressions`) from one scoring of the regions: the paper's with/without
+    comparison for the price of one pass of the network. Arguments as `detect`'s."""
     proposals = tf.cast(proposals, tf.float32)
     batch, n = tf.shape(proposals)[0], tf.shape(proposals)[1]
     valid = tf.sequence_mask(num_proposals, n)
@@ -215,26 +247,30 @@ def detect(
     box_indices = tf.boolean_mask(tf.broadcast_to(tf.range(batch)[:, None], [batch, n]), valid)
     scores, deltas = score_regions(model, images, boxes, box_indices, padding, chunk)
     c = model.num_classes
-    if regression:
-        per_class = box_ops.decode(tf.repeat(boxes[:, None, :], c, axis=1), deltas * tf.constant(TARGET_SCALE))
-    else:
-        per_class = tf.repeat(boxes[:, None, :], c, axis=1)
-    per_class = box_ops.clip(per_class, tf.shape(images)[1], tf.shape(images)[2])
     positions = tf.where(valid)
-    dense_boxes = tf.scatter_nd(positions, per_class, [batch, n, c, 4])
-    shift = 0.0
+    shift, threshold = 0.0, score_threshold
     if score_threshold is None:  # every region: scores shifted above 1, so that the padding's zeros drop out
         shift = tf.reduce_min(tf.concat([tf.reshape(scores, [-1]), [0.0]], 0)) - 1.0
-        scores, score_threshold = scores - shift, 0.5
+        scores, threshold = scores - shift, 0.5
     dense_scores = tf.scatter_nd(positions, scores, [batch, n, c])
-    out_boxes, out_scores, out_classes, count = box_ops.per_class_nms(
-        dense_boxes, dense_scores, iou_threshold, score_threshold, max_detections, max_total or max_detections
-    )
-    valid_rows = tf.sequence_mask(count, tf.shape(out_scores)[1])
-    out_scores = tf.where(valid_rows, out_scores + shift, 0.0)
-    return {
-        "detection_boxes": out_boxes,
-        "detection_scores": out_scores,
-        "detection_classes": out_classes,
-        "num_detections": count,
-    }
+    found = []
+    for regression in regressions:
+        if regression:
+            per_class = box_ops.decode(tf.repeat(boxes[:, None, :], c, axis=1), deltas * tf.constant(TARGET_SCALE))
+        else:
+            per_class = tf.repeat(boxes[:, None, :], c, axis=1)
+        per_class = box_ops.clip(per_class, tf.shape(images)[1], tf.shape(images)[2])
+        dense_boxes = tf.scatter_nd(positions, per_class, [batch, n, c, 4])
+        out_boxes, out_scores, out_classes, count = box_ops.per_class_nms(
+            dense_boxes, dense_scores, iou_threshold, threshold, max_detections, max_total or max_detections
+        )
+        valid_rows = tf.sequence_mask(count, tf.shape(out_scores)[1])
+        found.append(
+            {
+                "detection_boxes": out_boxes,
+                "detection_scores": tf.where(valid_rows, out_scores + shift, 0.0),
+                "detection_classes": out_classes,
+                "num_detections": count,
+            }
+        )
+    return found

@@ -8,7 +8,7 @@ from keras_l11.detection import data as det_data
 from keras_l11.detection import figures, metrics
 from keras_l11.detection import proposals as proposal_lib
 from keras_l11.detection.metrics import box_iou, paired_iou
-from keras_l11.detection.rcnn import detect
+from keras_l11.detection.rcnn import detect_each_way
 from keras_l11.ops.images import image_dataset
 
 
@@ -30,9 +30,10 @@ def example_proposals(config, train, test, pipeline_args=None):
 
 
 def run_detector(detect_fn, examples, proposals, batch_size=8):
-    """Detections `[{"boxes", "scores", "classes"}]` per example from
-    `detect_fn(images, proposals, num_proposals) -> detection dict`."""
-    results = []
+    """Detections per example from `detect_fn(images, proposals, num_proposals)`
+    (`detector`'s: a tuple of detection dicts, one per way of detecting): for each
+    way, `[{"boxes", "scores", "classes"}]`, one per example."""
+    results = None
     for i in range(0, len(examples), batch_size):
         chunk = examples[i : i + batch_size]
         boxes, counts = proposal_lib.padded(proposals[i : i + batch_size])
@@ -41,18 +42,20 @@ def run_detector(detect_fn, examples, proposals, batch_size=8):
         images = np.zeros((len(chunk), height, width, 3), np.float32)
         for k, ex in enumerate(chunk):
             images[k, : ex["image"].shape[0], : ex["image"].shape[1]] = ex["image"]
-        out = {k: v.numpy() for k, v in detect_fn(images, boxes, counts).items()}
-        for b in range(len(chunk)):
-            n = int(out["num_detections"][b])
-            h, w = chunk[b]["image"].shape[:2]  # the image's own edges, not the padded batch's
-            results.append(
-                {
-                    "boxes": np.clip(out["detection_boxes"][b, :n], 0, [w, h, w, h]),
-                    "scores": out["detection_scores"][b, :n],
-                    "classes": out["detection_classes"][b, :n],
-                }
-            )
-    return results
+        ways = [{k: v.numpy() for k, v in out.items()} for out in detect_fn(images, boxes, counts)]
+        results = results or [[] for _ in ways]
+        for out, found in zip(ways, results):
+            for b in range(len(chunk)):
+                n = int(out["num_detections"][b])
+                h, w = chunk[b]["image"].shape[:2]  # the image's own edges, not the padded batch's
+                found.append(
+                    {
+                        "boxes": np.clip(out["detection_boxes"][b, :n], 0, [w, h, w, h]),
+                        "scores": out["detection_scores"][b, :n],
+                        "classes": out["detection_classes"][b, :n],
+                    }
+                )
+    return results or []
 
 
 def largest_object(example, size):
@@ -152,9 +155,11 @@ def chance_detections(proposals, num_classes, seed=0):
     ]
 
 
-def detector(model, config, regression=True):
-    """`detect` compiled once for any batch, image size and number of proposals, as
-    the paper's test: every score, at most 100 detections per class and image."""
+def detector(model, config, regressions=(True,)):
+    """`detect_each_way` compiled once for any batch, image size and number of
+    proposals, as the paper's test: every score, at most 100 detections per class
+    and image; one detection dict per item of `regressions` (with and without box
+    regression), all from one scoring of the regions."""
     chunk = config.region_chunk or None
 
     @tf.function(
@@ -165,13 +170,13 @@ def detector(model, config, regression=True):
         ]
     )
     def detect_batch(images, boxes, counts):
-        return detect(
+        return detect_each_way(
             model,
             images,
             boxes,
             counts,
             config.context_padding,
-            regression,
+            regressions,
             score_threshold=None,
             max_detections=100,
             max_total=100 * model.num_classes,
@@ -184,19 +189,17 @@ def detector(model, config, regression=True):
 def evaluate_detector(model, config, test, test_proposals, num_classes):
     """mAP figures with and without box regression, and chance."""
     summary = {}
-    for regression in (True, False):
-        found = run_detector(detector(model, config, regression), test, test_proposals)
-        key = "with_regression" if regression else "without_regression"
+    detect_fn = detector(model, config, regressions=(True, False))  # one trace for the proposals and the windows
+    detections, without = run_detector(detect_fn, test, test_proposals)
+    for key, found in (("with_regression", detections), ("without_regression", without)):
         summary[key] = {
             "voc07_map_50": metrics.mean_average_precision(found, test, num_classes, 0.5, "voc07")[0],
             "coco_map": metrics.pycocotools_map(found, test, num_classes)[0],
         }
-        if regression:
-            detections = found
     # The lecture's comparison: as many sliding windows per image as selective search gives proposals.
     count = int(round(np.mean([len(p) for p in test_proposals])))
     windows = [proposal_lib.sliding_windows(*ex["image"].shape[:2], count) for ex in test]
-    found = run_detector(detector(model, config), test, windows)
+    found = run_detector(detect_fn, test, windows)[0]
     summary["sliding_windows"] = {
         "voc07_map_50": metrics.mean_average_precision(found, test, num_classes, 0.5, "voc07")[0],
         "windows_per_image": float(np.mean([len(w) for w in windows])),
