@@ -33,6 +33,8 @@ def run_detector(detect_fn, examples, proposals, batch_size=8):
     """Detections per example from `detect_fn(images, proposals, num_proposals)`
     (`detector`'s: a tuple of detection dicts, one per way of detecting): for each
     way, `[{"boxes", "scores", "classes"}]`, one per example."""
+    if not len(examples):
+        raise ValueError("run_detector: no examples to detect in")
     results = None
     for i in range(0, len(examples), batch_size):
         chunk = examples[i : i + batch_size]
@@ -55,7 +57,7 @@ def run_detector(detect_fn, examples, proposals, batch_size=8):
                         "classes": out["detection_classes"][b, :n],
                     }
                 )
-    return results or []
+    return results
 
 
 def largest_object(example, size):
