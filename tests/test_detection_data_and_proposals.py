@@ -141,6 +141,24 @@ def test_detections_each_way_from_one_scoring_equal_detect_with_and_without_regr
             for key in want:
                 np.testing.assert_allclose(got[key].numpy(), want[key].numpy(), rtol=1e-5, atol=1e-5)
         assert np.any(both[0]["detection_boxes"].numpy() != both[1]["detection_boxes"].numpy())
+        # Against the regions scored on their own: each detection is a valid proposal's score for
+        # its class, with the proposal's box (clipped), or that box moved by the class's deltas.
+        valid = [windows, windows[:7]]
+        flat = np.concatenate(valid)
+        indices = np.concatenate([np.full(len(v), b, np.int32) for b, v in enumerate(valid)])
+        scores, deltas = (t.numpy() for t in score_regions(model, images, flat, indices, padding=2))
+        moved = box_ops.decode(flat[:, None, :], deltas * TARGET_SCALE).numpy()
+        for regression, got in zip((True, False), both):
+            assert int(np.sum(got["num_detections"])) > 0
+            for b in range(2):
+                for k in range(int(got["num_detections"][b])):
+                    cls, score = int(got["detection_classes"][b, k]), float(got["detection_scores"][b, k])
+                    assert threshold is None or score >= threshold
+                    i = np.flatnonzero(indices == b)[np.argmin(np.abs(scores[indices == b, cls] - score))]
+                    assert abs(scores[i, cls] - score) < 1e-5
+                    box = moved[i, cls] if regression else flat[i]
+                    want_box = box_ops.clip(box, 50, 60).numpy()
+                    np.testing.assert_allclose(got["detection_boxes"][b, k].numpy(), want_box, rtol=1e-5, atol=1e-3)
 
 
 def test_keras_applications_backbones_take_no_weights_or_a_local_weights_file(tmp_path):
