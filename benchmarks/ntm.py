@@ -12,6 +12,7 @@ finished runs and the report merges every part written to `--results`:
     python -m benchmarks.ntm --tasks copy --variants memory_learned_paper --seeds 0,1,2 --minutes 40
     python -m benchmarks.ntm --report                # the tables and curves of what is there
     python -m benchmarks.ntm --steptime              # ms per training step, NTM against LSTMs
+    python -m benchmarks.ntm --repeat_errors         # repeat copy's errors per copy and end marker
 
 Variants (the model and the optimiser; memory 128 x 20, one read and one write head):
 
@@ -25,6 +26,7 @@ Variants (the model and the optimiser; memory 128 x 20, one read and one write h
     memory_learned_paper    feedforward_paper with a learned initial memory
     read_after_write_paper  feedforward_paper, the read heads addressing and reading the memory after
                             the step's write (`ntm.read_after_write=true`)
+    write_sharpened_paper   feedforward_paper with gamma >= 2 on the write head only
     curriculum_paper        feedforward_paper with a curriculum: the longest length grows from 1 to 20
                             over the first 5,000 steps (`curriculum_steps=5000`)
     lstm               the LSTM baseline (3 x 256), Adam 1e-3 (`small`)
@@ -62,6 +64,7 @@ VARIANTS = {
     "memory_learned": ("ntm_feedforward", "small", ("--override", "ntm.memory_init=learned")),
     "memory_learned_paper": ("ntm_feedforward", "paper", ("--override", "ntm.memory_init=learned")),
     "read_after_write_paper": ("ntm_feedforward", "paper", ("--override", "ntm.read_after_write=true")),
+    "write_sharpened_paper": ("ntm_feedforward", "paper", ("--override", "ntm.min_write_sharpening=2.0")),
     "curriculum_paper": ("ntm_feedforward", "paper", ("--override", "curriculum_steps=5000")),
     "lstm": ("lstm", "small", ()),
 }
@@ -71,6 +74,14 @@ AXIS_LABELS = {
     "associative_recall": "items (trained on 2-6)",
 }
 THRESHOLD = 0.1  # bit errors per sequence on the training sizes: "converged"
+TRAINED_REPEATS = 10  # repeat copy trains on 1-10 repeats
+REPEAT_SPLIT_SETS = (
+    {"length": 10, "repeats": 10},
+    {"length": 10, "repeats": 12},
+    {"length": 10, "repeats": 20},
+    {"length": 20, "repeats": 10},
+    {"length": 20, "repeats": 20},
+)
 TARGETS = {  # the issue's generalisation targets: (evaluation set, bit errors per sequence below)
     "copy": ("length 120", 1.0),
     "repeat_copy": ("length 20, repeats 20", 1.0),
@@ -174,6 +185,8 @@ def save_runs(path, results, names):
     merged.setdefault("runs", {}).update({n: results["runs"][n] for n in names})
     if "steptime" in results:
         merged["steptime"] = results["steptime"]
+    if "repeat_errors" in results:
+        merged.setdefault("repeat_errors", {}).update(results["repeat_errors"])
     results.update(merged)
     with open(path, "w") as f:
         json.dump(merged, f, indent=2)
@@ -347,6 +360,7 @@ def report(results):
                 ),  # fmt: skip
                 "",
             ]
+    out += repeat_errors_table(results)
     steps = results.get("steptime")
     if steps:
         rows = [[*k.split("|"), v["params"], v["length20_ms"], v["mixed_ms"]] for k, v in steps.items()]
@@ -393,6 +407,126 @@ def plot_curves(results, figures=DOCS):
         plt.close(fig)
         written.append(path)
     return written
+
+
+def load_trained(model_dir, variant):
+    """A run's task and model with the weights of its last checkpoint (the job
+    ends its budget at an epoch boundary, where the checkpoint is written)."""
+    import dataclasses
+
+    from keras_l11.ntm.configs import CONFIGS, LSTMBaselineConfig, NTMModelConfig, build_model, make_task
+
+    weights = os.path.join(model_dir, "backup", "latest.weights.h5")  # keras.callbacks.BackupAndRestore's file
+    if not os.path.exists(weights):
+        raise SystemExit(f"{model_dir} has no checkpoint ({weights}): was the run trained?")
+    with open(os.path.join(model_dir, "summary.json")) as f:
+        trained = json.load(f)["train_config"]
+    config = dataclasses.replace(
+        CONFIGS["paper"],
+        ntm=NTMModelConfig(**trained["ntm"]),
+        lstm=LSTMBaselineConfig(**trained["lstm"]),
+        task_size=trained["task_size"],
+        eval_batches=trained["eval_batches"],
+    )
+    task = make_task(os.path.basename(model_dir).rsplit("-", 2)[0], config)
+    model = build_model(VARIANTS[variant][0], task, config)
+    model.load_weights(weights)
+    return task, model, config
+
+
+def run_repeat_errors(results, runs_dir):
+    """In-process: where each repeat-copy run's bit errors go (per copy, and the
+    end marker) on `REPEAT_SPLIT_SETS`, the job's fixed evaluation sequences.
+    Runs whose folder is gone keep the split recorded earlier, if any."""
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_l11.ntm.metrics import repeat_copy_error_split
+
+    done = results.setdefault("repeat_errors", {})
+    for entry in trained_runs(results.get("runs", {}), "repeat_copy"):
+        name = run_name("repeat_copy", entry["variant"], entry["seed"])
+        model_dir = os.path.join(runs_dir, name)
+        if done.get(name, {}).get("final_step") == entry["final_step"]:
+            continue
+        if not os.path.isdir(model_dir):
+            print(name, "skipped: its run folder is not in", runs_dir, flush=True)
+            continue
+        task, model, config = load_trained(model_dir, entry["variant"])
+        with open(os.path.join(model_dir, "summary.json")) as f:
+            batch_size = json.load(f)["global_batch_size"]
+        logits = tf.function(lambda x, model=model: model(x, training=False))  # eager RNN steps are slow
+        sets = {}
+        for sizes in REPEAT_SPLIT_SETS:
+            splits = [
+                repeat_copy_error_split(y, logits(x), **sizes)
+                for x, y in task.eval_dataset(batch_size, config.eval_batches, **sizes)
+            ]
+            means = {k: np.mean([s[k] for s in splits], axis=0).round(3) for k in splits[0]}
+            sets[f"length {sizes['length']}, repeats {sizes['repeats']}"] = {k: v.tolist() for k, v in means.items()}
+        done[name] = {"final_step": entry["final_step"], "sets": sets}
+        print(name, "split", flush=True)
+
+
+def plot_repeat_addressing(results, runs_dir, figures=DOCS, length=10, repeats=12):
+    """The heads of the repeat-copy run with the fewest errors on the training
+    sizes, on one sequence of `repeats` copies (past the 10 it trained on)."""
+    from keras_l11.ntm.figures import plot_ntm_addressing
+
+    runs = results.get("runs", {})
+    have = [n for n in results.get("repeat_errors", {}) if n in runs and os.path.isdir(os.path.join(runs_dir, n))]
+    if not have:
+        return None
+    best = min(have, key=lambda n: runs[n]["evaluation"]["as trained"]["bit_errors"])
+    task, model, _ = load_trained(os.path.join(runs_dir, best), runs[best]["variant"])
+    inputs, targets = task.example(seed=3, length=length, repeats=repeats)
+    title = f"{best.split('-', 1)[1]}: length {length}, {repeats} repeats (trained: 1-10)"
+    path = os.path.join(figures, "repeat_copy_addressing.png")
+    return plot_ntm_addressing(inputs, targets, model.addressing_trace(inputs), path, title=title)
+
+
+def repeat_errors_table(results):
+    """The per-copy split of repeat-copy errors, a row per run and evaluation set."""
+    from keras_l11.training.harness import format_table
+
+    rows = []
+    for name, split in sorted(results.get("repeat_errors", {}).items()):
+        for set_name, s in split["sets"].items():
+            per_copy = s["data_errors_per_repeat"]
+            trained, beyond = per_copy[:TRAINED_REPEATS], per_copy[TRAINED_REPEATS:]
+            rows.append(
+                [
+                    name.split("-", 1)[1],
+                    set_name,
+                    per_copy[0],
+                    max(trained),
+                    f"{sum(beyond) / len(beyond):.2f}" if beyond else "",
+                    s["end_marker_errors"],
+                    s["early_end_markers"],
+                    round(sum(per_copy) + s["end_marker_errors"] + s["final_step_data_errors"], 2),
+                ]
+            )
+    if not rows:
+        return []
+    return [
+        "repeat_copy: where the bit errors per sequence go. Data bits of the first copy, the worst of copies "
+        f"1-{TRAINED_REPEATS} (the training range), the mean per copy beyond it; the end-marker channel's errors "
+        "over the whole answer, and how many of them are end markers emitted early",
+        format_table(
+            [
+                "run",
+                "sequences",
+                "copy 1",
+                f"worst of 1-{TRAINED_REPEATS}",
+                f"per copy > {TRAINED_REPEATS}",
+                "end-marker errors",
+                "early end markers",
+                "total",
+            ],
+            rows,
+        ),  # fmt: skip
+        "",
+    ]
 
 
 def run_steptime(results, steps):
@@ -460,6 +594,12 @@ def main(argv=None):
         help="train the runs of --tasks/--variants/--seeds, finished with a smaller budget, on to --minutes",
     )
     parser.add_argument("--report", action="store_true", help="only print the tables and draw the curves")
+    parser.add_argument(
+        "--repeat_errors",
+        action="store_true",
+        help="split the repeat-copy runs' errors per copy and end marker (loads each run's checkpoint), "
+        "and draw the heads of the run with the fewest errors on 12 repeats",
+    )
     parser.add_argument("--steptime", action="store_true", help="measure ms per training step")
     parser.add_argument("--steptime_steps", type=int, default=40, help="timed steps per model")
     parser.add_argument("--runs_dir", default=os.path.join(ROOT, "runs", "benchmark", "ntm"))
@@ -494,6 +634,9 @@ def main(argv=None):
         else:
             jobs = [j for j in jobs if run_name(*j[:3]) not in done]
         run_all(jobs, args.runs_dir, args.parallel, results, save, extend=args.extend)
+    if args.repeat_errors:
+        run_repeat_errors(results, args.runs_dir)
+        print("wrote", plot_repeat_addressing(results, args.runs_dir, args.figures))
     if args.steptime:
         run_steptime(results, args.steptime_steps)
     save(*found)

@@ -103,3 +103,41 @@ def test_extend_refuses_runs_that_are_not_finished(tmp_path, capsys):
     with pytest.raises(SystemExit):
         ntm.main([*args, "--runs_dir", runs, "--results", results, "--figures", str(tmp_path)])
     assert "not finished: ['copy-feedforward-s7']" in capsys.readouterr().err
+
+
+def test_repeat_errors_split_each_runs_checkpoint_and_add_up_to_its_bit_errors(tmp_path):
+    """`--repeat_errors` rebuilds a run's model from its folder, loads its
+    checkpoint and splits the errors on the job's evaluation sequences."""
+    import dataclasses
+
+    import keras
+    import numpy as np
+
+    from keras_l11.ntm.configs import CONFIGS, build_model, make_task
+    from keras_l11.ntm.metrics import bit_errors_per_sequence
+
+    smoke = CONFIGS["smoke"]
+    config = dataclasses.replace(smoke, ntm=dataclasses.replace(smoke.ntm, controller="feedforward"), eval_batches=1)
+    task = make_task("repeat_copy", config)
+    keras.utils.set_random_seed(3)
+    model = build_model("ntm_feedforward", task, config)
+    runs, results = str(tmp_path / "runs"), str(tmp_path / "ntm.json")
+    summary = job_summary(600, 30.0, None, 0.0)
+    summary.update(train_config=dataclasses.asdict(config), global_batch_size=2)
+    model_dir = finished_run(runs, "repeat_copy-feedforward-s0", 1, summary)
+    os.makedirs(os.path.join(model_dir, "backup"))
+    model.save_weights(os.path.join(model_dir, "backup", "latest.weights.h5"))
+
+    ntm.main(["--repeat_errors", "--runs_dir", runs, "--results", results, "--figures", str(tmp_path)])
+
+    split = read_json(results)["repeat_errors"]["repeat_copy-feedforward-s0"]
+    assert split["final_step"] == 600
+    for sizes in ntm.REPEAT_SPLIT_SETS:
+        s = split["sets"][f"length {sizes['length']}, repeats {sizes['repeats']}"]
+        assert len(s["data_errors_per_repeat"]) == sizes["repeats"]
+        expected = np.mean([bit_errors_per_sequence(y, model(x)) for x, y in task.eval_dataset(2, 1, **sizes)])
+        total = sum(s["data_errors_per_repeat"]) + s["end_marker_errors"] + s["final_step_data_errors"]
+        assert total == pytest.approx(float(expected), abs=0.05)
+    text = (tmp_path / "ntm.txt").read_text()
+    assert "where the bit errors per sequence go" in text and "feedforward-s0" in text
+    assert (tmp_path / "repeat_copy_addressing.png").stat().st_size > 10_000

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_l11.ntm.metrics import BitErrorsPerSequence, BitsPerSequence, SequenceBinaryCrossentropy
+from keras_l11.ntm.metrics import (
+    BitErrorsPerSequence,
+    BitsPerSequence,
+    SequenceBinaryCrossentropy,
+    bit_errors_per_sequence,
+    repeat_copy_error_split,
+)
 from keras_l11.ntm.tasks import MASK_VALUE, TASKS, AssociativeRecallTask, CopyTask, PrioritySortTask, RepeatCopyTask
 
 
@@ -121,3 +127,24 @@ def test_a_confidently_wrong_bit_costs_its_full_bits_and_has_a_gradient():
     bits = BitsPerSequence()
     bits.update_state(y, logit)
     assert float(bits.result()) == pytest.approx(39.86, abs=0.01)
+
+
+def test_repeat_copy_errors_split_per_copy_and_end_marker_and_add_up():
+    length, repeats = 3, 4
+    x, y = RepeatCopyTask().make_batch(tf.constant([5, 6], tf.int64), 2, length=length, repeats=repeats)
+    y = y.numpy()
+    logits = np.where(y == MASK_VALUE, 0.3, 20.0 * y - 10.0)  # right on every scored bit
+    answer = length + 2  # the answer starts after the start step, the sequence and the count
+    logits[0, answer + length + 1, [0, 5]] *= -1  # sequence 0: two wrong bits in copy 2
+    logits[1, answer + 3 * length, 8] = 10.0  # sequence 1: an end marker at the start of copy 4
+    logits[1, -1, 2] = 10.0 - 20.0 * y[1, -1, 2]  # and a data bit wrong on the end-marker step
+
+    split = repeat_copy_error_split(y, logits, length, repeats)
+
+    np.testing.assert_allclose(split["data_errors_per_repeat"], [0, 1, 0, 0])  # mean over the 2 sequences
+    assert split["end_marker_errors"] == 0.5 and split["early_end_markers"] == 0.5
+    assert split["final_step_data_errors"] == 0.5
+    total = sum(split["data_errors_per_repeat"]) + split["end_marker_errors"] + split["final_step_data_errors"]
+    assert total == pytest.approx(float(np.mean(bit_errors_per_sequence(y, logits))))
+    with pytest.raises(ValueError, match="length 4, repeats 4"):
+        repeat_copy_error_split(y, logits, 4, repeats)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         bit_errors_per_sequence,
         bits_per_sequence,
         nats_per_sequence,
+        repeat_copy_error_split,
     )
     from keras_l11.ntm.models import NeuralTuringMachine, SequenceLSTM
     from keras_l11.ntm.tasks import TASKS
@@ -30,6 +31,7 @@ __all__ = [
     "bit_errors_per_sequence",
     "bits_per_sequence",
     "nats_per_sequence",
+    "repeat_copy_error_split",
 ]
 
 __getattr__, __dir__ = lazy.attach(__name__, __file__)

@@ -78,3 +78,40 @@ class BitErrorsPerSequence(keras.metrics.MeanMetricWrapper):
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype}
+
+
+def repeat_copy_error_split(y_true, logits, length, repeats):
+    """Where a repeat-copy model's bit errors go, as NumPy means per sequence.
+
+    The paper's repeat-copy answer is `repeats` copies of a `length`-step sequence
+    and then one end-marker step. It reports that its NTM keeps copying past ten
+    repeats but "does not predict the end marker correctly"; bit errors per
+    sequence alone cannot tell that failure from losing the sequence, so this
+    splits them (they add up to `bit_errors_per_sequence`):
+
+    - `data_errors_per_repeat`: `[repeats]`, the wrong data bits of each copy;
+    - `end_marker_errors`: wrong bits of the end-marker channel, on every output step;
+    - `early_end_markers`: of those, end markers emitted before the last step;
+    - `final_step_data_errors`: data bits set on the end-marker step (they should be 0).
+    """
+    import numpy as np
+
+    y_true, logits = np.asarray(y_true), np.asarray(logits)
+    out_steps = repeats * length + 1
+    if y_true.shape[1] < out_steps or y_true.shape != logits.shape:
+        raise ValueError(
+            f"targets {y_true.shape} and logits {logits.shape} must have the same shape, "
+            f"with at least {out_steps} output steps for length {length} and {repeats} repeats"
+        )
+    target = y_true[:, -out_steps:]
+    if np.any(target == MASK_VALUE):
+        raise ValueError(f"the last {out_steps} steps must all be scored: is this length {length}, repeats {repeats}?")
+    wrong = (logits[:, -out_steps:] > 0).astype(np.float64) != target
+    data = wrong[:, :-1, :-1].reshape(len(target), repeats, length, -1).sum(axis=(2, 3))
+    early = (logits[:, -out_steps:-1, -1] > 0).sum(axis=1)
+    return {
+        "data_errors_per_repeat": data.mean(axis=0),
+        "end_marker_errors": float(wrong[:, :, -1].sum(axis=1).mean()),
+        "early_end_markers": float(early.mean()),
+        "final_step_data_errors": float(wrong[:, -1, :-1].sum(axis=1).mean()),
+    }
