@@ -6,7 +6,7 @@ shapes on a tiny batch of the real data set's format (in float32, and with
 The test suite runs the same checks (`tests/test_paper_configs.py`); this script
 prints them as one table:
 
-    python -m benchmarks.paper_configs                 # every row (about N minutes)
+    python -m benchmarks.paper_configs                 # every row (about 20 minutes here)
     python -m benchmarks.paper_configs --only ntm fcn  # rows whose label starts so
 
 A row runs the job itself (`train.<task>.main`) with `--config paper`, the

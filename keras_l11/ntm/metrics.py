@@ -15,6 +15,7 @@ probabilities clipped to [1e-7, 1 - 1e-7] costs a confidently wrong bit at most
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_l11.ntm.tasks import MASK_VALUE
@@ -94,8 +95,6 @@ def repeat_copy_error_split(y_true, logits, length, repeats):
     - `early_end_markers`: of those, end markers emitted before the last step;
     - `final_step_data_errors`: data bits set on the end-marker step (they should be 0).
     """
-    import numpy as np
-
     y_true, logits = np.asarray(y_true), np.asarray(logits)
     out_steps = repeats * length + 1
     if y_true.shape[1] < out_steps or y_true.shape != logits.shape:
