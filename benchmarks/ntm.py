@@ -79,6 +79,7 @@ REPEAT_SPLIT_SETS = (
     {"length": 10, "repeats": 10},
     {"length": 10, "repeats": 12},
     {"length": 10, "repeats": 20},
+    {"length": 10, "repeats": 20, "count_as": 10},  # the count's input kept in the training range
     {"length": 20, "repeats": 10},
     {"length": 20, "repeats": 20},
 )
@@ -449,7 +450,9 @@ def run_repeat_errors(results, runs_dir):
     for entry in trained_runs(results.get("runs", {}), "repeat_copy"):
         name = run_name("repeat_copy", entry["variant"], entry["seed"])
         model_dir = os.path.join(runs_dir, name)
-        if done.get(name, {}).get("final_step") == entry["final_step"]:
+        known = done.get(name, {})
+        wanted = {split_set_name(sizes) for sizes in REPEAT_SPLIT_SETS}
+        if known.get("final_step") == entry["final_step"] and wanted <= set(known["sets"]):
             continue
         if not os.path.isdir(model_dir):
             print(name, "skipped: its run folder is not in", runs_dir, flush=True)
@@ -459,15 +462,34 @@ def run_repeat_errors(results, runs_dir):
             batch_size = json.load(f)["global_batch_size"]
         logits = tf.function(lambda x, model=model: model(x, training=False))  # eager RNN steps are slow
         sets = {}
-        for sizes in REPEAT_SPLIT_SETS:
+        for entry_sizes in REPEAT_SPLIT_SETS:
+            sizes = {k: entry_sizes[k] for k in ("length", "repeats")}
             splits = [
-                repeat_copy_error_split(y, logits(x), **sizes)
+                repeat_copy_error_split(y, logits(count_input(task, x, entry_sizes)), **sizes)
                 for x, y in task.eval_dataset(batch_size, config.eval_batches, **sizes)
             ]
             means = {k: np.mean([s[k] for s in splits], axis=0).round(3) for k in splits[0]}
-            sets[f"length {sizes['length']}, repeats {sizes['repeats']}"] = {k: v.tolist() for k, v in means.items()}
+            sets[split_set_name(entry_sizes)] = {k: v.tolist() for k, v in means.items()}
         done[name] = {"final_step": entry["final_step"], "sets": sets}
         print(name, "split", flush=True)
+
+
+def split_set_name(sizes):
+    name = f"length {sizes['length']}, repeats {sizes['repeats']}"
+    return name + (f", count input of {sizes['count_as']}" if "count_as" in sizes else "")
+
+
+def count_input(task, inputs, sizes):
+    """`inputs` with the repeat count's input set to that of `sizes["count_as"]`
+    repeats (when given): the same sequences and answers, only the count the
+    network is told differs. It is the step after the sequence, in the last channel."""
+    if "count_as" not in sizes:
+        return inputs
+    import tensorflow as tf
+
+    step = sizes["length"] + 1  # the start marker, then the sequence
+    mask = tf.one_hot(step, tf.shape(inputs)[1])[None, :, None] * tf.one_hot(task.input_width - 1, task.input_width)
+    return inputs * (1 - mask) + mask * task.normalise_repeats(sizes["count_as"])
 
 
 def plot_repeat_addressing(results, runs_dir, figures=DOCS, length=10, repeats=12):
