@@ -174,10 +174,12 @@ def first_reached(model_dir, summary):
     return None
 
 
-def save_runs(path, results, names):
-    """Writes the runs `names` of `results` (and its step times) into what is
-    on disk at `path` now, since another part running beside this one may have
-    written runs of its own; `results` then holds them all."""
+def save_runs(path, results, names, splits=()):
+    """Writes the runs `names` of `results`, the repeat-copy splits `splits` (and
+    its step times) into what is on disk at `path` now, since another part running
+    beside this one may have written runs or splits of its own; `results` then
+    holds them all. What this part did not compute itself it never writes back: its
+    copy may be older than the file's."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     merged = {}
     if os.path.exists(path):
@@ -186,8 +188,8 @@ def save_runs(path, results, names):
     merged.setdefault("runs", {}).update({n: results["runs"][n] for n in names})
     if "steptime" in results:
         merged["steptime"] = results["steptime"]
-    if "repeat_errors" in results:
-        merged.setdefault("repeat_errors", {}).update(results["repeat_errors"])
+    if splits:
+        merged.setdefault("repeat_errors", {}).update({n: results["repeat_errors"][n] for n in splits})
     results.update(merged)
     with open(path, "w") as f:
         json.dump(merged, f, indent=2)
@@ -440,13 +442,14 @@ def load_trained(model_dir, variant):
 def run_repeat_errors(results, runs_dir):
     """In-process: where each repeat-copy run's bit errors go (per copy, and the
     end marker) on `REPEAT_SPLIT_SETS`, the job's fixed evaluation sequences.
-    Runs whose folder is gone keep the split recorded earlier, if any."""
+    Runs whose folder is gone keep the split recorded earlier, if any. Returns
+    the names of the runs split now."""
     import numpy as np
     import tensorflow as tf
 
     from keras_l11.ntm.metrics import repeat_copy_error_split
 
-    done = results.setdefault("repeat_errors", {})
+    done, split = results.setdefault("repeat_errors", {}), []
     for entry in trained_runs(results.get("runs", {}), "repeat_copy"):
         name = run_name("repeat_copy", entry["variant"], entry["seed"])
         model_dir = os.path.join(runs_dir, name)
@@ -471,7 +474,9 @@ def run_repeat_errors(results, runs_dir):
             means = {k: np.mean([s[k] for s in splits], axis=0).round(3) for k in splits[0]}
             sets[split_set_name(entry_sizes)] = {k: v.tolist() for k, v in means.items()}
         done[name] = {"final_step": entry["final_step"], "sets": sets}
+        split.append(name)
         print(name, "split", flush=True)
+    return split
 
 
 def split_set_name(sizes):
@@ -641,8 +646,8 @@ def main(argv=None):
         with open(args.results) as f:
             results = json.load(f)
 
-    def save(*names):
-        save_runs(args.results, results, names)
+    def save(*names, splits=()):
+        save_runs(args.results, results, names, splits)
 
     found = collect(args.runs_dir, results)
     if tasks and not args.report:
@@ -658,12 +663,13 @@ def main(argv=None):
         else:
             jobs = [j for j in jobs if run_name(*j[:3]) not in done]
         run_all(jobs, args.runs_dir, args.parallel, results, save, extend=args.extend)
+    splits = []
     if args.repeat_errors:
-        run_repeat_errors(results, args.runs_dir)
+        splits = run_repeat_errors(results, args.runs_dir)
         print("wrote", plot_repeat_addressing(results, args.runs_dir, args.figures))
     if args.steptime:
         run_steptime(results, args.steptime_steps)
-    save(*found)
+    save(*found, splits=splits)
     text = report(results)
     print(text)
     for path in plot_curves(results, args.figures):

@@ -97,6 +97,22 @@ def test_a_part_keeps_the_runs_another_part_wrote_meanwhile(tmp_path):
     assert set(ours["runs"]) == {"copy-feedforward-s0", "copy-feedforward-s1"}
 
 
+def test_a_part_never_writes_back_an_older_split_than_the_files(tmp_path):
+    results_path = str(tmp_path / "ntm.json")
+    newer = {"final_step": 900, "sets": {"length 10, repeats 12": {}, "length 10, repeats 20": {}}}
+    write_json(results_path, {"runs": {}, "repeat_errors": {"repeat_copy-curriculum_paper-s0": newer}})
+    # a training part read the file before that split and saves its own run
+    ours = {"runs": {}, "repeat_errors": {"repeat_copy-curriculum_paper-s0": {"final_step": 900, "sets": {}}}}
+    ours["runs"]["copy-feedforward-s0"] = ntm.record("copy", "feedforward", 0, 60, str(tmp_path), 1, "", False)
+    ntm.save_runs(results_path, ours, ["copy-feedforward-s0"])
+    assert read_json(results_path)["repeat_errors"]["repeat_copy-curriculum_paper-s0"] == newer
+    # a part that splits a run writes that split
+    ours["repeat_errors"]["repeat_copy-lstm-s1"] = {"final_step": 5, "sets": {}}
+    ntm.save_runs(results_path, ours, [], splits=["repeat_copy-lstm-s1"])
+    on_disk = read_json(results_path)["repeat_errors"]
+    assert on_disk["repeat_copy-lstm-s1"]["final_step"] == 5 and on_disk["repeat_copy-curriculum_paper-s0"] == newer
+
+
 def test_extend_refuses_runs_that_are_not_finished(tmp_path, capsys):
     runs, results = str(tmp_path / "runs"), str(tmp_path / "ntm.json")
     args = ["--tasks", "copy", "--variants", "feedforward", "--seeds", "7", "--minutes", "60", "--extend"]
