@@ -79,7 +79,7 @@ REPEAT_SPLIT_SETS = (
     {"length": 10, "repeats": 10},
     {"length": 10, "repeats": 12},
     {"length": 10, "repeats": 20},
-    {"length": 10, "repeats": 20, "count_as": 10},  # the count's input kept in the training range
+    {"length": 10, "repeats": 20, "told_repeats": 10},  # the count's input kept in the training range
     {"length": 20, "repeats": 10},
     {"length": 20, "repeats": 20},
 )
@@ -413,8 +413,9 @@ def plot_curves(results, figures=DOCS):
 
 
 def load_trained(model_dir, variant):
-    """A run's task and model with the weights of its last checkpoint (the job
-    ends its budget at an epoch boundary, where the checkpoint is written). The
+    """A run's task, model (with the weights of its last checkpoint: the job ends
+    its budget at an epoch boundary, where the checkpoint is written), config and
+    global batch size. The
     model and the task sizes come from the run's summary; the rest of the config
     (the optimiser) does not matter here."""
     import dataclasses
@@ -425,7 +426,8 @@ def load_trained(model_dir, variant):
     if not os.path.exists(weights):
         raise SystemExit(f"{model_dir} has no checkpoint ({weights}): was the run trained?")
     with open(os.path.join(model_dir, "summary.json")) as f:
-        trained = json.load(f)["train_config"]
+        summary = json.load(f)
+    trained = summary["train_config"]
     config = dataclasses.replace(
         CONFIGS["paper"],
         ntm=NTMModelConfig(**trained["ntm"]),
@@ -436,7 +438,7 @@ def load_trained(model_dir, variant):
     task = make_task(os.path.basename(model_dir).rsplit("-", 2)[0], config)
     model = build_model(VARIANTS[variant][0], task, config)
     model.load_weights(weights)
-    return task, model, config
+    return task, model, config, summary["global_batch_size"]
 
 
 def run_repeat_errors(results, runs_dir):
@@ -450,29 +452,26 @@ def run_repeat_errors(results, runs_dir):
     from keras_l11.ntm.metrics import repeat_copy_error_split
 
     done, split = results.setdefault("repeat_errors", {}), []
+    wanted = {split_set_name(sizes) for sizes in REPEAT_SPLIT_SETS}
     for entry in trained_runs(results.get("runs", {}), "repeat_copy"):
         name = run_name("repeat_copy", entry["variant"], entry["seed"])
         model_dir = os.path.join(runs_dir, name)
         known = done.get(name, {})
-        wanted = {split_set_name(sizes) for sizes in REPEAT_SPLIT_SETS}
         if known.get("final_step") == entry["final_step"] and wanted <= set(known["sets"]):
             continue
         if not os.path.isdir(model_dir):
             print(name, "skipped: its run folder is not in", runs_dir, flush=True)
             continue
-        task, model, config = load_trained(model_dir, entry["variant"])
-        with open(os.path.join(model_dir, "summary.json")) as f:
-            batch_size = json.load(f)["global_batch_size"]
+        task, model, config, batch_size = load_trained(model_dir, entry["variant"])
         logits = tf.function(lambda x, model=model: model(x, training=False))  # eager RNN steps are slow
         sets = {}
-        for entry_sizes in REPEAT_SPLIT_SETS:
-            sizes = {k: entry_sizes[k] for k in ("length", "repeats")}
+        for sizes in REPEAT_SPLIT_SETS:
             splits = [
-                repeat_copy_error_split(y, logits(count_input(task, x, entry_sizes)), **sizes)
+                repeat_copy_error_split(y, logits(x), sizes["length"], sizes["repeats"])
                 for x, y in task.eval_dataset(batch_size, config.eval_batches, **sizes)
             ]
             means = {k: np.mean([s[k] for s in splits], axis=0).round(3) for k in splits[0]}
-            sets[split_set_name(entry_sizes)] = {k: v.tolist() for k, v in means.items()}
+            sets[split_set_name(sizes)] = {k: v.tolist() for k, v in means.items()}
         done[name] = {"final_step": entry["final_step"], "sets": sets}
         split.append(name)
         print(name, "split", flush=True)
@@ -481,20 +480,7 @@ def run_repeat_errors(results, runs_dir):
 
 def split_set_name(sizes):
     name = f"length {sizes['length']}, repeats {sizes['repeats']}"
-    return name + (f", count input of {sizes['count_as']}" if "count_as" in sizes else "")
-
-
-def count_input(task, inputs, sizes):
-    """`inputs` with the repeat count's input set to that of `sizes["count_as"]`
-    repeats (when given): the same sequences and answers, only the count the
-    network is told differs. It is the step after the sequence, in the last channel."""
-    if "count_as" not in sizes:
-        return inputs
-    import tensorflow as tf
-
-    step = sizes["length"] + 1  # the start marker, then the sequence
-    mask = tf.one_hot(step, tf.shape(inputs)[1])[None, :, None] * tf.one_hot(task.input_width - 1, task.input_width)
-    return inputs * (1 - mask) + mask * task.normalise_repeats(sizes["count_as"])
+    return name + (f", count input of {sizes['told_repeats']}" if "told_repeats" in sizes else "")
 
 
 def plot_repeat_addressing(results, runs_dir, figures=DOCS, length=10, repeats=12):
@@ -507,9 +493,9 @@ def plot_repeat_addressing(results, runs_dir, figures=DOCS, length=10, repeats=1
     if not have:
         return None
     best = min(have, key=lambda n: runs[n]["evaluation"]["as trained"]["bit_errors"])
-    task, model, _ = load_trained(os.path.join(runs_dir, best), runs[best]["variant"])
+    task, model, _, _ = load_trained(os.path.join(runs_dir, best), runs[best]["variant"])
     inputs, targets = task.example(seed=3, length=length, repeats=repeats)
-    title = f"{best.split('-', 1)[1]}: length {length}, {repeats} repeats (trained: 1-10)"
+    title = f"{best.split('-', 1)[1]}: length {length}, {repeats} repeats (trained: 1-{task.max_repeats})"
     path = os.path.join(figures, "repeat_copy_addressing.png")
     return plot_ntm_addressing(inputs, targets, model.addressing_trace(inputs), path, title=title)
 

@@ -148,30 +148,12 @@ def test_repeat_errors_split_each_runs_checkpoint_and_add_up_to_its_bit_errors(t
 
     split = read_json(results)["repeat_errors"]["repeat_copy-feedforward-s0"]
     assert split["final_step"] == 600
-    for entry in ntm.REPEAT_SPLIT_SETS:
-        s = split["sets"][ntm.split_set_name(entry)]
-        sizes = {k: entry[k] for k in ("length", "repeats")}
+    for sizes in ntm.REPEAT_SPLIT_SETS:
+        s = split["sets"][ntm.split_set_name(sizes)]
         assert len(s["data_errors_per_repeat"]) == sizes["repeats"]
-        batches = task.eval_dataset(2, 1, **sizes)
-        expected = np.mean([bit_errors_per_sequence(y, model(ntm.count_input(task, x, entry))) for x, y in batches])
+        expected = np.mean([bit_errors_per_sequence(y, model(x)) for x, y in task.eval_dataset(2, 1, **sizes)])
         total = sum(s["data_errors_per_repeat"]) + s["end_marker_errors"] + s["final_step_data_errors"]
         assert total == pytest.approx(float(expected), abs=0.05)
     text = (tmp_path / "ntm.txt").read_text()
     assert "where the bit errors per sequence go" in text and "feedforward-s0" in text
     assert (tmp_path / "repeat_copy_addressing.png").stat().st_size > 10_000
-
-
-def test_the_count_input_changes_only_the_repeat_count_the_network_is_told():
-    import numpy as np
-
-    from keras_l11.ntm.tasks import RepeatCopyTask
-
-    task = RepeatCopyTask()
-    x, _ = next(iter(task.eval_dataset(2, 1, length=4, repeats=20)))
-    told = ntm.count_input(task, x, {"length": 4, "repeats": 20, "count_as": 10}).numpy()
-    x = x.numpy()
-    changed = np.argwhere(told != x)
-    assert changed[:, 1:].tolist() == [[5, 9], [5, 9]]  # step 5 (start, 4 steps, count), the count channel
-    np.testing.assert_allclose(x[:, 5, 9], (20 - 5.5) / np.arange(1, 11).std(), rtol=1e-6)
-    np.testing.assert_allclose(told[:, 5, 9], (10 - 5.5) / np.arange(1, 11).std(), rtol=1e-6)
-    assert ntm.count_input(task, x, {"length": 4, "repeats": 20}) is x

@@ -39,6 +39,22 @@ def test_repeat_copy_repeats_then_ends():
     assert x[4, 9] == pytest.approx((4 - 5.5) / np.arange(1, 11).std())
 
 
+def test_repeat_copy_can_tell_the_network_another_count_and_changes_nothing_else():
+    task, seed = RepeatCopyTask(), tf.constant([3, 4], tf.int64)
+    x, y = task.make_batch(seed, 2, length=4, repeats=20)
+    told_x, told_y = task.make_batch(seed, 2, length=4, repeats=20, told_repeats=10)
+    np.testing.assert_array_equal(told_y, y)  # still 20 copies to answer
+    changed = np.argwhere(told_x.numpy() != x.numpy())
+    assert changed[:, 1:].tolist() == [[5, 9], [5, 9]]  # step 5 (start, 4 steps, count), the count channel
+    np.testing.assert_allclose(x[:, 5, 9], (20 - 5.5) / np.arange(1, 11).std(), rtol=1e-6)
+    np.testing.assert_allclose(told_x[:, 5, 9], (10 - 5.5) / np.arange(1, 11).std(), rtol=1e-6)
+    # through the evaluation sets too, on the same sequences
+    ex, ey = first_batch(task.eval_dataset(2, 1, length=4, repeats=20))
+    tx, ty = first_batch(task.eval_dataset(2, 1, length=4, repeats=20, told_repeats=10))
+    np.testing.assert_array_equal(ty, ey)
+    assert np.argwhere(tx != ex)[:, 1:].tolist() == [[5, 9], [5, 9]]
+
+
 def test_associative_recall_answers_the_next_item():
     x, y = AssociativeRecallTask().example(seed=1, items=5)
     items = x[:20].reshape(5, 4, 8)[:, 1:, :6]

@@ -198,13 +198,16 @@ class RepeatCopyTask(SequenceTask):
             "repeats": _randint(b, self.min_repeats, _grown(self.min_repeats, self.max_repeats, progress)),
         }
 
-    def make_batch(self, seed, batch_size, length, repeats):
+    def make_batch(self, seed, batch_size, length, repeats, told_repeats=None):
+        """`told_repeats`: the count the network is told, when it is not `repeats`
+        (a probe of how a model reads the count; the answer stays `repeats` copies)."""
         b, w = batch_size, self.bits
         seq = _bits(seed, [b, length, w])
         out_steps = repeats * length + 1
         start = tf.one_hot(tf.fill([b, 1], w), w + 2)
         body = tf.concat([seq, tf.zeros([b, length, 2])], -1)
-        count = tf.concat([tf.zeros([b, 1, w + 1]), tf.fill([b, 1, 1], self.normalise_repeats(repeats))], -1)
+        told = self.normalise_repeats(repeats if told_repeats is None else told_repeats)
+        count = tf.concat([tf.zeros([b, 1, w + 1]), tf.fill([b, 1, 1], told)], -1)
         inputs = tf.concat([start, body, count, tf.zeros([b, out_steps, w + 2])], axis=1)
         repeated = tf.tile(seq, [1, repeats, 1])
         answer = tf.concat(
