@@ -203,3 +203,25 @@ def test_the_fooling_job_evolves_confident_unrecognisable_digits(tmp_path, encod
     assert served == pytest.approx(ev["lenet_test_error"], abs=1e-4)
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"grey levels in \[0, 1\]"):
         tf.saved_model.load(summary["export"]).signatures["classify"](images=tf.fill([1, 28, 28], 255.0))
+
+
+def test_the_ablations_target_choices_are_wrong_labels_ranked_second_and_last():
+    """`benchmarks.robustness_ablations.target_labels`: random wrong labels, the label a
+    model ranks second (its best wrong one) and the one it ranks last, from its logits."""
+    import keras
+
+    from benchmarks.robustness_ablations import target_labels
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(50, 10)).astype(np.float32)
+    labels = rng.integers(0, 10, 50)
+    model = keras.Sequential([keras.Input((10,)), keras.layers.Identity()])
+    choices = target_labels(model, logits, labels, seed=0)
+    assert list(choices) == ["random (the job's)", "the FC10's second-ranked label", "the FC10's last-ranked label"]
+    order = np.argsort(-logits, axis=1)
+    for row, label in enumerate(labels):
+        wrong = [c for c in order[row] if c != label]
+        assert choices["the FC10's second-ranked label"][row] == wrong[0]
+        assert choices["the FC10's last-ranked label"][row] == wrong[-1]
+    for targets in choices.values():
+        assert targets.dtype == np.int32 and not np.any(targets == labels)

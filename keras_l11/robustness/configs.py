@@ -24,6 +24,10 @@ class AdversarialExperiment(TrainConfig):
     ae_steps: the AE400 autoencoder's pre-training steps.
     ae_finetune: train AE400-10's encoder with its softmax (the paper's 0.57%
         training error needs it; on frozen features the softmax stayed near 10%).
+        Frozen, its examples fool the other models as rarely as the paper's do, and
+        Table 1 gives AE400-10 only its softmax's weight decay: the paper's encoder
+        was likely frozen on better features than ours
+        (`benchmarks/robustness_ablations.py`).
     sparsity_weight: its KL sparsity weight (target activation 0.05).
     train_images: train on the first N training images (0: all).
     attack_train_images: training images attacked for the cross-model table.
