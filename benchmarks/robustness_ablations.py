@@ -20,8 +20,11 @@ cells still off (the target labels, AE400-10's encoder).
    distortion and how often they fool FC100-100-10 and FC200-200-10.
 4. AE400-10's encoder frozen (only the softmax trains, the one weight decay
    Table 1 gives AE400-10) or fine-tuned with the softmax (the job's): the
-   errors, the distortion of its examples and how often they fool FC10(1e-4)
-   and FC100-100-10.
+   errors, the distortion of its examples, how often they fool FC10(1e-4),
+   FC100-100-10 and FC200-200-10, and how often the FC10s' examples fool it.
+5. Table 3 again: the three networks on the halves P1 and P2, their examples of
+   test images as they are and magnified to an RMS of 0.1, clipped to [0, 1] or
+   not, each network's error on them and how often it gives the target label.
 
     python -m benchmarks.robustness_ablations            # about 25 minutes here
 """
@@ -269,12 +272,10 @@ def cross_training_section(full_train, test, attacked, steps, seed):
     for name, model in models.items():
         found = attacks.lbfgs_attack(model, images, targets)
         ok = found.success
-        r = found.adversarial[ok] - images[ok]
-        scale = 0.1 / np.sqrt(np.mean(r.reshape(len(r), -1) ** 2, 1))[:, None, None]
         variants = {
             f"distorted for {name}": found.adversarial[ok],
             f"magnified to stddev 0.1, for {name}": magnified(images[ok], found.adversarial[ok], 0.1),
-            f"magnified, not clipped, for {name}": images[ok] + r * scale,
+            f"magnified, not clipped, for {name}": magnified(images[ok], found.adversarial[ok], 0.1, clip=False),
         }
         for row, examples in variants.items():
             cells = [transfer_cell(victim, examples, labels[ok], targets[ok]) for victim in models.values()]

@@ -225,3 +225,15 @@ def test_the_ablations_target_choices_are_wrong_labels_ranked_second_and_last():
         assert choices["the FC10's last-ranked label"][row] == wrong[-1]
     for targets in choices.values():
         assert targets.dtype == np.int32 and not np.any(targets == labels)
+
+
+def test_magnified_perturbations_have_the_asked_rms_and_clipping_only_clips():
+    from keras_l11.robustness.task import magnified
+
+    rng = np.random.default_rng(1)
+    images = rng.uniform(0, 1, (6, 28, 28)).astype(np.float32)
+    adversarial = np.clip(images + rng.normal(0, 0.03, images.shape), 0, 1).astype(np.float32)
+    loose = magnified(images, adversarial, 0.1, clip=False)
+    np.testing.assert_allclose(attacks.distortion(images, loose), 0.1, rtol=1e-4)
+    np.testing.assert_allclose(magnified(images, adversarial, 0.1), np.clip(loose, 0, 1))
+    assert loose.min() < 0 or loose.max() > 1  # the unclipped ones leave the box

@@ -78,11 +78,13 @@ def gaussian_noise(images, stddev, seed):
     return (images + rng.normal(0, stddev, images.shape)).astype(np.float32)
 
 
-def magnified(images, adversarial, stddev):
-    """The perturbations rescaled to a per-pixel RMS of `stddev` (then clipped)."""
+def magnified(images, adversarial, stddev, clip=True):
+    """The perturbations rescaled to a per-pixel RMS of `stddev`, then clipped to
+    [0, 1] unless `clip` is False (the ablations show it changes little)."""
     r = adversarial - images
     scale = stddev / np.maximum(attacks.distortion(images, adversarial), 1e-8)
-    return np.clip(images + r * scale[:, None, None], 0, 1).astype(np.float32)
+    boosted = images + r * scale.reshape((-1,) + (1,) * (r.ndim - 1))
+    return (np.clip(boosted, 0, 1) if clip else boosted).astype(np.float32)
 
 
 def network_optimizer(config):
