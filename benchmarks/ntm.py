@@ -415,9 +415,8 @@ def plot_curves(results, figures=DOCS):
 def load_trained(model_dir, variant):
     """A run's task, model (with the weights of its last checkpoint: the job ends
     its budget at an epoch boundary, where the checkpoint is written), config and
-    global batch size. The
-    model and the task sizes come from the run's summary; the rest of the config
-    (the optimiser) does not matter here."""
+    global batch size. The model and the task sizes come from the run's summary;
+    the rest of the config (the optimiser) does not matter here."""
     import dataclasses
 
     from keras_l11.ntm.configs import CONFIGS, LSTMBaselineConfig, NTMModelConfig, build_model, make_task

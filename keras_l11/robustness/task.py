@@ -125,11 +125,16 @@ def fit_softmaxes(run, builders, images, labels, test):
     return trained
 
 
+def sparse_autoencoder(config):
+    """AE400: the sparse autoencoder (400 sigmoid units, KL sparsity) under AE400-10."""
+    return Autoencoder(784, code="sparse", code_units=400, sparsity="kl", sparsity_weight=config.sparsity_weight)
+
+
 def pretrain_autoencoder(run, config, images):
     """AE400's sparse autoencoder, trained on the images; returns a builder of AE400-10."""
     flat = images.reshape(len(images), -1)
     result = run.fit(
-        lambda: Autoencoder(784, code="sparse", code_units=400, sparsity="kl", sparsity_weight=config.sparsity_weight),
+        lambda: sparse_autoencoder(config),
         "mse",
         lambda: [],
         lambda batch, seed, start: image_dataset(images, flat, batch, seed).skip(start),
