@@ -4,10 +4,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from graph_helpers import unguarded_ops
 
 from keras_l11.handwriting import data as hw
 from keras_l11.handwriting.mixture_density import mixture_nll_direct
-from keras_l11.handwriting.prediction import START_POINT, HandwritingPredictionNetwork
+from keras_l11.handwriting.prediction import START_POINT, HandwritingPredictionNetwork, priming_inputs
 
 M = 3
 
@@ -80,6 +81,13 @@ def test_priming_reads_each_row_up_to_its_length(model, points):
     np.testing.assert_array_equal(no_points[0][0].numpy(), model.initial_state(2)[0][0].numpy())
     with pytest.raises(tf.errors.InvalidArgumentError, match="prime_lengths exceed"):
         model.prime(points[:, :5], tf.constant([5, 6]))
+    # In a graph (a SavedModel's signature) the check runs before the gather of the last point.
+    traced = tf.function(priming_inputs)
+    graph = traced.get_concrete_function(tf.TensorSpec([None, None, 3]), tf.TensorSpec([None], tf.int32)).graph
+    assert [op for op in graph.get_operations() if op.type == "GatherV2"]
+    assert unguarded_ops(graph, "GatherV2") == []
+    with pytest.raises(tf.errors.InvalidArgumentError, match="prime_lengths exceed"):
+        traced(points[:, :5], tf.constant([5, 6]))
     # Sampling on from a primed state goes where the primed network points, not where a fresh one does.
     primed = model.sample(2, 5, bias=1e4, seed=1, states=states, start=last)[0].numpy()
     fresh = model.sample(2, 5, bias=1e4, seed=1)[0].numpy()

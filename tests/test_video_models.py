@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from graph_helpers import unguarded_ops
 
 from benchmarks import conv3d_bfloat16
 from keras_l11.video import task as video_lib
@@ -219,6 +220,13 @@ def test_the_test_protocol_averages_evenly_spaced_windows():
     np.testing.assert_allclose(out["probabilities"][:, 0], [starts.mean(), starts.mean() + 24])
     with pytest.raises(tf.errors.InvalidArgumentError, match="too short"):
         video_lib.classify_videos(first_frame_as_scores, videos[:, :6], 10, 5)
+    # In a graph (a SavedModel's signature) the length check runs before the gather of the windows.
+    traced = tf.function(lambda v: video_lib.classify_videos(first_frame_as_scores, v, 10, 5))
+    graph = traced.get_concrete_function(tf.TensorSpec([None, None, 1, 1, 1])).graph
+    assert [op for op in graph.get_operations() if op.type == "GatherV2"]
+    assert unguarded_ops(graph, "GatherV2") == []
+    with pytest.raises(tf.errors.InvalidArgumentError, match="too short"):
+        traced(videos[:, :6])
 
 
 def test_clip_and_video_accuracy_and_the_digit_and_motion_breakdown():

@@ -131,10 +131,11 @@ def priming_inputs(points, lengths):
     the points before the last one; the last point (the start point for rows
     of length 0) is where sampling goes on from."""
     points = tf.cast(points, tf.float32)
-    lengths = tf.cast(lengths, tf.int32)
-    tf.debugging.assert_less_equal(
-        lengths, tf.shape(points)[1], message="prime_lengths exceed the number of priming points"
+    check = tf.debugging.assert_less_equal(
+        tf.cast(lengths, tf.int32), tf.shape(points)[1], message="prime_lengths exceed the number of priming points"
     )
+    with tf.control_dependencies([check]):  # before the gather below, which would fail first with an index error
+        lengths = tf.identity(tf.cast(lengths, tf.int32))
     start = tf.broadcast_to(tf.constant(START_POINT), [tf.shape(points)[0], 1, 3])
     with_start = tf.concat([start, points], axis=1)
     inputs = with_start[:, : tf.maximum(tf.shape(points)[1], 1)]  # at least one (masked) step

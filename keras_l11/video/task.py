@@ -104,11 +104,16 @@ def train_dataset(videos, window, batch, seed, start_step=0, per_step_labels=Fal
 
 
 def window_starts(length, span, count):
-    """`count` evenly spaced window starts in a video of `length` items (a graph op)."""
-    tf.debugging.assert_greater_equal(
+    """`count` evenly spaced window starts in a video of `length` items (a graph op).
+
+    The starts depend on the length check: in a graph, an assertion nothing
+    depends on may run after the gather it guards, which then fails first with
+    an index error instead of this message."""
+    check = tf.debugging.assert_greater_equal(
         length, span, message=f"videos are too short: a window needs {span} consecutive items"
     )
-    return tf.cast(tf.round(tf.linspace(0.0, tf.cast(length - span, tf.float32), count)), tf.int32)
+    with tf.control_dependencies([check]):
+        return tf.cast(tf.round(tf.linspace(0.0, tf.cast(length - span, tf.float32), count)), tf.int32)
 
 
 def classify_videos(window_fn, videos, span, count, squeeze=False):
