@@ -605,27 +605,67 @@ def job_groups(runs):
     return list(groups.values())
 
 
-def check_in_subprocess(labels, folder, timeout_per_row=1200):
+# The peak resident memory of each job's process, GiB (the table's "peak GiB", the most of a job's
+# rows, rounded up; benchmarks/results/paper_configs.txt); the light jobs' one process, LIGHT_PEAK_GIB.
+# The test suite runs a group beside its other tests only while this much memory is free.
+PEAK_GIB = {
+    "train.localization": 6.0,
+    "train.rcnn": 12.0,
+    "train.fcn": 11.0,
+    "train.depth": 4.5,
+    "train.two_stream": 8.0,
+    "train.lrcn": 7.0,
+    "train.video_fusion": 8.5,
+    "train.captioning": 4.5,
+    "train.retrieval": 7.0,
+    "train.char_rnn": 8.0,
+    "train.translate": 5.0,
+}
+LIGHT_PEAK_GIB = 5.0
+
+
+def group_peak_gib(labels):
+    """The peak resident memory, GiB, of the process that checks a `job_groups` group."""
+    jobs = {next(r.job for r in RUNS if r.label == label) for label in labels}
+    return max(LIGHT_PEAK_GIB if job in LIGHT_JOBS else PEAK_GIB[job] for job in jobs)
+
+
+def check_in_subprocess(labels, folder, timeout_per_row=1200, background=False, started=None):
     """`check_row` of each of `labels` (a `job_groups` group) in one fresh Python process
     (the paper-size models' memory goes with it; TensorFlow is imported once per group):
     `({label: result dict}, the process's output)`. A row the process did not reach
-    (it crashed or timed out) gets an error naming that."""
+    (it crashed or timed out) gets an error naming that; when a signal ended the
+    process, every row's result names it (`"signal"`).
+
+    `background`: the process runs at the lowest CPU priority and is the one the
+    kernel kills first when memory runs out (checks run beside other work).
+    `started(process)` is called with the `subprocess.Popen` once it runs."""
     import subprocess
 
     out = os.path.join(folder, "results.json")
     command = [sys.executable, "-m", "benchmarks.paper_configs", "--folder", folder, "--json", out]
+    process = subprocess.Popen(
+        [*(["nice", "-n", "19"] if background else []), *command, "--check", *labels],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        env=dict(os.environ, TMPDIR=folder),  # TFDS's and autograph's temporary files go with the folder
+    )
+    if background:
+        _first_to_kill(process.pid)
+    if started:
+        started(process)
+    timeout = timeout_per_row * len(labels)
     try:
-        proc = subprocess.run(
-            [*command, "--check", *labels],
-            capture_output=True,
-            text=True,
-            timeout=timeout_per_row * len(labels),
-            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-            env=dict(os.environ, TMPDIR=folder),  # TFDS's and autograph's temporary files go with the folder
-        )
-        output, ended = proc.stdout + proc.stderr, f"exit {proc.returncode}"
-    except subprocess.TimeoutExpired as err:
-        output, ended = str(err.stdout or "") + str(err.stderr or ""), f"timed out after {err.timeout:.0f} s"
+        output, _ = process.communicate(timeout=timeout)
+        ended = f"exit {process.returncode}"
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        ended = f"timed out after {timeout:.0f} s"
+    killed_by = _signal_name(-process.returncode) if process.returncode < 0 and "timed out" not in ended else None
+    ended = f"killed by {killed_by}" if killed_by else ended
     results = {}
     if os.path.exists(out):
         with open(out) as f:
@@ -633,10 +673,31 @@ def check_in_subprocess(labels, folder, timeout_per_row=1200):
     shutil.rmtree(folder, ignore_errors=True)  # the job's runs: tens of GB at paper size for some jobs
     for label in labels:
         results.setdefault(label, {"label": label, "float32": {"error": f"not reached: {ended}"}, "mixed": {}})
+        if killed_by:
+            results[label]["signal"] = killed_by
     return results, output
 
 
-def _slug(label):
+def _first_to_kill(pid):
+    """Makes process `pid` the first the kernel's OOM killer chooses (Linux; a
+    process may raise its own user's processes' score; left as is elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+
+
+def _signal_name(number):
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def slug(label):
     """A row's label as a file name: its run folder and its kept result."""
     return label.replace(" ", "_")
 
@@ -646,7 +707,7 @@ def _check_rows(labels, folder, out):
     rewritten to `out` after each (a crash keeps the rows before it)."""
     results = []
     for label in labels:
-        results.append(check_row(label, os.path.join(folder, _slug(label))))
+        results.append(check_row(label, os.path.join(folder, slug(label))))
         with open(out, "w") as f:
             json.dump(results, f)
     return results
@@ -661,12 +722,12 @@ def keep_result(result):
     folder = os.environ.get(RESULTS_ENV)
     if folder:
         os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, _slug(result["label"]) + ".json"), "w") as f:
+        with open(os.path.join(folder, slug(result["label"]) + ".json"), "w") as f:
             json.dump(result, f)
 
 
 def _kept_result(folder, label):
-    path = os.path.join(folder, _slug(label) + ".json")
+    path = os.path.join(folder, slug(label) + ".json")
     if not os.path.exists(path):
         return {"label": label, "float32": {"error": "not in --from_results"}, "mixed": {}}
     with open(path) as f:

@@ -51,7 +51,34 @@ def pytest_configure(config):
         config.option.basetemp = os.path.join(SESSION_DIR, "pytest")
 
 
+# Where the session keeps the paper configurations' background checks (tests/background_checks.py).
+PAPER_CHECKS = pytest.StashKey()
+PAPER_CONFIG_TESTS = "test_paper_configs.py"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    """Starts the checks of the collected paper configurations' groups beside the rest
+    of the suite (tests/test_paper_configs.py takes their results)."""
+    labels = {
+        item.callspec.params["label"]
+        for item in session.items
+        if item.path.name == PAPER_CONFIG_TESTS and "label" in getattr(getattr(item, "callspec", None), "params", {})
+    }
+    if not labels or session.config.option.collectonly:
+        return
+    from background_checks import BackgroundChecks
+
+    from benchmarks import paper_configs
+
+    groups = [group for group in paper_configs.job_groups(paper_configs.RUNS) if labels & set(group)]
+    session.config.stash[PAPER_CHECKS] = BackgroundChecks(groups, SESSION_DIR)
+
+
 def pytest_unconfigure(config):
+    checks = config.stash.get(PAPER_CHECKS, None)
+    if checks is not None:
+        checks.stop()
     shutil.rmtree(SESSION_DIR, ignore_errors=True)
 
 

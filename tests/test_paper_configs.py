@@ -6,30 +6,27 @@ float32 (then the export and one call of every exported signature) and with
 `--mixed_precision` (finite losses, no dtype error: training and evaluation in 16 bits;
 bfloat16 on this CPU, float16 on a GPU)."""
 
+import threading
+import time
+
+import background_checks
 import pytest
+from background_checks import BackgroundChecks
 
 from benchmarks import paper_configs
 
 RUNS = {run.label: run for run in paper_configs.RUNS}
-GROUP = {label: labels for labels in paper_configs.job_groups(paper_configs.RUNS) for label in labels}
 
 
 @pytest.fixture(scope="module")
-def checked(tmp_path_factory):
-    """`label -> (result, the process's output)`, filled one process at a time: a job's
-    rows run together in one process, and the light jobs' rows in one
-    (`paper_configs.job_groups`: TensorFlow imported once per process, not per row)."""
-    results = {}
+def checked(request):
+    """`label -> (result, the process's output)`: a job's rows run together in one
+    process, and the light jobs' rows in one (`paper_configs.job_groups`: TensorFlow
+    imported once per process, not per row). The groups started beside the rest of
+    the suite as the session began (tests/background_checks.py)."""
+    from conftest import PAPER_CHECKS
 
-    def check(label):
-        if label not in results:
-            labels = GROUP[label]
-            folder = tmp_path_factory.mktemp(labels[0].split()[0])
-            found, output = paper_configs.check_in_subprocess(labels, str(folder))
-            results.update({k: (found[k], output) for k in labels})
-        return results[label]
-
-    return check
+    return request.config.stash[PAPER_CHECKS].result
 
 
 @pytest.mark.parametrize("label", list(RUNS))
@@ -93,3 +90,41 @@ def test_the_documented_paper_commands_parse_and_cover_every_job(monkeypatch):
         assert parsed[-1].config == "paper", command
         jobs.add(argv[2])
     assert jobs == {run.job for run in paper_configs.RUNS}
+
+
+def test_background_groups_start_while_their_memory_is_free_and_all_once_a_test_asks(tmp_path):
+    calls, first = [], threading.Event()
+
+    def run_group(labels, folder, background, started):
+        calls.append((labels[0], background))
+        first.set()
+        return {label: ({"ok": True}, "") for label in labels}
+
+    need = {"huge": float("inf"), "small": 0.0}
+    checks = BackgroundChecks([["huge"], ["small"]], str(tmp_path), run_group, lambda g: need[g[0]], growth_gib=0)
+    assert first.wait(10)  # the group that fits goes first, in the background
+    assert checks.result("huge") == ({"ok": True}, "")  # never enough memory: asked, it runs in the foreground
+    assert checks.result("small") == ({"ok": True}, "")
+    assert calls == [("small", True), ("huge", False)] and checks.ran_in_background == ["small"]
+
+
+def test_a_background_group_killed_by_a_signal_runs_again_in_the_foreground_once_asked(tmp_path, monkeypatch):
+    monkeypatch.setattr(background_checks, "POLL_SECONDS", 0.1)
+    calls, first = [], threading.Event()
+
+    def run_group(labels, folder, background, started):
+        calls.append(background)
+        first.set()
+        return {"a": ({"signal": "SIGKILL"} if background else {"ok": True}, "")}
+
+    checks = BackgroundChecks([["a"]], str(tmp_path), run_group, lambda g: 0.0, growth_gib=0)
+    assert first.wait(10)
+    time.sleep(0.5)  # killed, it waits for a test to ask
+    assert calls == [True]
+    assert checks.result("a") == ({"ok": True}, "")
+    assert calls == [True, False] and checks.killed_in_background == ["a"] and checks.ran_in_background == []
+
+
+def test_every_job_has_a_memory_peak_for_the_background_checks():
+    for labels in paper_configs.job_groups(paper_configs.RUNS):
+        assert 0 < paper_configs.group_peak_gib(labels) < 24, labels
