@@ -75,6 +75,15 @@ def pytest_collection_finish(session):
     session.config.stash[PAPER_CHECKS] = BackgroundChecks(groups, SESSION_DIR)
 
 
+def pytest_terminal_summary(terminalreporter, config):
+    checks = config.stash.get(PAPER_CHECKS, None)
+    if checks is not None:
+        terminalreporter.write_line(
+            f"paper configurations: {len(checks.ran_in_background)} rows checked beside the other tests"
+            + (f", {len(checks.killed_in_background)} run again after a kill" if checks.killed_in_background else "")
+        )
+
+
 def pytest_unconfigure(config):
     checks = config.stash.get(PAPER_CHECKS, None)
     if checks is not None:
