@@ -543,15 +543,22 @@ def _reset_peak_memory():
         pass
 
 
-def _peak_memory_gib():
+def proc_gib(path, field):
+    """A `field:  N kB` line of a Linux /proc file (`/proc/meminfo`, `/proc/self/status`)
+    in GiB, or None where the file or the field is not there."""
     try:
-        with open("/proc/self/status") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 2**20
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return None
+
+
+def _peak_memory_gib():
+    peak = proc_gib("/proc/self/status", "VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def check_row(label, folder):
@@ -657,15 +664,15 @@ def check_in_subprocess(labels, folder, timeout_per_row=1200, background=False, 
     if started:
         started(process)
     timeout = timeout_per_row * len(labels)
+    killed_by = None
     try:
         output, _ = process.communicate(timeout=timeout)
-        ended = f"exit {process.returncode}"
+        killed_by = _signal_name(-process.returncode) if process.returncode < 0 else None
+        ended = f"killed by {killed_by}" if killed_by else f"exit {process.returncode}"
     except subprocess.TimeoutExpired:
         process.kill()
         output, _ = process.communicate()
         ended = f"timed out after {timeout:.0f} s"
-    killed_by = _signal_name(-process.returncode) if process.returncode < 0 and "timed out" not in ended else None
-    ended = f"killed by {killed_by}" if killed_by else ended
     results = {}
     if os.path.exists(out):
         with open(out) as f:

@@ -28,9 +28,10 @@ import threading
 
 from benchmarks import paper_configs
 
-# What the rest of the suite's processes may still add while a group runs. Measured on a
-# whole run without the paper rows (23.4 GiB here): about 3 GiB in use in its first 13
-# minutes, 8 GiB from then on, 13.4 GiB at its fullest (the video jobs, at the end).
+# What the rest of the suite's processes may still add while a group runs. Measured in a
+# whole run with the paper rows in sequence, outside their part (23.4 GiB here): 1.5 to 4.5
+# GiB in use in the first 13 minutes, about 8.5 from then on, 13.4 at the fullest (the
+# video jobs, at the end).
 # A group that starts after the first minutes fits beside everything; the heaviest,
 # started in the first minutes, end long before the video jobs.
 SUITE_GROWTH_GIB = 7.0
@@ -38,16 +39,10 @@ POLL_SECONDS = 5.0
 
 
 def available_gib():
-    """The kernel's estimate of memory that can be had without swapping (Linux);
-    infinity where it is not known."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) / 2**20
-    except OSError:
-        pass
-    return float("inf")
+    """The kernel's estimate of memory that can be had without swapping (Linux's
+    `MemAvailable`); 0 where it is not known, so that no group starts early."""
+    available = paper_configs.proc_gib("/proc/meminfo", "MemAvailable")
+    return 0.0 if available is None else available
 
 
 class BackgroundChecks:

@@ -60,11 +60,7 @@ PAPER_CONFIG_TESTS = "test_paper_configs.py"
 def pytest_collection_finish(session):
     """Starts the checks of the collected paper configurations' groups beside the rest
     of the suite (tests/test_paper_configs.py takes their results)."""
-    labels = {
-        item.callspec.params["label"]
-        for item in session.items
-        if item.path.name == PAPER_CONFIG_TESTS and "label" in getattr(getattr(item, "callspec", None), "params", {})
-    }
+    labels = {_paper_label(item) for item in session.items} - {None}
     if not labels or session.config.option.collectonly:
         return
     from background_checks import BackgroundChecks
@@ -73,6 +69,12 @@ def pytest_collection_finish(session):
 
     groups = [group for group in paper_configs.job_groups(paper_configs.RUNS) if labels & set(group)]
     session.config.stash[PAPER_CHECKS] = BackgroundChecks(groups, SESSION_DIR)
+
+
+def _paper_label(item):
+    """The paper row a collected test checks, or None."""
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("label") if callspec and item.path.name == PAPER_CONFIG_TESTS else None
 
 
 def pytest_terminal_summary(terminalreporter, config):
